@@ -1,0 +1,14 @@
+"""Tests: the database and broker come from DATABASE_URL / REDIS_URL when set
+(CI points them at PostgreSQL and Redis), else the embedded defaults."""
+
+from .base import *
+
+DEBUG = False
+SECRET_KEY = "test-only-key-not-secret"  # noqa: S105 - test settings only
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+ALLOWED_HOSTS = ["*"]
+MEDIA_ROOT = VAR_DIR / "test-media"
+# Static files straight from the finders: tests need no collectstatic.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+LOGGING["root"]["level"] = "WARNING"

@@ -1,0 +1,1 @@
+"""kpi: see DESIGN.md §5. Models arrive with their issue."""

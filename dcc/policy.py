@@ -1,0 +1,154 @@
+"""The one access policy of DCC.
+
+It answers both questions every page, API view, export and download asks:
+
+1. *Which rows may this user see?* ``Model.objects.visible_to(user)``: every
+   model holding scoped data has a ``ScopedQuerySet`` that says, in
+   ``scope_paths``, how its rows reach a store, a team and an owner. The role
+   decides the level (DESIGN §1): agents, callers and consultants see their
+   own rows, a supervisor the team's, a manager the store's, an administrator
+   without a store (or a superuser) every store. A path that a model lacks
+   means that level sees none of its rows: the policy fails closed.
+2. *May this user do this?* ``can(user, capability)``: one table of
+   capabilities by role, used by the pages (``capability_required``), the API
+   (``dcc.api.CapabilityPermission``) and the services (``require``).
+
+Objects are fetched with ``get_visible_or_404``: a row that is missing and a
+row that is not yours answer the same 404, so ids leak nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+
+from dcc.roles import Role
+
+
+class Level(enum.StrEnum):
+    OWN = "own"
+    TEAM = "team"
+    STORE = "store"
+    ALL = "all"
+
+
+ROLE_LEVEL = {
+    Role.AGENT: Level.OWN,
+    Role.CALLER: Level.OWN,
+    Role.CONSULTANT: Level.OWN,
+    Role.SUPERVISOR: Level.TEAM,
+    Role.MANAGER: Level.STORE,
+    Role.ADMIN: Level.ALL,
+}
+
+
+def scope_level(user) -> Level | None:
+    """The level of rows ``user`` sees, or None for nobody (anonymous, inactive)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    level = ROLE_LEVEL[user.effective_role]
+    if level is Level.ALL and not user.sees_all_stores:
+        return Level.STORE  # an administrator bound to one store
+    return level
+
+
+@dataclass(frozen=True)
+class ScopePaths:
+    """ORM lookups from a model to the store, the team and the owning user."""
+
+    store: str | None = None
+    team: str | None = None
+    own: str | None = None
+
+
+_NOTHING = Q(pk__in=[])
+
+
+class ScopedQuerySet(models.QuerySet):
+    scope_paths: ScopePaths = ScopePaths()
+
+    def visible_to(self, user):
+        level = scope_level(user)
+        if level is None:
+            return self.none()
+        if level is Level.ALL:
+            return self.all()
+        return self.filter(self.scope_q(user, level))
+
+    def scope_q(self, user, level: Level) -> Q:
+        paths = self.scope_paths
+        if level is Level.STORE:
+            return Q(**{paths.store: user.store_id}) if paths.store and user.store_id else _NOTHING
+        own = self.own_q(user)
+        if level is Level.TEAM and paths.team and user.team_id:
+            return Q(**{paths.team: user.team_id}) | own
+        return own
+
+    def own_q(self, user) -> Q:
+        """What "my own rows" means; a model may widen it (e.g. a lead handed
+        to a consultant for a visit)."""
+        paths = self.scope_paths
+        return Q(**{paths.own: user.pk}) if paths.own else _NOTHING
+
+
+def get_visible_or_404(queryset_or_model, user, **lookup):
+    """The object if it exists *and* ``user`` may see it; else Http404."""
+    queryset = getattr(queryset_or_model, "objects", queryset_or_model)
+    return get_object_or_404(queryset.visible_to(user), **lookup)
+
+
+# ---------------------------------------------------------------- capabilities
+
+A, CA, S, M, CO, AD = (
+    Role.AGENT,
+    Role.CALLER,
+    Role.SUPERVISOR,
+    Role.MANAGER,
+    Role.CONSULTANT,
+    Role.ADMIN,
+)
+
+# Who may do what. Later capabilities are added here, nowhere else.
+CAPABILITIES: dict[str, frozenset[str]] = {
+    "org.store.manage": frozenset({AD}),
+    "org.team.manage": frozenset({AD, M}),
+    "org.staff.manage": frozenset({AD, M}),
+    "org.vehicle_model.manage": frozenset({AD, M}),
+    "org.admin_site": frozenset({AD}),
+    "org.directory.view": frozenset({S, M, AD}),
+}
+
+# Roles a manager may give when creating staff: not another manager, not an admin.
+MANAGER_ASSIGNABLE_ROLES = frozenset({A, CA, S, CO})
+
+
+def can(user, capability: str) -> bool:
+    if scope_level(user) is None:
+        return False
+    return user.effective_role in CAPABILITIES[capability]
+
+
+def require(user, capability: str) -> None:
+    """For services: raise PermissionDenied (403) unless ``user`` may."""
+    if not can(user, capability):
+        raise PermissionDenied(capability)
+
+
+def capability_required(capability: str):
+    """View decorator: login is required first, then the capability (403)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            require(request.user, capability)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator

@@ -1,0 +1,28 @@
+"""/api/v1/: every app's API views are registered on this one router."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.permissions import AllowAny
+from rest_framework.routers import DefaultRouter
+
+from dcc.api import StaffViewSet, StoreViewSet, TeamViewSet
+from leads.api import VehicleModelViewSet
+
+router = DefaultRouter()
+router.register("stores", StoreViewSet, basename="store")
+router.register("teams", TeamViewSet, basename="team")
+router.register("staff", StaffViewSet, basename="staff")
+router.register("vehicle-models", VehicleModelViewSet, basename="vehicle-model")
+
+urlpatterns = [
+    path("auth/token/", obtain_auth_token, name="api-token"),
+    # The contract is public (API.md): integrators read it before they hold a token.
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="api-schema"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[AllowAny]),
+        name="api-docs",
+    ),
+    *router.urls,
+]

@@ -1,0 +1,39 @@
+"""The layout's navigation, by role: one table, filtered through the policy.
+
+Each app adds its entries here when it gains pages; an entry shows when the
+user holds its capability (or, with none, to everyone signed in).
+"""
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from dcc.policy import can
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    icon: str
+    capability: str | None = None
+
+
+NAV = [
+    NavItem(_("Home"), "home", "house"),
+    NavItem(_("Organisation"), "directory", "diagram-3", "org.directory.view"),
+    NavItem(_("API"), "api-docs", "braces", "org.admin_site"),
+    NavItem(_("Administration"), "admin:index", "gear", "org.admin_site"),
+]
+
+
+def items_for(user, current_path: str):
+    items = []
+    for item in NAV:
+        if item.capability and not can(user, item.capability):
+            continue
+        url = reverse(item.url_name)
+        active = current_path == url if url == "/" else current_path.startswith(url)
+        items.append({"label": item.label, "url": url, "icon": item.icon, "active": active})
+    return items

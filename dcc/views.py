@@ -1,0 +1,56 @@
+from django.contrib.auth.decorators import login_not_required
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from dcc import selectors
+from dcc.models import Team, User
+from dcc.policy import can, capability_required, get_visible_or_404
+from dcc.roles import Role
+
+HOME_TEMPLATES = {
+    Role.AGENT: "dcc/home_agent.html",
+    Role.CALLER: "dcc/home_agent.html",
+    Role.CONSULTANT: "dcc/home_agent.html",
+    Role.SUPERVISOR: "dcc/home_supervisor.html",
+    Role.MANAGER: "dcc/home_manager.html",
+    Role.ADMIN: "dcc/home_admin.html",
+}
+
+
+def home(request):
+    """Each role lands on its own page; later issues fill them (the agent's
+    call queue, the supervisor's team health, the manager's assignment)."""
+    user = request.user
+    context = {"role": user.effective_role}
+    if user.effective_role in (Role.SUPERVISOR, Role.MANAGER, Role.ADMIN):
+        context["teams"], context["unassigned"] = selectors.directory_for(user=user)
+    if user.effective_role in (Role.MANAGER, Role.ADMIN):
+        context["stores"] = selectors.stores_overview_for(user=user)
+    if can(user, "org.admin_site"):
+        context["heartbeats"] = selectors.heartbeats()
+    return render(request, HOME_TEMPLATES[user.effective_role], context)
+
+
+@capability_required("org.directory.view")
+def directory(request):
+    teams, unassigned = selectors.directory_for(user=request.user)
+    return render(request, "dcc/directory.html", {"teams": teams, "unassigned": unassigned})
+
+
+@capability_required("org.directory.view")
+def team_detail(request, pk):
+    team = get_visible_or_404(Team, request.user, pk=pk)
+    members = User.objects.visible_to(request.user).filter(team=team).order_by("-is_active", "name")
+    return render(request, "dcc/team_detail.html", {"team": team, "members": members})
+
+
+@login_not_required
+@never_cache
+def healthz(request):
+    """For the container healthcheck and load balancers: the database answers."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok", "time": timezone.now().isoformat()})

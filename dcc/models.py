@@ -35,6 +35,18 @@ class Store(models.Model):
     area_code = models.CharField(_("area code"), max_length=4, blank=True, default="")
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # Lead rules that are settings, not constants (DESIGN §2 "Rules with clocks").
+    manufacturer_first_contact_hours = models.PositiveSmallIntegerField(
+        _("first contact of manufacturer leads within (hours)"), default=48
+    )
+    transfer_first_contact_days = models.PositiveSmallIntegerField(
+        _("first contact of transferred leads within (days)"), default=2
+    )
+    defeat_approval_required = models.BooleanField(
+        _("defeats need a manager's approval"),
+        default=False,
+        help_text=_("When on, an agent's defeat is a request that a manager approves or rejects."),
+    )
 
     history = HistoricalRecords()
     objects = StoreQuerySet.as_manager()
@@ -169,6 +181,39 @@ class User(AbstractUser):
             raise ValidationError({"team": _("The team belongs to another store.")})
         if self.role == Role.SUPERVISOR and not self.team_id:
             raise ValidationError({"team": _("A supervisor leads a team: choose one.")})
+
+
+class AbsenceQuerySet(ScopedQuerySet):
+    scope_paths = ScopePaths(store="staff__store", team="staff__team", own="staff")
+
+
+class Absence(models.Model):
+    """A staff member marked absent for a day: round-robin assignment skips
+    them (a known complaint about other CRMs' round robin)."""
+
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="absences",
+        verbose_name=_("staff member"),
+    )
+    date = models.DateField(_("date"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AbsenceQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("absence")
+        verbose_name_plural = _("absences")
+        constraints = [
+            models.UniqueConstraint(fields=["staff", "date"], name="absence_once_per_day"),
+        ]
+
+    def __str__(self):
+        return f"{self.staff} {self.date}"
 
 
 class AuditEventQuerySet(ScopedQuerySet):

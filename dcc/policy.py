@@ -122,7 +122,21 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "org.vehicle_model.manage": frozenset({AD, M}),
     "org.admin_site": frozenset({AD}),
     "org.directory.view": frozenset({S, M, AD}),
+    # Leads (DESIGN §2): only a manager changes ownership, always with a reason.
+    "leads.create": frozenset({A, CA, S, M, CO, AD}),
+    "leads.assign": frozenset({M, AD}),
+    "leads.import": frozenset({S, M, AD}),
+    "leads.merge_customers": frozenset({M, AD}),
+    # Entering a contact, visit or deal at any past time (taking over history
+    # from a previous system); everyone else only earlier the same day.
+    "history.backdate": frozenset({M, AD}),
 }
+
+# Roles that can own a lead. A consultant owns showroom leads, never a
+# DCC-invited one (seed 001: 严禁展厅销售顾问拦截DCC邀约到店潜客).
+LEAD_OWNER_ROLES = frozenset({A, CA, S, CO})
+# Roles who own what they enter themselves ("first entry wins", DESIGN §2).
+SELF_OWNING_ROLES = frozenset({A, CA, CO})
 
 # Roles a manager may give when creating staff: not another manager, not an admin.
 MANAGER_ASSIGNABLE_ROLES = frozenset({A, CA, S, CO})

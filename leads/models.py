@@ -1,23 +1,29 @@
-"""Leads (DESIGN §2). This module starts with the managed vehicle-model list,
-which the organisation API serves (API.md "Organisation")."""
+"""Leads (DESIGN §2): customers known by phone, leads from four sources plus
+inbound and walk-in, the A → B → C card lifecycle, defeat and activation.
 
+Rules live in ``leads.services``; this module holds data, single-row checks
+and the database constraints that are the final arbiter (one open lead per
+phone per store).
+"""
+
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from dcc.policy import ScopedQuerySet
+from dcc.policy import Level as ScopeLevel
+from dcc.policy import ScopedQuerySet, ScopePaths, scope_level
+from leads import phones
 
 
 class VehicleModelQuerySet(ScopedQuerySet):
     """The brand's model line is shared by every store of the group: anyone
-    signed in sees it (``visible_to`` only requires an active user)."""
+    signed in sees it."""
 
     def visible_to(self, user):
-        return (
-            self.all()
-            if getattr(user, "is_authenticated", False) and user.is_active
-            else self.none()
-        )
+        active_user = getattr(user, "is_authenticated", False) and user.is_active
+        return self.all() if active_user else self.none()
 
 
 class VehicleModel(models.Model):
@@ -36,3 +42,393 @@ class VehicleModel(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class SharedListQuerySet(ScopedQuerySet):
+    """Managed lists: group-wide rows (store empty) plus a store's own."""
+
+    def visible_to(self, user):
+        if not (getattr(user, "is_authenticated", False) and user.is_active):
+            return self.none()
+        if user.sees_all_stores:
+            return self.all()
+        return self.filter(Q(store__isnull=True) | Q(store_id=user.store_id))
+
+    def for_store(self, store):
+        return self.filter(Q(store__isnull=True) | Q(store=store), is_active=True)
+
+
+class Channel(models.Model):
+    """Where a web lead came from (seed 004); the channel statistics count by it."""
+
+    code = models.SlugField(_("code"), max_length=30, unique=True)
+    label = models.CharField(_("label"), max_length=50)
+    sort_order = models.PositiveSmallIntegerField(default=100)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    objects = SharedListQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sort_order", "code"]
+        verbose_name = _("channel")
+        verbose_name_plural = _("channels")
+
+    def __str__(self):
+        return self.label
+
+
+class DefeatReason(models.Model):
+    """A store's managed list of defeat reasons (API.md); empty store = every store."""
+
+    store = models.ForeignKey(
+        "dcc.Store", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    code = models.SlugField(_("code"), max_length=30)
+    label = models.CharField(_("label"), max_length=50)
+    sort_order = models.PositiveSmallIntegerField(default=100)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    objects = SharedListQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sort_order", "code"]
+        verbose_name = _("defeat reason")
+        verbose_name_plural = _("defeat reasons")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["code"], condition=Q(store__isnull=True), name="defeat_reason_code_global"
+            ),
+            models.UniqueConstraint(fields=["store", "code"], name="defeat_reason_code_per_store"),
+        ]
+
+    def __str__(self):
+        return self.label
+
+
+class Source(models.TextChoices):
+    MANUFACTURER = "manufacturer", _("Manufacturer")
+    WEB = "web", _("Web")
+    LOW_INTENT = "low_intent", _("Low-intent / defeated handover")
+    REPURCHASE = "repurchase", _("Base-customer repurchase")
+    INBOUND = "inbound", _("Inbound call")
+    WALK_IN = "walk_in", _("Walk-in")
+
+
+class Level(models.TextChoices):
+    """Intent level by expected purchase time (DESIGN §2)."""
+
+    H = "H", _("H (within 7 days)")
+    A = "A", _("A (within 15 days)")
+    B = "B", _("B (within 30 days)")
+    C = "C", _("C (beyond 30 days)")
+
+
+class Status(models.TextChoices):
+    NEW = "new", _("New")
+    ACTIVE = "active", _("Following up")
+    INVITED = "invited", _("Invited")
+    VISITED = "visited", _("Visited")
+    ORDERED = "ordered", _("Ordered")
+    DELIVERED = "delivered", _("Delivered")
+    DEFEAT_PENDING = "defeat_pending", _("Defeat pending approval")
+    DEFEATED = "defeated", _("Defeated")
+    INVALID = "invalid", _("Invalid")
+
+
+# A lead is open while someone is still working it; a phone has at most one
+# open lead per store (the constraint below), so re-entering it finds that lead.
+OPEN_STATUSES = (
+    Status.NEW,
+    Status.ACTIVE,
+    Status.INVITED,
+    Status.VISITED,
+    Status.ORDERED,
+    Status.DEFEAT_PENDING,
+)
+
+
+class InvalidReason(models.TextChoices):
+    WRONG_NUMBER = "wrong_number", _("Wrong number")
+    NO_INTENT = "no_intent", _("No purchase intent")
+    DUPLICATE = "duplicate", _("Duplicate")
+    PEER = "peer", _("Dealer or peer")
+    OTHER = "other", _("Other")
+
+
+class CustomerQuerySet(ScopedQuerySet):
+    # A customer is visible with any of their leads.
+    scope_paths = ScopePaths(store="store", team="leads__owner__team", own="leads__owner")
+
+    def visible_to(self, user):
+        queryset = super().visible_to(user)
+        # The team and own paths cross a to-many relation: one row per customer.
+        if scope_level(user) in (ScopeLevel.OWN, ScopeLevel.TEAM):
+            return queryset.distinct()
+        return queryset
+
+
+class Customer(models.Model):
+    store = models.ForeignKey(
+        "dcc.Store", on_delete=models.PROTECT, related_name="customers", verbose_name=_("store")
+    )
+    name = models.CharField(_("name"), max_length=50)
+    # Seed 003: an A-card counts only with the customer's *full* name; "王先生"
+    # is a form of address, not a name. Set by the service that sets the name.
+    has_full_name = models.BooleanField(_("full name given"), default=False)
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_from",
+        verbose_name=_("merged into"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    history = HistoricalRecords()
+    objects = CustomerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+
+    def __str__(self):
+        return self.name
+
+
+class CustomerPhone(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="phones")
+    # Denormalised from the customer so that the database can hold the rule
+    # "one phone, one customer per store".
+    store = models.ForeignKey("dcc.Store", on_delete=models.PROTECT, related_name="+")
+    number = models.CharField(_("phone"), max_length=20)
+    is_primary = models.BooleanField(_("primary"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("customer phone")
+        verbose_name_plural = _("customer phones")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "number"], name="customer_phone_unique_in_store"
+            ),
+        ]
+
+    def __str__(self):
+        return phones.display(self.number)
+
+
+class LeadQuerySet(ScopedQuerySet):
+    scope_paths = ScopePaths(store="store", team="owner__team", own="owner")
+
+    def open(self):
+        return self.filter(status__in=OPEN_STATUSES)
+
+    def valid_a_cards(self):
+        """Seed 003: full name, valid phone (every stored phone is) and an intended model."""
+        return self.filter(customer__has_full_name=True, intended_model__isnull=False)
+
+    def unassigned(self):
+        return self.filter(owner__isnull=True)
+
+
+class Lead(models.Model):
+    store = models.ForeignKey(
+        "dcc.Store", on_delete=models.PROTECT, related_name="leads", verbose_name=_("store")
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="leads", verbose_name=_("customer")
+    )
+    # The number this lead was entered with, kept on the lead so that the
+    # database itself refuses a second open lead for it in the store.
+    phone = models.CharField(_("phone"), max_length=20)
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices)
+    channel = models.ForeignKey(
+        Channel,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="leads",
+        verbose_name=_("channel"),
+    )
+    intended_model = models.ForeignKey(
+        VehicleModel,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="leads",
+        verbose_name=_("intended model"),
+    )
+    level = models.CharField(_("level"), max_length=1, choices=Level.choices, default=Level.B)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.NEW
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="owned_leads",
+        verbose_name=_("owner"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("entered by"),
+    )
+    # For manufacturer leads: the OEM's issue time (the 48-hour clock starts here).
+    received_at = models.DateTimeField(_("received at"))
+    first_contact_due = models.DateTimeField(_("first contact due"), null=True, blank=True)
+    first_contacted_at = models.DateTimeField(_("first contacted at"), null=True, blank=True)
+    expected_purchase_date = models.DateField(_("expected purchase date"), null=True, blank=True)
+    note = models.TextField(_("note"), blank=True, default="")
+    # Set when the DCC books the customer's store visit: from then on no
+    # showroom consultant may take the lead over (seed 001).
+    is_dcc_invited = models.BooleanField(_("invited by the DCC"), default=False)
+
+    defeat_reason = models.ForeignKey(
+        DefeatReason,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("defeat reason"),
+    )
+    defeat_note = models.TextField(_("defeat note"), blank=True, default="")
+    defeated_at = models.DateTimeField(_("defeated at"), null=True, blank=True)
+    defeat_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Where a rejected defeat request returns the lead to.
+    status_before_defeat = models.CharField(max_length=20, choices=Status.choices, blank=True)
+    invalid_reason = models.CharField(
+        _("invalid reason"), max_length=20, choices=InvalidReason.choices, blank=True
+    )
+    invalid_note = models.TextField(_("invalid note"), blank=True, default="")
+
+    # A handover from the showroom (低意向移交, seed 001) carries where it came from.
+    handover_consultant = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("handed over by"),
+    )
+    handover_visit_date = models.DateField(_("showroom visit date"), null=True, blank=True)
+    handover_defeat_reason = models.TextField(_("showroom defeat reason"), blank=True, default="")
+    transferred_at = models.DateTimeField(_("transferred at"), null=True, blank=True)
+
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+    objects = LeadQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        constraints = [
+            # First entry wins (DESIGN §2): concurrent entries of one phone
+            # leave exactly one open lead; the service turns the loser's
+            # IntegrityError into "already entered by …".
+            models.UniqueConstraint(
+                fields=["store", "phone"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="lead_one_open_per_phone_per_store",
+            ),
+        ]
+        indexes = [
+            # Lead list and manager pages filter a store's leads by status and date.
+            models.Index(fields=["store", "status", "received_at"], name="lead_store_status_idx"),
+            # An agent's own leads by status (queue, list).
+            models.Index(fields=["owner", "status"], name="lead_owner_status_idx"),
+            # Unassigned manufacturer leads by deadline (manager's assignment page).
+            models.Index(
+                fields=["store", "first_contact_due"],
+                condition=Q(owner__isnull=True),
+                name="lead_unassigned_due_idx",
+            ),
+            # Matching calls and duplicate checks by number across statuses.
+            models.Index(fields=["phone"], name="lead_phone_idx"),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.customer.name if self.customer_id else ''}"
+
+    @property
+    def is_open(self):
+        return self.status in OPEN_STATUSES
+
+    @property
+    def is_valid_a_card(self):
+        return bool(self.customer.has_full_name and self.intended_model_id)
+
+    @property
+    def phone_display(self):
+        return phones.display(self.phone)
+
+    @property
+    def phone_masked(self):
+        return phones.masked(self.phone)
+
+
+class DealQuerySet(ScopedQuerySet):
+    scope_paths = ScopePaths(store="store", team="agent__team", own="agent")
+
+
+class Deal(models.Model):
+    """One sold vehicle: a B-card while ordered, a C-card once delivered
+    (seed 003). Counted once, at its order or, with no order, its delivery."""
+
+    store = models.ForeignKey("dcc.Store", on_delete=models.PROTECT, related_name="+")
+    lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="deals")
+    vehicle_model = models.ForeignKey(
+        VehicleModel, on_delete=models.PROTECT, related_name="+", verbose_name=_("vehicle model")
+    )
+    # The staff member credited: the lead's owner when the deal was recorded.
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="deals",
+        verbose_name=_("agent"),
+    )
+    ordered_at = models.DateTimeField(_("ordered at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+    objects = DealQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("deal")
+        verbose_name_plural = _("deals")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ordered_at__isnull=False) | Q(delivered_at__isnull=False),
+                name="deal_has_a_date",
+            ),
+        ]
+        indexes = [models.Index(fields=["store", "ordered_at"], name="deal_store_ordered_idx")]
+
+    def __str__(self):
+        return f"{self.vehicle_model} ({self.lead_id})"
+
+    @property
+    def card(self):
+        return "C" if self.delivered_at else "B"
+
+    @property
+    def deal_at(self):
+        return self.ordered_at or self.delivered_at

@@ -1,8 +1,791 @@
-from django.db import transaction
+"""Every write to leads: one function per rule (DESIGN §2), used by the pages,
+the API, the importer and the Celery tasks alike.
+
+Each takes the acting user, checks the policy, locks the lead row where staff
+can collide (``_locked``), re-checks state under the lock, and records who and
+why in the same transaction: the history row carries the actor and reason,
+an ``AuditEvent`` says what a diff cannot (an assignment's from/to, a refused
+duplicate entry).
+
+Errors: ``ValidationError`` (bad input, per field), ``PermissionDenied``
+(wrong role), ``DuplicateLead`` (the phone has an open lead: first entry
+wins) and ``LeadStateError`` (an illegal transition; never a silent no-op).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from dcc import audit
-from dcc.policy import require
-from leads.models import VehicleModel
+from dcc.models import Absence, Store, User
+from dcc.policy import LEAD_OWNER_ROLES, SELF_OWNING_ROLES, can, require
+from dcc.roles import Role
+from dcc.timeutils import validate_event_time
+from leads import phones
+from leads.models import (
+    OPEN_STATUSES,
+    Channel,
+    Customer,
+    CustomerPhone,
+    Deal,
+    DefeatReason,
+    InvalidReason,
+    Lead,
+    Level,
+    Source,
+    Status,
+    VehicleModel,
+)
+
+
+class DuplicateLead(Exception):
+    """The phone already has an open lead in the store; nothing was created."""
+
+    def __init__(self, existing: Lead):
+        self.existing = existing
+        owner = existing.owner.display_name if existing.owner_id else _("nobody yet")
+        super().__init__(
+            _("This customer already has an open lead #%(id)s, owned by %(owner)s.")
+            % {"id": existing.pk, "owner": owner}
+        )
+
+
+class LeadStateError(Exception):
+    """The lead's current state does not allow this change."""
+
+
+# ---------------------------------------------------------------- transitions
+
+_ANY_OPEN = set(OPEN_STATUSES)
+TRANSITIONS: dict[str, set[str]] = {
+    Status.NEW: _ANY_OPEN | {Status.DELIVERED, Status.DEFEATED, Status.INVALID},
+    Status.ACTIVE: _ANY_OPEN | {Status.DELIVERED, Status.DEFEATED, Status.INVALID},
+    Status.INVITED: _ANY_OPEN | {Status.DELIVERED, Status.DEFEATED, Status.INVALID},
+    Status.VISITED: _ANY_OPEN | {Status.DELIVERED, Status.DEFEATED, Status.INVALID},
+    # An order can still be cancelled (back to following up, or defeated).
+    Status.ORDERED: {Status.DELIVERED, Status.ACTIVE, Status.DEFEAT_PENDING, Status.DEFEATED},
+    # Approval decides; a rejection returns to where the lead was.
+    Status.DEFEAT_PENDING: _ANY_OPEN | {Status.DEFEATED},
+    # Only a manager's activation (or a transfer) brings these back.
+    Status.DEFEATED: {Status.ACTIVE},
+    Status.INVALID: {Status.ACTIVE},
+    Status.DELIVERED: set(),
+}
+
+
+def _move(lead: Lead, to: str) -> None:
+    if to == lead.status or to not in TRANSITIONS[lead.status]:
+        raise LeadStateError(
+            _("A lead that is “%(current)s” cannot become “%(target)s”.")
+            % {"current": Status(lead.status).label, "target": Status(to).label}
+        )
+    lead.status = to
+
+
+def _locked(lead: Lead) -> Lead:
+    """Re-read the lead under a row lock: two people acting on one lead at once
+    are serialised, and each sees the other's result before checking state."""
+    return Lead.objects.select_for_update().get(pk=lead.pk)
+
+
+def _require_visible(actor, lead: Lead) -> None:
+    if not Lead.objects.visible_to(actor).filter(pk=lead.pk).exists():
+        raise PermissionDenied("lead outside the actor's scope")
+
+
+def _require_reason(reason: str, field_name: str = "reason") -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({field_name: _("Give a reason: it is kept in the lead's history.")})
+    return reason
+
+
+def _save(lead: Lead, *, actor, reason: str = "") -> Lead:
+    audit.attribute(lead, actor=actor, reason=reason)
+    lead.save()
+    return lead
+
+
+# ---------------------------------------------------------------- owners and names
+
+_HONORIFIC = re.compile(r"^.(先生|女士|小姐|老师|总|哥|姐|师傅|经理|老板)$")
+_PLACEHOLDERS = {"未知", "不详", "客户", "无", "匿名", "unknown", "n/a"}
+
+
+def is_full_name(name: str) -> bool:
+    """Seed 003 counts an A-card only with the customer's full name: "王先生"
+    (a surname and a form of address) or a placeholder is not one."""
+    name = (name or "").strip()
+    if len(name) < 2 or name.lower() in _PLACEHOLDERS or name.isdigit():
+        return False
+    return not _HONORIFIC.match(name)
+
+
+def _check_owner(owner: User, *, store: Store, lead: Lead | None = None) -> None:
+    if not owner.is_active:
+        raise ValidationError({"owner": _("%(name)s is not active.") % {"name": owner}})
+    if owner.store_id != store.pk:
+        raise ValidationError({"owner": _("%(name)s works in another store.") % {"name": owner}})
+    if owner.role not in LEAD_OWNER_ROLES:
+        raise ValidationError({"owner": _("%(name)s's role cannot own leads.") % {"name": owner}})
+    if lead is not None and lead.is_dcc_invited and owner.role == Role.CONSULTANT:
+        raise ValidationError(
+            {"owner": _("A showroom consultant may not take over a lead the DCC invited.")}
+        )
+
+
+def _resolve_new_owner(actor, store: Store, owner: User | None) -> User | None:
+    """First entry wins: agents, callers and consultants own what they enter;
+    only a manager may name someone else."""
+    if owner is None:
+        return actor if actor.effective_role in SELF_OWNING_ROLES else None
+    if owner.pk != actor.pk and not can(actor, "leads.assign"):
+        raise PermissionDenied("only a manager gives leads to others")
+    _check_owner(owner, store=store)
+    return owner
+
+
+def first_contact_due(*, store: Store, source: str, received_at: datetime, transferred_at=None):
+    """DESIGN §2 clocks: manufacturer leads from the OEM's issue time,
+    transferred (low-intent/defeated) leads from the transfer."""
+    if transferred_at is not None:
+        return transferred_at + timedelta(days=store.transfer_first_contact_days)
+    if source == Source.MANUFACTURER:
+        return received_at + timedelta(hours=store.manufacturer_first_contact_hours)
+    if source == Source.LOW_INTENT:
+        return received_at + timedelta(days=store.transfer_first_contact_days)
+    return None
+
+
+# ---------------------------------------------------------------- create
+
+
+def _record_duplicate(*, actor, existing: Lead, phone: str, name: str, source: str) -> None:
+    audit.record(
+        "leads.lead.duplicate_entry",
+        actor=actor,
+        target=existing,
+        phone=phone,
+        customer_name=name,
+        source=source,
+    )
+
+
+def find_open_lead(*, store: Store, phone: str) -> Lead | None:
+    return Lead.objects.open().filter(store=store, phone=phone).select_related("owner").first()
+
+
+def lead_create(
+    *,
+    actor,
+    store: Store,
+    name: str,
+    phone: str,
+    source: str,
+    channel: Channel | None = None,
+    intended_model: VehicleModel | None = None,
+    level: str = Level.B,
+    owner: User | None = None,
+    received_at: datetime | None = None,
+    note: str = "",
+    expected_purchase_date=None,
+    handover_consultant: User | None = None,
+    handover_visit_date=None,
+    handover_defeat_reason: str = "",
+) -> Lead:
+    """Enter a lead. A phone with an open lead in the store creates nothing:
+    the attempt is recorded and ``DuplicateLead`` names the existing lead."""
+    require(actor, "leads.create")
+    if not Store.objects.visible_to(actor).filter(pk=store.pk).exists():
+        raise PermissionDenied("store outside the actor's scope")
+    name = (name or "").strip()
+    errors = {}
+    if not name:
+        errors["name"] = [_("Enter the customer's name.")]
+    try:
+        number = phones.normalize_phone(phone, area_code=store.area_code)
+    except ValidationError as exc:
+        errors["phone"] = exc.messages
+    if source not in Source.values:
+        errors["source"] = [_("Unknown source “%(value)s”.") % {"value": source}]
+    if level not in Level.values:
+        errors["level"] = [_("Unknown level “%(value)s”.") % {"value": level}]
+    if errors:
+        raise ValidationError(errors)
+    now = timezone.now()
+    received_at = received_at or now
+    validate_event_time(actor=actor, when=received_at, field="received_at", now=now)
+    owner = _resolve_new_owner(actor, store, owner)
+
+    existing = find_open_lead(store=store, phone=number)
+    if existing is None:
+        try:
+            with transaction.atomic():
+                return _insert_lead(
+                    actor=actor,
+                    store=store,
+                    name=name,
+                    number=number,
+                    source=source,
+                    channel=channel,
+                    intended_model=intended_model,
+                    level=level,
+                    owner=owner,
+                    received_at=received_at,
+                    note=note,
+                    expected_purchase_date=expected_purchase_date,
+                    handover_consultant=handover_consultant,
+                    handover_visit_date=handover_visit_date,
+                    handover_defeat_reason=handover_defeat_reason,
+                )
+        except IntegrityError:
+            # Someone entered the same phone between our check and our insert:
+            # the database kept theirs (first entry wins).
+            existing = find_open_lead(store=store, phone=number)
+            if existing is None:
+                raise
+    _record_duplicate(actor=actor, existing=existing, phone=number, name=name, source=source)
+    raise DuplicateLead(existing)
+
+
+def _customer_for(*, actor, store: Store, number: str, name: str) -> Customer:
+    """The store's customer with this number, or a new one. A known customer
+    (a base customer coming back, say) keeps their record; a full name
+    replaces a mere form of address."""
+    known = (
+        CustomerPhone.objects.select_related("customer").filter(store=store, number=number).first()
+    )
+    if known is not None:
+        customer = known.customer
+        while customer.merged_into_id:
+            customer = customer.merged_into
+        if not customer.has_full_name and is_full_name(name):
+            customer.name, customer.has_full_name = name, True
+            audit.attribute(customer, actor=actor)
+            customer.save()
+        return customer
+    customer = Customer(store=store, name=name, has_full_name=is_full_name(name))
+    audit.attribute(customer, actor=actor)
+    customer.save()
+    customer_phone = CustomerPhone(customer=customer, store=store, number=number, is_primary=True)
+    audit.attribute(customer_phone, actor=actor)
+    customer_phone.save()
+    return customer
+
+
+def _insert_lead(*, actor, store, name, number, source, received_at, owner, **fields) -> Lead:
+    customer = _customer_for(actor=actor, store=store, number=number, name=name)
+    transferred_at = received_at if fields.get("handover_consultant") else None
+    lead = Lead(
+        store=store,
+        customer=customer,
+        phone=number,
+        source=source,
+        owner=owner,
+        created_by=actor,
+        received_at=received_at,
+        transferred_at=transferred_at,
+        first_contact_due=first_contact_due(
+            store=store, source=source, received_at=received_at, transferred_at=transferred_at
+        ),
+        **fields,
+    )
+    lead.full_clean(
+        exclude=["customer", "store", "owner", "created_by"], validate_constraints=False
+    )
+    _save(lead, actor=actor)
+    audit.record(
+        "leads.lead.created", actor=actor, target=lead, source=source, owner=owner and owner.pk
+    )
+    return lead
+
+
+# ---------------------------------------------------------------- edit
+
+
+@transaction.atomic
+def lead_update(*, actor, lead: Lead, **fields) -> Lead:
+    """Correct a lead's details: the customer's name, intended model, channel,
+    expected purchase date, note. Ownership, level and status have their own
+    services because each carries a rule."""
+    allowed = {"name", "intended_model", "channel", "expected_purchase_date", "note"}
+    if set(fields) - allowed:
+        raise ValueError(f"not editable here: {sorted(set(fields) - allowed)}")
+    _require_visible(actor, lead)
+    lead = _locked(lead)
+    if "name" in fields:
+        name = (fields.pop("name") or "").strip()
+        if not name:
+            raise ValidationError({"name": _("Enter the customer's name.")})
+        customer = lead.customer
+        customer.name, customer.has_full_name = name, is_full_name(name)
+        audit.attribute(customer, actor=actor)
+        customer.save()
+    for key, value in fields.items():
+        setattr(lead, key, value)
+    return _save(lead, actor=actor)
+
+
+@transaction.atomic
+def lead_change_level(*, actor, lead: Lead, level: str, reason: str = "") -> Lead:
+    if level not in Level.values:
+        raise ValidationError({"level": _("Unknown level “%(value)s”.") % {"value": level}})
+    _require_visible(actor, lead)
+    lead = _locked(lead)
+    if not lead.is_open:
+        raise LeadStateError(_("Only an open lead's level can change."))
+    if lead.level == level:
+        raise LeadStateError(_("The lead is already level %(level)s.") % {"level": level})
+    lead.level = level
+    return _save(lead, actor=actor, reason=reason)
+
+
+# ---------------------------------------------------------------- ownership
+
+
+@transaction.atomic
+def lead_assign(*, actor, lead: Lead, owner: User, reason: str) -> Lead:
+    """A manager gives an open lead to a member of staff, with a reason."""
+    require(actor, "leads.assign")
+    reason = _require_reason(reason)
+    _require_visible(actor, lead)
+    lead = _locked(lead)
+    if not lead.is_open:
+        raise LeadStateError(_("Only an open lead can be assigned; activate it first."))
+    _check_owner(owner, store=lead.store, lead=lead)
+    if lead.owner_id == owner.pk:
+        raise LeadStateError(_("The lead already belongs to %(name)s.") % {"name": owner})
+    previous = lead.owner_id
+    lead.owner = owner
+    _save(lead, actor=actor, reason=reason)
+    audit.record(
+        "leads.lead.assigned",
+        actor=actor,
+        target=lead,
+        previous=previous,
+        owner=owner.pk,
+        reason=reason,
+    )
+    return lead
+
+
+@dataclass
+class BulkResult:
+    assigned: dict[int, list[int]] = field(default_factory=dict)  # owner id -> lead ids
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # lead id, why
+    skipped_staff: list[tuple[int, str]] = field(default_factory=list)  # staff id, why
+
+    @property
+    def count(self):
+        return sum(len(ids) for ids in self.assigned.values())
+
+
+def present_staff(staff: list[User], *, day=None) -> tuple[list[User], list[tuple[int, str]]]:
+    """Split chosen staff into those who can take leads today and the rest."""
+    day = day or timezone.localdate()
+    absent = set(
+        Absence.objects.filter(staff__in=staff, date=day).values_list("staff_id", flat=True)
+    )
+    present, skipped = [], []
+    for person in staff:
+        if not person.is_active:
+            skipped.append((person.pk, _("inactive")))
+        elif person.pk in absent:
+            skipped.append((person.pk, _("absent today")))
+        else:
+            present.append(person)
+    return present, skipped
+
+
+@transaction.atomic
+def leads_bulk_assign(*, actor, lead_ids: list[int], owners: list[User], reason: str) -> BulkResult:
+    """Give many unassigned leads to one person, or round-robin across several.
+
+    1. Drop chosen staff who are inactive or marked absent today.
+    2. Order the rest by open-lead workload, lightest first, so the cycle
+       starts with whoever has least to do.
+    3. Lock the leads (oldest deadline first); skip any that someone else
+       assigned meanwhile or that are no longer open; hand the rest out in turn.
+    """
+    require(actor, "leads.assign")
+    reason = _require_reason(reason)
+    if not owners:
+        raise ValidationError({"owners": _("Choose at least one member of staff.")})
+    result = BulkResult()
+    present, result.skipped_staff = present_staff(owners)
+    if not present:
+        raise ValidationError({"owners": _("None of the chosen staff can take leads today.")})
+    workload = dict(
+        Lead.objects.open()
+        .filter(owner__in=present)
+        .values_list("owner")
+        .annotate(n=Count("id"))
+        .values_list("owner", "n")
+    )
+    present.sort(key=lambda person: (workload.get(person.pk, 0), person.pk))
+    leads = (
+        Lead.objects.visible_to(actor)
+        .filter(pk__in=lead_ids)
+        .select_for_update(of=("self",))
+        .select_related("store", "customer")
+        .order_by("first_contact_due", "received_at", "id")
+    )
+    turn = 0
+    for lead in leads:
+        if lead.owner_id is not None:
+            result.skipped.append((lead.pk, _("already assigned")))
+            continue
+        if not lead.is_open:
+            result.skipped.append((lead.pk, _("not open")))
+            continue
+        owner = present[turn % len(present)]
+        try:
+            _check_owner(owner, store=lead.store, lead=lead)
+        except ValidationError as exc:
+            result.skipped.append((lead.pk, " ".join(exc.messages)))
+            continue
+        turn += 1
+        lead.owner = owner
+        _save(lead, actor=actor, reason=reason)
+        audit.record(
+            "leads.lead.assigned",
+            actor=actor,
+            target=lead,
+            previous=None,
+            owner=owner.pk,
+            reason=reason,
+            bulk=True,
+        )
+        result.assigned.setdefault(owner.pk, []).append(lead.pk)
+    missing = set(lead_ids) - {lead_id for ids in result.assigned.values() for lead_id in ids}
+    missing -= {lead_id for lead_id, _why in result.skipped}
+    result.skipped.extend((lead_id, _("not found")) for lead_id in sorted(missing))
+    return result
+
+
+@transaction.atomic
+def leads_transfer(
+    *,
+    actor,
+    from_staff: User,
+    to_staff: User,
+    reason: str,
+    lead_ids: list[int] | None = None,
+) -> list[Lead]:
+    """Move all (or the chosen) leads of one staff member to another.
+
+    From a showroom consultant to the DCC this is the 低意向移交 of seed 001:
+    the lead becomes a low-intent handover, carries the consultant, the visit
+    date and the defeat reason, a defeated lead is revived, and its 2-day
+    first-contact clock starts now.
+    """
+    require(actor, "leads.assign")
+    reason = _require_reason(reason)
+    if from_staff.pk == to_staff.pk:
+        raise ValidationError({"to_staff": _("Choose someone else to receive the leads.")})
+    visible = User.objects.visible_to(actor)
+    if not visible.filter(pk__in=[from_staff.pk, to_staff.pk]).count() == 2:
+        raise PermissionDenied("staff outside the actor's scope")
+    leads = (
+        Lead.objects.visible_to(actor)
+        .filter(owner=from_staff)
+        .filter(Q(status__in=OPEN_STATUSES) | Q(status=Status.DEFEATED))
+        .select_for_update(of=("self",))
+        .select_related("store", "defeat_reason")
+        .order_by("id")
+    )
+    if lead_ids is not None:
+        leads = leads.filter(pk__in=lead_ids)
+    leads = list(leads)
+    if not leads:
+        raise ValidationError(
+            {"leads": _("%(name)s has no leads to transfer.") % {"name": from_staff}}
+        )
+    now = timezone.now()
+    handover = from_staff.role == Role.CONSULTANT and to_staff.role != Role.CONSULTANT
+    for lead in leads:
+        _check_owner(to_staff, store=lead.store, lead=lead)
+        lead.owner = to_staff
+        if handover:
+            lead.source = Source.LOW_INTENT
+            lead.handover_consultant = from_staff
+            lead.handover_visit_date = lead.handover_visit_date or timezone.localdate(
+                lead.received_at
+            )
+            if lead.defeat_reason_id or lead.defeat_note:
+                label = lead.defeat_reason.label if lead.defeat_reason_id else ""
+                lead.handover_defeat_reason = " ".join(filter(None, [label, lead.defeat_note]))
+            lead.transferred_at = now
+            lead.first_contact_due = first_contact_due(
+                store=lead.store,
+                source=lead.source,
+                received_at=lead.received_at,
+                transferred_at=now,
+            )
+        if lead.status == Status.DEFEATED:
+            _move(lead, Status.ACTIVE)
+            _clear_defeat(lead)
+            lead.transferred_at = now
+            lead.first_contact_due = first_contact_due(
+                store=lead.store,
+                source=lead.source,
+                received_at=lead.received_at,
+                transferred_at=now,
+            )
+        try:
+            with transaction.atomic():
+                _save(lead, actor=actor, reason=reason)
+        except IntegrityError as exc:
+            raise LeadStateError(
+                _("Lead #%(id)s cannot be revived: its customer has another open lead.")
+                % {"id": lead.pk}
+            ) from exc
+        audit.record(
+            "leads.lead.transferred",
+            actor=actor,
+            target=lead,
+            previous=from_staff.pk,
+            owner=to_staff.pk,
+            reason=reason,
+            handover=handover,
+        )
+    return leads
+
+
+# ---------------------------------------------------------------- defeat, activation, invalid
+
+
+def _clear_defeat(lead: Lead) -> None:
+    lead.defeat_reason = None
+    lead.defeat_note = ""
+    lead.defeated_at = None
+    lead.defeat_requested_by = None
+    lead.status_before_defeat = ""
+
+
+@transaction.atomic
+def lead_defeat(*, actor, lead: Lead, reason: DefeatReason, note: str = "") -> Lead:
+    """Mark a lead lost (战败). Where the store requires approval (战败审核),
+    anyone but a manager only requests it: the lead waits as defeat_pending."""
+    _require_visible(actor, lead)
+    lead = _locked(lead)
+    store = lead.store
+    if not DefeatReason.objects.for_store(store).filter(pk=reason.pk).exists():
+        raise ValidationError({"reason": _("This reason is not in the store's list.")})
+    if lead.status == Status.DEFEAT_PENDING:
+        raise LeadStateError(_("A defeat request for this lead is already waiting for approval."))
+    needs_approval = store.defeat_approval_required and not can(actor, "leads.assign")
+    before = lead.status
+    _move(lead, Status.DEFEAT_PENDING if needs_approval else Status.DEFEATED)
+    lead.defeat_reason, lead.defeat_note = reason, (note or "").strip()
+    lead.defeat_requested_by = actor
+    lead.status_before_defeat = before
+    if not needs_approval:
+        lead.defeated_at = timezone.now()
+    _save(lead, actor=actor, reason=reason.label)
+    name = "leads.lead.defeat_requested" if needs_approval else "leads.lead.defeated"
+    audit.record(name, actor=actor, target=lead, reason=reason.code, note=lead.defeat_note)
+    return lead
+
+
+@transaction.atomic
+def lead_defeat_approve(*, actor, lead: Lead) -> Lead:
+    require(actor, "leads.assign")
+    _require_visible(actor, lead)
+    lead = _locked(lead)
+    if lead.status != Status.DEFEAT_PENDING:
+        raise LeadStateError(_("There is no defeat request to approve."))
+    _move(lead, Status.DEFEATED)
+    lead.defeated_at = timezone.now()
+    _save(lead, actor=actor, reason=_("defeat approved"))
+    audit.record("leads.lead.defeat_approved", actor=actor, target=lead)
+    return lead
+
+
+@transaction.atomic
+def lead_defeat_reject(*, actor, lead: Lead, note: str = "") -> Lead:
+    require(actor, "leads.assign")
+    _require_visible(actor, lead)
+    lead = _locked(lead)
+    if lead.status != Status.DEFEAT_PENDING:
+        raise LeadStateError(_("There is no defeat request to reject."))
+    _move(lead, lead.status_before_defeat or Status.ACTIVE)
+    _clear_defeat(lead)
+    _save(lead, actor=actor, reason=note or _("defeat rejected"))
+    audit.record("leads.lead.defeat_rejected", actor=actor, target=lead, note=note)
+    return lead
+
+
+@transaction.atomic
+def lead_activate(*, actor, lead: Lead, owner: User, reason: str) -> Lead:
+    """激活战败意向: a manager brings a defeated (or invalid) lead back and
+    gives it to someone; the first contact is due like a transfer's."""
+    require(actor, "leads.assign")
+    reason = _require_reason(reason)
+    _require_visible(actor, lead)
+    lead = _locked(lead)
+    if lead.status not in (Status.DEFEATED, Status.INVALID):
+        raise LeadStateError(_("Only a defeated or invalid lead can be activated."))
+    _check_owner(owner, store=lead.store, lead=lead)
+    other = find_open_lead(store=lead.store, phone=lead.phone)
+    if other is not None:
+        raise LeadStateError(
+            _("The customer already has an open lead #%(id)s; work that one instead.")
+            % {"id": other.pk}
+        )
+    previous = lead.owner_id
+    _move(lead, Status.ACTIVE)
+    _clear_defeat(lead)
+    lead.invalid_reason, lead.invalid_note = "", ""
+    lead.owner = owner
+    now = timezone.now()
+    lead.transferred_at = now
+    lead.first_contact_due = first_contact_due(
+        store=lead.store, source=lead.source, received_at=lead.received_at, transferred_at=now
+    )
+    try:
+        with transaction.atomic():
+            _save(lead, actor=actor, reason=reason)
+    except IntegrityError as exc:  # an open lead appeared meanwhile
+        raise LeadStateError(_("The customer already has an open lead.")) from exc
+    audit.record(
+        "leads.lead.activated",
+        actor=actor,
+        target=lead,
+        previous=previous,
+        owner=owner.pk,
+        reason=reason,
+    )
+    return lead
+
+
+@transaction.atomic
+def lead_invalidate(*, actor, lead: Lead, reason: str, note: str = "") -> Lead:
+    """无效客户: not a real prospect (wrong number, no intent, duplicate, peer)."""
+    if reason not in InvalidReason.values:
+        raise ValidationError({"reason": _("Choose why the lead is invalid.")})
+    _require_visible(actor, lead)
+    lead = _locked(lead)
+    _move(lead, Status.INVALID)
+    lead.invalid_reason, lead.invalid_note = reason, (note or "").strip()
+    _save(lead, actor=actor, reason=InvalidReason(reason).label)
+    audit.record("leads.lead.invalidated", actor=actor, target=lead, reason=reason, note=note)
+    return lead
+
+
+def lead_set_status(*, actor, lead: Lead, status: str, reason: str = "") -> Lead:
+    """For the follow-up, appointment and deal services: move a (locked) lead
+    along the lifecycle under the same transition table."""
+    _move(lead, status)
+    return _save(lead, actor=actor, reason=reason)
+
+
+# ---------------------------------------------------------------- deals (B-card, C-card)
+
+
+@transaction.atomic
+def deal_record(
+    *, actor, lead: Lead, vehicle_model: VehicleModel, stage: str, deal_at: datetime | None = None
+) -> Deal:
+    """An order (B-card) or a delivery (C-card). Delivering a model that was
+    ordered completes that order's vehicle; one without an order is a
+    vehicle of its own (counted at delivery, DESIGN §3)."""
+    if stage not in ("order", "delivered"):
+        raise ValidationError({"stage": _("Stage is “order” or “delivered”.")})
+    _require_visible(actor, lead)
+    deal_at = deal_at or timezone.now()
+    validate_event_time(actor=actor, when=deal_at, field="deal_at")
+    lead = _locked(lead)
+    if stage == "order":
+        deal = Deal(
+            store=lead.store,
+            lead=lead,
+            vehicle_model=vehicle_model,
+            ordered_at=deal_at,
+            agent=lead.owner,
+            created_by=actor,
+        )
+        target = Status.ORDERED
+    else:
+        deal = (
+            lead.deals.select_for_update()
+            .filter(vehicle_model=vehicle_model, delivered_at__isnull=True)
+            .order_by("ordered_at")
+            .first()
+        ) or Deal(
+            store=lead.store,
+            lead=lead,
+            vehicle_model=vehicle_model,
+            agent=lead.owner,
+            created_by=actor,
+        )
+        deal.delivered_at = deal_at
+        target = Status.DELIVERED
+    audit.attribute(deal, actor=actor)
+    deal.save()
+    if lead.status != target:
+        lead_set_status(actor=actor, lead=lead, status=target)
+    audit.record(
+        f"leads.deal.{stage}",
+        actor=actor,
+        target=lead,
+        deal=deal.pk,
+        vehicle_model=vehicle_model.pk,
+    )
+    return deal
+
+
+# ---------------------------------------------------------------- customers
+
+
+@transaction.atomic
+def customer_merge(*, actor, keep: Customer, merge: Customer) -> Customer:
+    """Two records a manager finds to be one person: ``merge``'s phones and
+    leads move to ``keep``; ``merge`` stays, pointing at ``keep``, so its
+    history still reads."""
+    require(actor, "leads.merge_customers")
+    visible = Customer.objects.visible_to(actor)
+    if visible.filter(pk__in=[keep.pk, merge.pk]).count() != 2:
+        raise PermissionDenied("customer outside the actor's scope")
+    keep, merge = (
+        Customer.objects.select_for_update().get(pk=keep.pk),
+        Customer.objects.select_for_update().get(pk=merge.pk),
+    )
+    if keep.pk == merge.pk:
+        raise ValidationError({"merge": _("Choose two different customers.")})
+    if keep.store_id != merge.store_id:
+        raise ValidationError({"merge": _("Customers of different stores cannot be merged.")})
+    if keep.merged_into_id or merge.merged_into_id:
+        raise LeadStateError(_("One of these customers has already been merged."))
+    for customer_phone in merge.phones.all():
+        customer_phone.customer, customer_phone.is_primary = keep, False
+        audit.attribute(customer_phone, actor=actor, reason="merge")
+        customer_phone.save()
+    for lead in merge.leads.select_for_update():
+        lead.customer = keep
+        _save(lead, actor=actor, reason=_("customer records merged"))
+    if not keep.has_full_name and merge.has_full_name:
+        keep.name, keep.has_full_name = merge.name, True
+        audit.attribute(keep, actor=actor)
+        keep.save()
+    merge.merged_into = keep
+    audit.attribute(merge, actor=actor, reason="merge")
+    merge.save()
+    audit.record(
+        "leads.customer.merged", actor=actor, target=keep, merged=merge.pk, store=keep.store
+    )
+    return keep
+
+
+# ---------------------------------------------------------------- managed lists and staff
 
 
 @transaction.atomic
@@ -13,3 +796,16 @@ def vehicle_model_create(*, actor, name: str, category: str) -> VehicleModel:
     audit.attribute(vehicle_model, actor=actor)
     vehicle_model.save()
     return vehicle_model
+
+
+@transaction.atomic
+def staff_set_absent(*, actor, staff: User, day, absent: bool) -> None:
+    """Mark someone absent (or back) for a day: round-robin skips them."""
+    require(actor, "leads.assign")
+    if not User.objects.visible_to(actor).filter(pk=staff.pk).exists():
+        raise PermissionDenied("staff outside the actor's scope")
+    if absent:
+        Absence.objects.get_or_create(staff=staff, date=day, defaults={"created_by": actor})
+    else:
+        Absence.objects.filter(staff=staff, date=day).delete()
+    audit.record("dcc.staff.absence", actor=actor, target=staff, date=str(day), absent=absent)

@@ -1,0 +1,59 @@
+"""The lead filters, shared by the list page and ``GET /api/v1/leads/``
+(API.md: status, source, channel, owner, level, store, received_after,
+received_before, q)."""
+
+import re
+
+import django_filters
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from dcc.models import Store, User
+from leads.models import Channel, Lead, Level, Source, Status
+
+_DIGITS = re.compile(r"\D")
+
+
+def _scoped(model):
+    def queryset(request):
+        user = getattr(request, "user", None)
+        return model.objects.visible_to(user) if user is not None else model.objects.none()
+
+    return queryset
+
+
+class LeadFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices, label=_("status"))
+    source = django_filters.MultipleChoiceFilter(choices=Source.choices, label=_("source"))
+    level = django_filters.MultipleChoiceFilter(choices=Level.choices, label=_("level"))
+    channel = django_filters.ModelMultipleChoiceFilter(
+        field_name="channel__code",
+        to_field_name="code",
+        queryset=Channel.objects.all(),
+        label=_("channel"),
+    )
+    owner = django_filters.ModelChoiceFilter(queryset=_scoped(User), label=_("owner"))
+    unassigned = django_filters.BooleanFilter(
+        field_name="owner", lookup_expr="isnull", label=_("unassigned")
+    )
+    store = django_filters.ModelChoiceFilter(queryset=_scoped(Store), label=_("store"))
+    received_after = django_filters.IsoDateTimeFilter(
+        field_name="received_at", lookup_expr="gte", label=_("received from")
+    )
+    received_before = django_filters.IsoDateTimeFilter(
+        field_name="received_at", lookup_expr="lt", label=_("received before")
+    )
+    q = django_filters.CharFilter(method="search", label=_("name or phone"))
+
+    class Meta:
+        model = Lead
+        fields = []
+
+    def search(self, queryset, name, value):
+        """Digits search the number (any part: 5678, 138 1234); anything else
+        the customer's name."""
+        value = value.strip()
+        digits = _DIGITS.sub("", value)
+        if len(digits) >= 4:
+            return queryset.filter(phone__contains=digits)
+        return queryset.filter(Q(customer__name__icontains=value)) if value else queryset

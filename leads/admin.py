@@ -1,10 +1,71 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from leads.models import VehicleModel
+from leads.models import Channel, Customer, CustomerPhone, Deal, DefeatReason, Lead, VehicleModel
 
 
 @admin.register(VehicleModel)
 class VehicleModelAdmin(SimpleHistoryAdmin):
     list_display = ["name", "category", "is_active"]
     list_filter = ["category", "is_active"]
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    list_display = ["code", "label", "sort_order", "is_active"]
+    list_editable = ["label", "sort_order", "is_active"]
+
+
+@admin.register(DefeatReason)
+class DefeatReasonAdmin(admin.ModelAdmin):
+    list_display = ["code", "label", "store", "sort_order", "is_active"]
+    list_filter = ["store", "is_active"]
+
+
+class CustomerPhoneInline(admin.TabularInline):
+    model = CustomerPhone
+    extra = 0
+    readonly_fields = ["number", "store"]
+
+
+@admin.register(Customer)
+class CustomerAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "store", "has_full_name", "merged_into", "created_at"]
+    list_filter = ["store", "has_full_name"]
+    search_fields = ["name", "phones__number"]
+    inlines = [CustomerPhoneInline]
+
+
+@admin.register(Lead)
+class LeadAdmin(SimpleHistoryAdmin):
+    # Read-mostly: every change of substance goes through leads.services so
+    # that its rule, history reason and audit event are applied.
+    list_display = [
+        "id",
+        "customer",
+        "phone",
+        "store",
+        "source",
+        "level",
+        "status",
+        "owner",
+        "received_at",
+    ]
+    list_filter = ["store", "source", "status", "level", "channel"]
+    search_fields = ["customer__name", "phone"]
+    list_select_related = ["customer", "store", "owner"]
+    raw_id_fields = [
+        "customer",
+        "owner",
+        "created_by",
+        "handover_consultant",
+        "defeat_requested_by",
+    ]
+    readonly_fields = ["status", "owner", "phone", "store", "customer", "created_by"]
+
+
+@admin.register(Deal)
+class DealAdmin(SimpleHistoryAdmin):
+    list_display = ["id", "lead", "vehicle_model", "agent", "ordered_at", "delivered_at"]
+    list_filter = ["store", "vehicle_model"]
+    raw_id_fields = ["lead", "agent", "created_by"]

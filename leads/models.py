@@ -324,10 +324,20 @@ class Lead(models.Model):
     handover_defeat_reason = models.TextField(_("showroom defeat reason"), blank=True, default="")
     transferred_at = models.DateTimeField(_("transferred at"), null=True, blank=True)
 
+    # Kept by followups.services: the call queue and the SLA sweep read them.
+    next_followup_at = models.DateTimeField(_("next follow-up"), null=True, blank=True)
+    # The first logged call at or after the current deadline's clock start
+    # (receipt, or the last transfer/activation): what the SLA sweep checks.
+    sla_met_at = models.DateTimeField(_("first contact in time"), null=True, blank=True)
+    # Minutes from receipt (or transfer) to the first logged contact.
+    first_contact_minutes = models.PositiveIntegerField(null=True, blank=True)
+    unanswered_attempts = models.PositiveSmallIntegerField(_("unanswered attempts"), default=0)
+    escalated_at = models.DateTimeField(_("escalated to the supervisor"), null=True, blank=True)
+
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    history = HistoricalRecords(excluded_fields=["updated_at", "next_followup_at"])
     objects = LeadQuerySet.as_manager()
 
     class Meta:
@@ -357,6 +367,19 @@ class Lead(models.Model):
             ),
             # Matching calls and duplicate checks by number across statuses.
             models.Index(fields=["phone"], name="lead_phone_idx"),
+            # The call queue: an agent's open leads by next follow-up time
+            # (followups.selectors.queue_for_agent).
+            models.Index(
+                fields=["owner", "next_followup_at"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="lead_queue_next_idx",
+            ),
+            # The queue's new leads and the SLA sweep: deadlines not yet met.
+            models.Index(
+                fields=["first_contact_due"],
+                condition=Q(sla_met_at__isnull=True, first_contact_due__isnull=False),
+                name="lead_sla_open_idx",
+            ),
         ]
 
     def __str__(self):

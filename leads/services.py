@@ -165,6 +165,18 @@ def first_contact_due(*, store: Store, source: str, received_at: datetime, trans
     return None
 
 
+def _restart_clock(lead: Lead, now: datetime) -> None:
+    """A transfer or activation starts a new first-contact deadline: the new
+    owner must call within the store's transfer window, whatever came before."""
+    lead.transferred_at = now
+    lead.first_contact_due = first_contact_due(
+        store=lead.store, source=lead.source, received_at=lead.received_at, transferred_at=now
+    )
+    lead.sla_met_at = None
+    lead.unanswered_attempts = 0
+    lead.escalated_at = None
+
+
 # ---------------------------------------------------------------- create
 
 
@@ -523,23 +535,11 @@ def leads_transfer(
             if lead.defeat_reason_id or lead.defeat_note:
                 label = lead.defeat_reason.label if lead.defeat_reason_id else ""
                 lead.handover_defeat_reason = " ".join(filter(None, [label, lead.defeat_note]))
-            lead.transferred_at = now
-            lead.first_contact_due = first_contact_due(
-                store=lead.store,
-                source=lead.source,
-                received_at=lead.received_at,
-                transferred_at=now,
-            )
+            _restart_clock(lead, now)
         if lead.status == Status.DEFEATED:
             _move(lead, Status.ACTIVE)
             _clear_defeat(lead)
-            lead.transferred_at = now
-            lead.first_contact_due = first_contact_due(
-                store=lead.store,
-                source=lead.source,
-                received_at=lead.received_at,
-                transferred_at=now,
-            )
+            _restart_clock(lead, now)
         try:
             with transaction.atomic():
                 _save(lead, actor=actor, reason=reason)
@@ -647,10 +647,7 @@ def lead_activate(*, actor, lead: Lead, owner: User, reason: str) -> Lead:
     lead.invalid_reason, lead.invalid_note = "", ""
     lead.owner = owner
     now = timezone.now()
-    lead.transferred_at = now
-    lead.first_contact_due = first_contact_due(
-        store=lead.store, source=lead.source, received_at=lead.received_at, transferred_at=now
-    )
+    _restart_clock(lead, now)
     try:
         with transaction.atomic():
             _save(lead, actor=actor, reason=reason)

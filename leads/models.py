@@ -374,11 +374,11 @@ class Lead(models.Model):
                 condition=Q(status__in=OPEN_STATUSES),
                 name="lead_queue_next_idx",
             ),
-            # The queue's new leads and the SLA sweep: deadlines not yet met.
+            # The SLA sweep's scan of recent deadlines (followups.sla.sweep_breaches).
             models.Index(
                 fields=["first_contact_due"],
-                condition=Q(sla_met_at__isnull=True, first_contact_due__isnull=False),
-                name="lead_sla_open_idx",
+                condition=Q(first_contact_due__isnull=False),
+                name="lead_sla_due_idx",
             ),
         ]
 

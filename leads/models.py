@@ -44,8 +44,16 @@ class VehicleModel(models.Model):
         return self.name
 
 
-class SharedListQuerySet(ScopedQuerySet):
-    """Managed lists: group-wide rows (store empty) plus a store's own."""
+class ChannelQuerySet(ScopedQuerySet):
+    """The channel list is group-wide: anyone signed in sees it."""
+
+    def visible_to(self, user):
+        active_user = getattr(user, "is_authenticated", False) and user.is_active
+        return self.all() if active_user else self.none()
+
+
+class DefeatReasonQuerySet(ScopedQuerySet):
+    """Group-wide reasons (store empty) plus each store's own."""
 
     def visible_to(self, user):
         if not (getattr(user, "is_authenticated", False) and user.is_active):
@@ -55,7 +63,14 @@ class SharedListQuerySet(ScopedQuerySet):
         return self.filter(Q(store__isnull=True) | Q(store_id=user.store_id))
 
     def for_store(self, store):
-        return self.filter(Q(store__isnull=True) | Q(store=store), is_active=True)
+        """A store's active list. Its own reason wins over a group-wide one
+        with the same code, so a code names exactly one reason."""
+        if store is None:
+            return self.filter(store__isnull=True, is_active=True)
+        own_codes = DefeatReason.objects.filter(store=store, is_active=True).values("code")
+        return self.filter(Q(store__isnull=True) | Q(store=store), is_active=True).exclude(
+            Q(store__isnull=True) & Q(code__in=own_codes)
+        )
 
 
 class Channel(models.Model):
@@ -66,7 +81,7 @@ class Channel(models.Model):
     sort_order = models.PositiveSmallIntegerField(default=100)
     is_active = models.BooleanField(_("active"), default=True)
 
-    objects = SharedListQuerySet.as_manager()
+    objects = ChannelQuerySet.as_manager()
 
     class Meta:
         ordering = ["sort_order", "code"]
@@ -88,7 +103,7 @@ class DefeatReason(models.Model):
     sort_order = models.PositiveSmallIntegerField(default=100)
     is_active = models.BooleanField(_("active"), default=True)
 
-    objects = SharedListQuerySet.as_manager()
+    objects = DefeatReasonQuerySet.as_manager()
 
     class Meta:
         ordering = ["sort_order", "code"]
@@ -236,8 +251,15 @@ class LeadQuerySet(ScopedQuerySet):
 
 
 class Lead(models.Model):
+    # db_index=False on a foreign key below: its lookups are served by a
+    # composite index in Meta (store, owner) or it is never filtered on; each
+    # index costs every lead write (the 10,000-row import above all).
     store = models.ForeignKey(
-        "dcc.Store", on_delete=models.PROTECT, related_name="leads", verbose_name=_("store")
+        "dcc.Store",
+        on_delete=models.PROTECT,
+        related_name="leads",
+        verbose_name=_("store"),
+        db_index=False,
     )
     customer = models.ForeignKey(
         Customer, on_delete=models.PROTECT, related_name="leads", verbose_name=_("customer")
@@ -253,6 +275,7 @@ class Lead(models.Model):
         blank=True,
         related_name="leads",
         verbose_name=_("channel"),
+        db_index=False,
     )
     intended_model = models.ForeignKey(
         VehicleModel,
@@ -261,6 +284,7 @@ class Lead(models.Model):
         blank=True,
         related_name="leads",
         verbose_name=_("intended model"),
+        db_index=False,
     )
     level = models.CharField(_("level"), max_length=1, choices=Level.choices, default=Level.B)
     status = models.CharField(
@@ -273,6 +297,7 @@ class Lead(models.Model):
         blank=True,
         related_name="owned_leads",
         verbose_name=_("owner"),
+        db_index=False,
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -280,6 +305,7 @@ class Lead(models.Model):
         null=True,
         related_name="+",
         verbose_name=_("entered by"),
+        db_index=False,
     )
     # For manufacturer leads: the OEM's issue time (the 48-hour clock starts here).
     received_at = models.DateTimeField(_("received at"))
@@ -298,11 +324,17 @@ class Lead(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("defeat reason"),
+        db_index=False,
     )
     defeat_note = models.TextField(_("defeat note"), blank=True, default="")
     defeated_at = models.DateTimeField(_("defeated at"), null=True, blank=True)
     defeat_requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     # Where a rejected defeat request returns the lead to.
     status_before_defeat = models.CharField(max_length=20, choices=Status.choices, blank=True)
@@ -319,6 +351,7 @@ class Lead(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("handed over by"),
+        db_index=False,
     )
     handover_visit_date = models.DateField(_("showroom visit date"), null=True, blank=True)
     handover_defeat_reason = models.TextField(_("showroom defeat reason"), blank=True, default="")
@@ -337,7 +370,21 @@ class Lead(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=["updated_at", "next_followup_at"])
+    # History is read by lead (``id``) and time; its foreign keys need no index.
+    history = HistoricalRecords(
+        excluded_fields=["updated_at", "next_followup_at"],
+        no_db_index=[
+            "store",
+            "customer",
+            "channel",
+            "intended_model",
+            "owner",
+            "created_by",
+            "defeat_reason",
+            "defeat_requested_by",
+            "handover_consultant",
+        ],
+    )
     objects = LeadQuerySet.as_manager()
 
     class Meta:

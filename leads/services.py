@@ -129,7 +129,7 @@ def is_full_name(name: str) -> bool:
     return not _HONORIFIC.match(name)
 
 
-def _check_owner(owner: User, *, store: Store, lead: Lead | None = None) -> None:
+def check_owner(owner: User, *, store: Store, lead: Lead | None = None) -> None:
     if not owner.is_active:
         raise ValidationError({"owner": _("%(name)s is not active.") % {"name": owner}})
     if owner.store_id != store.pk:
@@ -149,7 +149,7 @@ def _resolve_new_owner(actor, store: Store, owner: User | None) -> User | None:
         return actor if actor.effective_role in SELF_OWNING_ROLES else None
     if owner.pk != actor.pk and not can(actor, "leads.assign"):
         raise PermissionDenied("only a manager gives leads to others")
-    _check_owner(owner, store=store)
+    check_owner(owner, store=store)
     return owner
 
 
@@ -372,7 +372,7 @@ def lead_assign(*, actor, lead: Lead, owner: User, reason: str) -> Lead:
     lead = _locked(lead)
     if not lead.is_open:
         raise LeadStateError(_("Only an open lead can be assigned; activate it first."))
-    _check_owner(owner, store=lead.store, lead=lead)
+    check_owner(owner, store=lead.store, lead=lead)
     if lead.owner_id == owner.pk:
         raise LeadStateError(_("The lead already belongs to %(name)s.") % {"name": owner})
     previous = lead.owner_id
@@ -460,7 +460,7 @@ def leads_bulk_assign(*, actor, lead_ids: list[int], owners: list[User], reason:
             continue
         owner = present[turn % len(present)]
         try:
-            _check_owner(owner, store=lead.store, lead=lead)
+            check_owner(owner, store=lead.store, lead=lead)
         except ValidationError as exc:
             result.skipped.append((lead.pk, " ".join(exc.messages)))
             continue
@@ -524,7 +524,7 @@ def leads_transfer(
     now = timezone.now()
     handover = from_staff.role == Role.CONSULTANT and to_staff.role != Role.CONSULTANT
     for lead in leads:
-        _check_owner(to_staff, store=lead.store, lead=lead)
+        check_owner(to_staff, store=lead.store, lead=lead)
         lead.owner = to_staff
         if handover:
             lead.source = Source.LOW_INTENT
@@ -634,7 +634,7 @@ def lead_activate(*, actor, lead: Lead, owner: User, reason: str) -> Lead:
     lead = _locked(lead)
     if lead.status not in (Status.DEFEATED, Status.INVALID):
         raise LeadStateError(_("Only a defeated or invalid lead can be activated."))
-    _check_owner(owner, store=lead.store, lead=lead)
+    check_owner(owner, store=lead.store, lead=lead)
     other = find_open_lead(store=lead.store, phone=lead.phone)
     if other is not None:
         raise LeadStateError(

@@ -1,0 +1,155 @@
+"""Writing many rows fast, with their history: ``bulk_insert``.
+
+Django's ``bulk_create`` prepares every value of every row through its field
+machinery and simple-history builds a model instance per history row; at
+10,000 leads (60,000 rows with customers, phones and history) that costs
+seconds of Python. On PostgreSQL this module instead:
+
+1. takes the primary keys from the table's sequence in one query (so the
+   caller's objects get their ``pk`` as ``bulk_create`` would give them);
+2. fills in ``auto_now``/``auto_now_add`` fields as ``pre_save`` would;
+3. streams the rows with ``COPY … FROM STDIN`` (text format), formatting each
+   value by its Python type;
+4. writes the history rows the same way, straight from the objects, with the
+   actor, time and reason django-simple-history would record.
+
+Elsewhere (SQLite) it falls back to simple-history's
+``bulk_create_with_history``. Both paths give the same rows; a test holds
+them to it. Limits: concrete fields of plain types only (text, numbers,
+booleans, dates and times, JSON), no multi-table inheritance.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from uuid import UUID
+
+from django.db import connection
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _text(value) -> str:
+    return str(value).translate(_ESCAPES)
+
+
+def _json(value) -> str:
+    return json.dumps(value, ensure_ascii=False).translate(_ESCAPES)
+
+
+# By exact type: one dict lookup per value instead of a chain of isinstance
+# (a million values for 10,000 leads with their customers and history).
+_FORMAT = {
+    type(None): lambda value: "\\N",
+    bool: lambda value: "t" if value else "f",
+    int: str,
+    float: str,
+    Decimal: str,
+    UUID: str,
+    str: _text,
+    datetime: datetime.isoformat,
+    date: date.isoformat,
+    dict: _json,
+    list: _json,
+}
+
+
+def _copy_value(value) -> str:
+    formatter = _FORMAT.get(type(value))
+    if formatter is None:  # subclasses: aware datetimes from other tz classes, str enums
+        for kind, candidate in _FORMAT.items():
+            if kind is not type(None) and isinstance(value, kind):
+                formatter = candidate
+                break
+        else:
+            formatter = _text
+    return formatter(value)
+
+
+def _copy(model, columns: list[str], rows) -> None:
+    buffer = io.StringIO()
+    for row in rows:
+        buffer.write("\t".join(_copy_value(value) for value in row))
+        buffer.write("\n")
+    buffer.seek(0)
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(column) for column in columns)
+    # copy_expert bypasses Django's cursor wrapper: translate driver errors
+    # ourselves, so a unique violation is an IntegrityError like any insert's.
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        cursor.copy_expert(f"COPY {table} ({names}) FROM STDIN", buffer)
+
+
+def _allocate_ids(model, count: int) -> list[int]:
+    table = model._meta.db_table
+    column = model._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [table, column, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def bulk_insert(model, objs: list, *, actor=None, reason: str = "", when=None) -> list:
+    """Insert ``objs`` (unsaved instances of ``model``) and, if the model has
+    history, one "created" history row each. Sets ``pk`` on every object."""
+    if not objs:
+        return objs
+    when = when or timezone.now()
+    history = getattr(model, "history", None)
+    if connection.vendor != "postgresql":
+        if history is None:
+            return model.objects.bulk_create(objs, batch_size=1000)
+        return bulk_create_with_history(
+            objs,
+            model,
+            batch_size=1000,
+            default_user=actor,
+            default_change_reason=reason,
+            default_date=when,
+        )
+    fields = list(model._meta.concrete_fields)
+    for obj, pk in zip(objs, _allocate_ids(model, len(objs)), strict=True):
+        obj.pk = pk
+        for field in fields:
+            if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+                setattr(obj, field.attname, when)
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    _copy(
+        model,
+        [field.column for field in fields],
+        ([getattr(obj, field.attname) for field in fields] for obj in objs),
+    )
+    if history is not None:
+        _copy_history(model, objs, actor=actor, reason=reason, when=when)
+    return objs
+
+
+def _copy_history(model, objs, *, actor, reason, when) -> None:
+    history_model = model.history.model
+    tracked = {field.attname for field in model._meta.concrete_fields}
+    extra = {
+        "history_date": when,
+        "history_change_reason": reason or None,
+        "history_type": "+",
+        "history_user_id": getattr(actor, "pk", None),
+    }
+    columns, getters = [], []
+    for field in history_model._meta.concrete_fields:
+        if field.attname == "history_id":
+            continue  # the history table's own serial
+        columns.append(field.column)
+        if field.attname in extra:
+            getters.append(lambda obj, value=extra[field.attname]: value)
+        elif field.attname in tracked:
+            getters.append(lambda obj, name=field.attname: getattr(obj, name))
+        else:
+            raise ValueError(f"cannot fill history column {field.attname} of {model.__name__}")
+    _copy(history_model, columns, ([get(obj) for get in getters] for obj in objs))

@@ -7,13 +7,16 @@ from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter
 
 from dcc.api import StaffViewSet, StoreViewSet, TeamViewSet
-from leads.api import VehicleModelViewSet
+from leads.api import DefeatReasonViewSet, LeadViewSet, VehicleModelViewSet
+from leads.api_import import LeadImportTemplateView, LeadImportView
 
 router = DefaultRouter()
 router.register("stores", StoreViewSet, basename="store")
 router.register("teams", TeamViewSet, basename="team")
 router.register("staff", StaffViewSet, basename="staff")
 router.register("vehicle-models", VehicleModelViewSet, basename="vehicle-model")
+router.register("leads", LeadViewSet, basename="lead")
+router.register("defeat-reasons", DefeatReasonViewSet, basename="defeat-reason")
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
@@ -24,5 +27,8 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[AllowAny]),
         name="api-docs",
     ),
+    # Before the router: "import" would otherwise read as a lead id.
+    path("leads/import/template/", LeadImportTemplateView.as_view(), name="lead-import-template"),
+    path("leads/import/", LeadImportView.as_view(), name="lead-import"),
     *router.urls,
 ]

@@ -1,0 +1,80 @@
+"""The Excel import page: upload the filled-in template, read what happened.
+Every rule is in ``leads.importer``; this page only collects the upload."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+
+from dcc.models import Store
+from dcc.policy import capability_required
+from leads import importer
+from leads.api_import import template_response
+
+# The page lists this many errors and duplicates; the counts say how many more.
+SHOWN_ROWS = 500
+
+
+class LeadImportForm(forms.Form):
+    file = forms.FileField(label=_("Excel file (.xlsx)"))
+    partial = forms.BooleanField(
+        label=_("Partial import: create the good rows even if other rows have errors"),
+        required=False,
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )
+    store = forms.ModelChoiceField(
+        label=_("Store"),
+        queryset=Store.objects.none(),
+        required=False,
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        if user.sees_all_stores:
+            # Only a group administrator picks the store; everyone else
+            # imports into the store they work in.
+            self.fields["store"].queryset = Store.objects.visible_to(user).filter(is_active=True)
+            self.fields["store"].required = user.store_id is None
+            self.fields["store"].initial = user.store_id
+        else:
+            del self.fields["store"]
+
+
+@capability_required("leads.import")
+def lead_import(request):
+    user = request.user
+    result = None
+    if request.method == "POST":
+        form = LeadImportForm(request.POST, request.FILES, user=user)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                result = importer.lead_import(
+                    actor=user,
+                    file=upload,
+                    store=form.cleaned_data.get("store"),
+                    partial=form.cleaned_data["partial"],
+                    filename=upload.name,
+                )
+            except importer.ImportFileError as exc:
+                form.add_error("file", str(exc))
+            except ValidationError as exc:
+                form.add_error("store" if "store" in form.fields else None, exc.messages)
+    else:
+        form = LeadImportForm(user=user)
+    context = {
+        "form": form,
+        "result": result,
+        "shown_rows": SHOWN_ROWS,
+        "errors": result.errors[:SHOWN_ROWS] if result else [],
+        "duplicates": result.duplicates[:SHOWN_ROWS] if result else [],
+    }
+    # htmx posts the form and swaps the panel; a plain post renders the page.
+    template = "leads/partials/import_panel.html" if request.htmx else "leads/import.html"
+    return render(request, template, context)
+
+
+@capability_required("leads.import")
+def lead_import_template(request):
+    return template_response()

@@ -22,6 +22,9 @@ class NavItem:
 
 NAV = [
     NavItem(_("Home"), "home", "house"),
+    NavItem(_("Leads"), "leads:list", "person-lines-fill"),
+    NavItem(_("Assignment"), "leads:assignment", "shuffle", "leads.assign"),
+    NavItem(_("Import"), "leads:import", "file-earmark-spreadsheet", "leads.import"),
     NavItem(_("Organisation"), "directory", "diagram-3", "org.directory.view"),
     NavItem(_("API"), "api-docs", "braces", "org.admin_site"),
     NavItem(_("Administration"), "admin:index", "gear", "org.admin_site"),

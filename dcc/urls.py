@@ -10,6 +10,7 @@ from dcc import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("org/", views.directory, name="directory"),
+    path("leads/", include("leads.urls")),
     path("org/teams/<int:pk>/", views.team_detail, name="team-detail"),
     path("healthz", views.healthz, name="healthz"),
     path(

@@ -1,0 +1,28 @@
+from django.urls import path
+
+from leads import views, views_assignment, views_import
+
+app_name = "leads"
+
+urlpatterns = [
+    path("", views.lead_list, name="list"),
+    path("new/", views.lead_new, name="new"),
+    path("assign/", views_assignment.assignment, name="assignment"),
+    path("assign/bulk/", views_assignment.assignment_bulk, name="assignment-bulk"),
+    path(
+        "assign/staff/<int:pk>/absence/",
+        views_assignment.assignment_absence,
+        name="assignment-absence",
+    ),
+    path("assign/transfer/", views_assignment.assignment_transfer, name="assignment-transfer"),
+    path("assign/activate/", views_assignment.assignment_activate, name="assignment-activate"),
+    path(
+        "assign/defeats/<int:pk>/",
+        views_assignment.assignment_defeat_decision,
+        name="assignment-defeat-decision",
+    ),
+    path("import/", views_import.lead_import, name="import"),
+    path("import/template.xlsx", views_import.lead_import_template, name="import-template"),
+    path("<int:pk>/", views.lead_detail, name="detail"),
+    path("<int:pk>/<slug:action>/", views.lead_action, name="action"),
+]

@@ -40,6 +40,7 @@ from leads.serializers import (
     LeadSerializer,
     LeadUpdateSerializer,
     LevelSerializer,
+    MergeSerializer,
     TransferResultSerializer,
     TransferSerializer,
 )
@@ -86,6 +87,7 @@ class LeadViewSet(
         "defeat_reject": "leads.assign",
         "bulk_assign": "leads.assign",
         "transfer": "leads.assign",
+        "merge": "leads.merge_customers",
     }
 
     def get_queryset(self):
@@ -225,6 +227,18 @@ class LeadViewSet(
         lead = self.get_object()
         data = self._input(ActivateSerializer)
         return self._lead(services.lead_activate(actor=request.user, lead=lead, **data))
+
+    @extend_schema(request=MergeSerializer, responses={200: LeadSerializer, 409: _CONFLICT})
+    @action(detail=True, methods=["post"])
+    def merge(self, request, pk=None):
+        """Two customer records of one person: the other lead's customer (its
+        phones and leads) is merged into this lead's customer."""
+        lead = self.get_object()
+        data = self._input(MergeSerializer)
+        services.customer_merge(
+            actor=request.user, keep=lead.customer, merge=data["other_lead"].customer
+        )
+        return self._lead(self.get_object())
 
     @extend_schema(request=InvalidateSerializer, responses={200: LeadSerializer, 409: _CONFLICT})
     @action(detail=True, methods=["post"])

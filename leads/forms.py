@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from dcc.models import Store, User
 from dcc.policy import LEAD_OWNER_ROLES, can
 from dcc.roles import Role
-from leads.models import Channel, DefeatReason, InvalidReason, Level, Source, VehicleModel
+from leads.models import Channel, DefeatReason, InvalidReason, Lead, Level, Source, VehicleModel
 
 # Staff the assignment page hands leads to (DESIGN §1: the DCC room).
 DCC_ROLES = (Role.AGENT, Role.CALLER)
@@ -315,6 +315,24 @@ class ApproveDefeatForm(LeadActionForm):
 class RejectDefeatForm(LeadActionForm):
     prefix_name = "reject"
     note = forms.CharField(label=_("Why rejected (optional)"), required=False, max_length=200)
+
+
+class MergeForm(LeadActionForm):
+    """The same person entered twice: name the other record by its lead number."""
+
+    prefix_name = "merge"
+    other_lead = forms.IntegerField(label=_("Lead number of the same person"), min_value=1)
+
+    def clean_other_lead(self):
+        number = self.cleaned_data["other_lead"]
+        other = (
+            Lead.objects.visible_to(self.user).select_related("customer").filter(pk=number).first()
+        )
+        if other is None:
+            raise forms.ValidationError(
+                _("There is no lead #%(id)s that you can see.") % {"id": number}
+            )
+        return other
 
 
 # ---------------------------------------------------------------- assignment page

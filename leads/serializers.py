@@ -255,6 +255,21 @@ class AssignSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_blank=True, help_text="Kept in the lead's history.")
 
 
+class MergeSerializer(serializers.Serializer):
+    other_lead = serializers.PrimaryKeyRelatedField(
+        queryset=Lead.objects.all(),
+        help_text="A lead of the same person: its customer record is merged into this one's.",
+    )
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        # Only leads the caller may see can be named (another store's is a 400).
+        scope = Lead.objects.visible_to(request.user) if request else Lead.objects.none()
+        fields["other_lead"].queryset = scope.select_related("customer")
+        return fields
+
+
 class ActivateSerializer(AssignSerializer):
     """Bring a defeated or invalid lead back, to this owner."""
 

@@ -749,6 +749,8 @@ def customer_merge(*, actor, keep: Customer, merge: Customer) -> Customer:
     leads move to ``keep``; ``merge`` stays, pointing at ``keep``, so its
     history still reads."""
     require(actor, "leads.merge_customers")
+    if keep.pk == merge.pk:
+        raise ValidationError({"merge": _("These leads already belong to one customer.")})
     visible = Customer.objects.visible_to(actor)
     if visible.filter(pk__in=[keep.pk, merge.pk]).count() != 2:
         raise PermissionDenied("customer outside the actor's scope")
@@ -756,8 +758,6 @@ def customer_merge(*, actor, keep: Customer, merge: Customer) -> Customer:
         Customer.objects.select_for_update().get(pk=keep.pk),
         Customer.objects.select_for_update().get(pk=merge.pk),
     )
-    if keep.pk == merge.pk:
-        raise ValidationError({"merge": _("Choose two different customers.")})
     if keep.store_id != merge.store_id:
         raise ValidationError({"merge": _("Customers of different stores cannot be merged.")})
     if keep.merged_into_id or merge.merged_into_id:

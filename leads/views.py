@@ -52,6 +52,7 @@ from leads.forms import (
     LeadCreateForm,
     LeadEditForm,
     LevelForm,
+    MergeForm,
     RejectDefeatForm,
     add_service_errors,
 )
@@ -303,6 +304,18 @@ ACTIONS: dict[str, Action] = {
         icon="lightning-charge",
         capability="leads.assign",
     ),
+    "merge": Action(
+        MergeForm,
+        lambda actor, lead, data: services.customer_merge(
+            actor=actor, keep=lead.customer, merge=data["other_lead"].customer
+        ),
+        lambda customer: _("Customer records merged into %(name)s.") % {"name": customer.name},
+        label=gettext_lazy("Merge"),
+        button=gettext_lazy("Merge into this customer"),
+        style="outline-secondary",
+        icon="union",
+        capability="leads.merge_customers",
+    ),
     "approve-defeat": Action(
         ApproveDefeatForm,
         lambda actor, lead, data: services.lead_defeat_approve(actor=actor, lead=lead),
@@ -345,6 +358,8 @@ def _actions_for(lead: Lead, user) -> list[str]:
             shown += ["approve-defeat", "reject-defeat"]
         if lead.status in (Status.DEFEATED, Status.INVALID):
             shown.insert(0, "activate")
+    if can(user, "leads.merge_customers"):
+        shown.append("merge")
     return shown
 
 

@@ -137,6 +137,8 @@ class User(AbstractUser):
         default="",
         help_text=_("PBX extension, used to tie calls and recordings to this person."),
     )
+    # For the booking SMS to the salesperson who receives an invited customer.
+    mobile = models.CharField(_("mobile"), max_length=20, blank=True, default="")
 
     history = HistoricalRecords(excluded_fields=["password", "last_login"])
     objects = StaffManager()

@@ -1,1 +1,347 @@
-"""followups: see DESIGN.md §5. Models arrive with their issue."""
+"""Follow-ups, appointments and visits, SLA breaches and the SMS outbox
+(DESIGN §2 "Intent level and follow-up cadence", "Rules with clocks").
+
+Rules live in ``followups.services``; Celery tasks in ``followups.tasks``
+take ids and call those services.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from dcc.policy import ScopedQuerySet, ScopePaths
+
+
+class FollowupPolicy(models.Model):
+    """A store's follow-up settings: settings, not constants (DESIGN §2)."""
+
+    store = models.OneToOneField(
+        "dcc.Store", on_delete=models.CASCADE, related_name="followup_policy"
+    )
+    cadence_h_days = models.PositiveSmallIntegerField(
+        _("level H: follow up every (days)"), default=1
+    )
+    cadence_a_days = models.PositiveSmallIntegerField(
+        _("level A: follow up every (days)"), default=3
+    )
+    cadence_b_days = models.PositiveSmallIntegerField(
+        _("level B: follow up every (days)"), default=7
+    )
+    cadence_c_days = models.PositiveSmallIntegerField(
+        _("level C: follow up every (days)"), default=14
+    )
+    # Unanswered attempts before the first-contact deadline after which the
+    # lead goes to the supervisor's queue.
+    max_unanswered_attempts = models.PositiveSmallIntegerField(
+        _("unanswered attempts before escalation"), default=3
+    )
+    # An appointment with neither arrival nor no-show this long after its time
+    # is flagged for the manager to confirm.
+    appointment_grace_hours = models.PositiveSmallIntegerField(
+        _("hours after an appointment before it is flagged"), default=2
+    )
+    reminder_hour = models.PositiveSmallIntegerField(
+        _("hour of the day-before reminder SMS"), default=10
+    )
+    sms_signature = models.CharField(_("SMS signature"), max_length=30, blank=True, default="")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("follow-up policy")
+        verbose_name_plural = _("follow-up policies")
+
+    def __str__(self):
+        return str(self.store)
+
+    def cadence_days(self, level: str) -> int:
+        return getattr(self, f"cadence_{level.lower()}_days")
+
+
+class Channel(models.TextChoices):
+    CALL = "call", _("Phone call")
+    SMS = "sms", _("SMS")
+    WECHAT = "wechat", _("WeChat")
+    VISIT = "visit", _("Store visit")
+
+
+class Purpose(models.TextChoices):
+    """Seed 001: 邀约试驾, 参加活动, 邮寄资料, 其它."""
+
+    TEST_DRIVE = "test_drive", _("Invite to a test drive")
+    EVENT = "event", _("Invite to an event")
+    MATERIALS = "materials", _("Send materials")
+    OTHER = "other", _("Other")
+
+
+class Result(models.TextChoices):
+    REACHED = "reached", _("Reached")
+    NO_ANSWER = "no_answer", _("No answer")
+    INVITED = "invited", _("Invited to the store")
+    REFUSED = "refused", _("Refused the invitation")
+    DEFEATED = "defeated", _("Defeated")
+    INVALID = "invalid", _("Invalid")
+
+
+class FollowUpQuerySet(ScopedQuerySet):
+    scope_paths = ScopePaths(store="store", team="agent__team", own="agent")
+
+
+class FollowUp(models.Model):
+    """One logged contact attempt, answered or not (DESIGN §3)."""
+
+    store = models.ForeignKey("dcc.Store", on_delete=models.PROTECT, related_name="+")
+    lead = models.ForeignKey(
+        "leads.Lead", on_delete=models.CASCADE, related_name="followups", verbose_name=_("lead")
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="followups",
+        verbose_name=_("agent"),
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    purpose = models.CharField(
+        _("purpose"), max_length=20, choices=Purpose.choices, default=Purpose.OTHER
+    )
+    result = models.CharField(_("result"), max_length=20, choices=Result.choices)
+    note = models.TextField(_("note"), blank=True, default="")
+    occurred_at = models.DateTimeField(_("time"))
+    next_followup_at = models.DateTimeField(_("next follow-up"), null=True, blank=True)
+    level_before = models.CharField(max_length=1, blank=True, default="")
+    level_after = models.CharField(max_length=1, blank=True, default="")
+    # The lead's first logged phone follow-up (seed 001: 首次电话跟进).
+    is_first_call = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = FollowUpQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("follow-up")
+        verbose_name_plural = _("follow-ups")
+        indexes = [
+            # A lead's timeline and "first follow-up" lookups.
+            models.Index(fields=["lead", "occurred_at"], name="followup_lead_time_idx"),
+            # KPI: follow-ups by agent and day; supervisor: logged today.
+            models.Index(fields=["agent", "occurred_at"], name="followup_agent_time_idx"),
+            models.Index(fields=["store", "occurred_at"], name="followup_store_time_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class AppointmentStatus(models.TextChoices):
+    BOOKED = "booked", _("Booked")
+    CONFIRMED = "confirmed", _("Confirmed")
+    ARRIVED = "arrived", _("Arrived")
+    NO_SHOW = "no_show", _("No-show")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+PENDING_APPOINTMENT = (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED)
+
+
+class AppointmentQuerySet(ScopedQuerySet):
+    scope_paths = ScopePaths(store="store", team="agent__team", own="agent")
+
+    def own_q(self, user):
+        # A showroom consultant sees the visits handed to them (DESIGN §1).
+        return super().own_q(user) | Q(receiver=user)
+
+    def pending(self):
+        return self.filter(status__in=PENDING_APPOINTMENT)
+
+
+class Appointment(models.Model):
+    """邀约到店: a booked store visit, then its outcome."""
+
+    store = models.ForeignKey("dcc.Store", on_delete=models.PROTECT, related_name="+")
+    lead = models.ForeignKey(
+        "leads.Lead", on_delete=models.CASCADE, related_name="appointments", verbose_name=_("lead")
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="booked_appointments",
+        verbose_name=_("booked by"),
+    )
+    receiver = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="received_appointments",
+        verbose_name=_("receiving salesperson"),
+    )
+    scheduled_at = models.DateTimeField(_("scheduled for"))
+    purpose = models.CharField(
+        _("purpose"), max_length=20, choices=Purpose.choices, default=Purpose.TEST_DRIVE
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=20,
+        choices=AppointmentStatus.choices,
+        default=AppointmentStatus.BOOKED,
+    )
+    note = models.TextField(_("note"), blank=True, default="")
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    arrived_at = models.DateTimeField(_("arrived at"), null=True, blank=True)
+    test_drive = models.BooleanField(_("test drive"), default=False)
+    group_size = models.PositiveSmallIntegerField(_("group size"), default=1)
+    # 1 for the lead's first visit, 2 for a return visit (再回展厅), …
+    visit_number = models.PositiveSmallIntegerField(null=True, blank=True)
+    no_show_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Bumped by every reschedule; part of the SMS idempotency keys.
+    version = models.PositiveSmallIntegerField(default=1)
+    # Neither arrived nor no-show a grace period after its time.
+    flagged_at = models.DateTimeField(_("flagged for confirmation"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+    objects = AppointmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["scheduled_at"]
+        verbose_name = _("appointment")
+        verbose_name_plural = _("appointments")
+        indexes = [
+            # Queue: an agent's appointments to confirm tomorrow.
+            models.Index(fields=["agent", "scheduled_at"], name="appt_agent_time_idx"),
+            # KPIs: visits by store and arrival day.
+            models.Index(fields=["store", "arrived_at"], name="appt_store_arrived_idx"),
+            # Grace sweep: pending appointments by time (called by flag_overdue_appointments).
+            models.Index(
+                fields=["scheduled_at"],
+                condition=Q(status__in=["booked", "confirmed"], flagged_at__isnull=True),
+                name="appt_pending_unflagged_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.lead_id} @ {self.scheduled_at:%Y-%m-%d %H:%M}"
+
+
+class BreachKind(models.TextChoices):
+    MANUFACTURER_48H = "manufacturer_48h", _("Manufacturer lead not contacted in time")
+    TRANSFER = "transfer", _("Transferred lead not contacted in time")
+
+
+class SlaBreachQuerySet(ScopedQuerySet):
+    scope_paths = ScopePaths(store="store", team="lead__owner__team", own="lead__owner")
+
+    def open(self):
+        return self.filter(acknowledged_at__isnull=True)
+
+
+class SlaBreach(models.Model):
+    """A first-contact deadline missed. One row per lead and deadline: the
+    unique constraint makes a second sweep (or two at once) add nothing."""
+
+    store = models.ForeignKey("dcc.Store", on_delete=models.PROTECT, related_name="+")
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="sla_breaches")
+    kind = models.CharField(max_length=20, choices=BreachKind.choices)
+    due_at = models.DateTimeField(_("was due"))
+    breached_at = models.DateTimeField(_("flagged at"), auto_now_add=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("owner at the time"),
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    objects = SlaBreachQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-due_at"]
+        verbose_name = _("SLA breach")
+        verbose_name_plural = _("SLA breaches")
+        constraints = [
+            models.UniqueConstraint(fields=["lead", "due_at"], name="sla_breach_once_per_deadline"),
+        ]
+
+    def __str__(self):
+        return f"{self.lead_id} {self.kind}"
+
+
+class SmsKind(models.TextChoices):
+    BOOKING_CUSTOMER = "booking_customer", _("Booking confirmation to the customer")
+    BOOKING_RECEIVER = "booking_receiver", _("Booking notice to the salesperson")
+    REMINDER_CUSTOMER = "reminder_customer", _("Day-before reminder to the customer")
+
+
+class SmsStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    # A worker died mid-send: the provider may or may not have it. Never
+    # resent automatically (providers do not de-duplicate); a person checks.
+    UNCERTAIN = "uncertain", _("Outcome unknown")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class SmsMessageQuerySet(ScopedQuerySet):
+    scope_paths = ScopePaths(store="store", team="lead__owner__team", own="lead__owner")
+
+
+class SmsMessage(models.Model):
+    """The outbox: written before the send, updated after (STYLE.md)."""
+
+    store = models.ForeignKey("dcc.Store", on_delete=models.PROTECT, related_name="+")
+    lead = models.ForeignKey(
+        "leads.Lead", on_delete=models.SET_NULL, null=True, blank=True, related_name="sms"
+    )
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.SET_NULL, null=True, blank=True, related_name="sms"
+    )
+    kind = models.CharField(_("kind"), max_length=30, choices=SmsKind.choices)
+    phone = models.CharField(_("phone"), max_length=20)
+    # Mainland SMS is template-only: a kind's template with ordered parameters
+    # and the store's signature (TELEPHONY.md "SMS providers").
+    params = models.JSONField(_("parameters"), default=list)
+    signature = models.CharField(max_length=30, blank=True, default="")
+    # Unique: the same appointment, kind and version can only ever have one row.
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=SmsStatus.choices, default=SmsStatus.PENDING
+    )
+    send_after = models.DateTimeField(_("send after"))
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True, default="")
+    backend = models.CharField(max_length=50, blank=True, default="")
+    provider_id = models.CharField(max_length=100, blank=True, default="")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SmsMessageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("SMS message")
+        verbose_name_plural = _("SMS messages")
+        indexes = [
+            # The dispatcher's "due now" scan (followups.tasks.dispatch_due_sms).
+            models.Index(
+                fields=["send_after"], condition=Q(status="pending"), name="sms_pending_due_idx"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} → {self.phone}"

@@ -206,7 +206,28 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 # Every periodic task is declared here, in one place.
 CELERY_BEAT_SCHEDULE = {
     "dcc.heartbeat": {"task": "dcc.tasks.heartbeat", "schedule": 60.0},
+    "followups.sla_sweep": {"task": "followups.tasks.sla_sweep", "schedule": 300.0},
+    "followups.dispatch_due_sms": {"task": "followups.tasks.dispatch_due_sms", "schedule": 60.0},
+    "followups.flag_overdue_appointments": {
+        "task": "followups.tasks.flag_overdue_appointments",
+        "schedule": 600.0,
+    },
 }
+
+# ---------------------------------------------------------------- SMS
+# Pluggable like EMAIL_BACKEND: console (default), file, outbox-only, Tencent Cloud.
+SMS_BACKEND = env.str("SMS_BACKEND", default="followups.backends.console.ConsoleBackend")
+SMS_FILE_PATH = env.path("SMS_FILE_PATH", default=VAR_DIR / "sms.log")
+SMS_TENCENT = {
+    "secret_id": env.str("SMS_TENCENT_SECRET_ID", default=""),
+    "secret_key": env.str("SMS_TENCENT_SECRET_KEY", default=""),
+    "sdk_app_id": env.str("SMS_TENCENT_SDK_APP_ID", default=""),
+    "region": env.str("SMS_TENCENT_REGION", default="ap-guangzhou"),
+    "endpoint": env.str("SMS_TENCENT_ENDPOINT", default="sms.tencentcloudapi.com"),
+    "scheme": env.str("SMS_TENCENT_SCHEME", default="https"),
+}
+# Provider template ids by message kind, e.g. {"booking_customer": "1234567", ...}
+SMS_TEMPLATE_IDS = env.json("SMS_TEMPLATE_IDS", default={})
 
 # ---------------------------------------------------------------- logging
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

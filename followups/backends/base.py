@@ -1,0 +1,19 @@
+"""SMS backends, pluggable like Django's email backends (``SMS_BACKEND``).
+
+A backend sends one outbox message: a template kind with ordered parameters
+(mainland SMS is template-only) and returns the provider's message id. It
+raises ``TransportError`` whose ``permanent`` says whether a retry can help.
+"""
+
+
+class TransportError(Exception):
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class SmsBackend:
+    name = "base"
+
+    def send(self, message, *, text: str) -> str:
+        raise NotImplementedError

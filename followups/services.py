@@ -1,0 +1,423 @@
+"""Follow-ups, appointments and visits (DESIGN §2): the one home of each rule.
+
+A follow-up's result drives the lead (``RESULT_EFFECTS``): reached or refused
+keep it in follow-up, invited books a visit, defeated and invalid close it
+through the leads services. Every follow-up sets the next one (the level's
+cadence unless given). Appointments plan their SMS in the outbox in the same
+transaction; the sends happen after commit (``followups.sms``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from dcc import audit
+from dcc.policy import can
+from dcc.timeutils import validate_event_time
+from followups import sms
+from followups.models import (
+    PENDING_APPOINTMENT,
+    Appointment,
+    AppointmentStatus,
+    Channel,
+    FollowUp,
+    FollowupPolicy,
+    Purpose,
+    Result,
+)
+from leads import services as lead_services
+from leads.models import Lead, Level, Status
+from leads.services import LeadStateError
+
+
+def policy_for(store) -> FollowupPolicy:
+    policy, _created = FollowupPolicy.objects.get_or_create(store=store)
+    return policy
+
+
+def default_next_followup(*, store, level: str, after: datetime) -> datetime:
+    return after + timedelta(days=policy_for(store).cadence_days(level))
+
+
+def _clock_start(lead: Lead) -> datetime:
+    return lead.transferred_at or lead.received_at
+
+
+def _check_agent(actor, agent, lead: Lead):
+    """The follow-up is the caller's own, unless a manager or admin records
+    history for the agent who made it (API.md)."""
+    if agent is None or agent.pk == actor.pk:
+        return actor
+    if not can(actor, "history.backdate"):
+        raise PermissionDenied("only a manager records follow-ups for someone else")
+    if agent.store_id != lead.store_id:
+        raise ValidationError({"agent": _("%(name)s works in another store.") % {"name": agent}})
+    return agent
+
+
+@transaction.atomic
+def followup_log(
+    *,
+    actor,
+    lead: Lead,
+    channel: str,
+    result: str,
+    purpose: str = Purpose.OTHER,
+    note: str = "",
+    occurred_at: datetime | None = None,
+    next_followup_at: datetime | None = None,
+    level: str | None = None,
+    agent=None,
+    defeat_reason=None,
+    invalid_reason: str = "",
+    appointment: dict | None = None,
+) -> FollowUp:
+    """Log one contact attempt and move the lead accordingly.
+
+    1. Check scope, the agent named, the time (back-entry rule) and the values.
+    2. Lock the lead; it must be open.
+    3. Record the follow-up; a level change goes with it.
+    4. Keep the lead's clocks: first contact (and its minutes), the current
+       deadline's met time, unanswered attempts and escalation.
+    5. Apply the result: invited books the visit, defeated and invalid close
+       the lead, everything else plans the next follow-up.
+    """
+    lead_services._require_visible(actor, lead)
+    errors = {}
+    if channel not in Channel.values:
+        errors["channel"] = [_("Unknown channel “%(value)s”.") % {"value": channel}]
+    if result not in Result.values:
+        errors["result"] = [_("Unknown result “%(value)s”.") % {"value": result}]
+    if purpose not in Purpose.values:
+        errors["purpose"] = [_("Unknown purpose “%(value)s”.") % {"value": purpose}]
+    if level and level not in Level.values:
+        errors["level"] = [_("Unknown level “%(value)s”.") % {"value": level}]
+    if result == Result.DEFEATED and defeat_reason is None:
+        errors["defeat_reason"] = [_("Choose the defeat reason.")]
+    if errors:
+        raise ValidationError(errors)
+    agent = _check_agent(actor, agent, lead)
+    now = timezone.now()
+    occurred_at = occurred_at or now
+    validate_event_time(actor=actor, when=occurred_at, field="occurred_at", now=now)
+
+    lead = lead_services._locked(lead)
+    if not lead.is_open:
+        raise LeadStateError(
+            _("The lead is “%(status)s”: no follow-up can be logged on it.")
+            % {"status": Status(lead.status).label}
+        )
+    level_before = lead.level
+    if level and level != lead.level:
+        lead.level = level
+    if next_followup_at is None and result not in (Result.DEFEATED, Result.INVALID):
+        next_followup_at = default_next_followup(
+            store=lead.store, level=lead.level, after=occurred_at
+        )
+    is_call = channel == Channel.CALL
+    is_first_call = is_call and (
+        lead.first_contacted_at is None or occurred_at < lead.first_contacted_at
+    )
+    followup = FollowUp.objects.create(
+        store=lead.store,
+        lead=lead,
+        agent=agent,
+        channel=channel,
+        purpose=purpose,
+        result=result,
+        note=(note or "").strip(),
+        occurred_at=occurred_at,
+        next_followup_at=next_followup_at,
+        level_before=level_before,
+        level_after=lead.level,
+        is_first_call=is_first_call,
+        created_by=actor,
+    )
+    if is_first_call:
+        FollowUp.objects.filter(lead=lead, is_first_call=True).exclude(pk=followup.pk).update(
+            is_first_call=False
+        )
+        lead.first_contacted_at = occurred_at
+        lead.first_contact_minutes = max(
+            0, int((occurred_at - lead.received_at).total_seconds() // 60)
+        )
+    if is_call and lead.sla_met_at is None and occurred_at >= _clock_start(lead):
+        lead.sla_met_at = occurred_at
+    _count_attempt(lead, result=result, occurred_at=occurred_at)
+    lead.next_followup_at = next_followup_at
+    if lead.status == Status.NEW:
+        lead_services._move(lead, Status.ACTIVE)
+    lead_services._save(lead, actor=actor, reason=Result(result).label)
+    _apply_result(
+        actor=actor,
+        lead=lead,
+        result=result,
+        purpose=purpose,
+        defeat_reason=defeat_reason,
+        invalid_reason=invalid_reason,
+        note=note,
+        appointment=appointment,
+    )
+    audit.record(
+        "followups.followup.logged",
+        actor=actor,
+        target=lead,
+        followup=followup.pk,
+        result=result,
+        channel=channel,
+    )
+    return followup
+
+
+def _count_attempt(lead: Lead, *, result: str, occurred_at: datetime) -> None:
+    """Unanswered attempts before the deadline; past the store's limit the
+    lead goes to the supervisor's queue (once)."""
+    if result == Result.NO_ANSWER:
+        lead.unanswered_attempts += 1
+        limit = policy_for(lead.store).max_unanswered_attempts
+        within_deadline = lead.first_contact_due is None or occurred_at <= lead.first_contact_due
+        if lead.unanswered_attempts >= limit and within_deadline and lead.escalated_at is None:
+            lead.escalated_at = timezone.now()
+    elif result != Result.NO_ANSWER:
+        lead.unanswered_attempts = 0
+
+
+def _apply_result(
+    *, actor, lead, result, purpose, defeat_reason, invalid_reason, note, appointment
+):
+    if result == Result.INVITED:
+        if appointment:
+            appointment_book(actor=actor, lead=lead, purpose=purpose, **appointment)
+        elif lead.status != Status.INVITED:
+            lead_services.lead_set_status(actor=actor, lead=lead, status=Status.INVITED)
+    elif result == Result.DEFEATED:
+        lead_services.lead_defeat(actor=actor, lead=lead, reason=defeat_reason, note=note)
+    elif result == Result.INVALID:
+        lead_services.lead_invalidate(
+            actor=actor, lead=lead, reason=invalid_reason or "other", note=note
+        )
+
+
+# ---------------------------------------------------------------- appointments
+
+
+def _check_receiver(receiver, lead: Lead):
+    if receiver is None:
+        return
+    if not receiver.is_active or receiver.store_id != lead.store_id:
+        raise ValidationError(
+            {"receiver": _("The receiving salesperson must be active staff of the store.")}
+        )
+
+
+@transaction.atomic
+def appointment_book(
+    *,
+    actor,
+    lead: Lead,
+    scheduled_at: datetime,
+    purpose: str = Purpose.TEST_DRIVE,
+    receiver=None,
+    note: str = "",
+) -> Appointment:
+    """邀约到店. The lead becomes invited and DCC-invited (no consultant may
+    take it over); the booking SMS to the customer and the receiver and the
+    day-before reminder are planned in the outbox."""
+    lead_services._require_visible(actor, lead)
+    if purpose not in Purpose.values:
+        raise ValidationError({"purpose": _("Unknown purpose.")})
+    _check_receiver(receiver, lead)
+    now = timezone.now()
+    if scheduled_at < now - timedelta(minutes=5) and not can(actor, "history.backdate"):
+        raise ValidationError({"scheduled_at": _("An appointment is booked for a future time.")})
+    lead = lead_services._locked(lead)
+    if not lead.is_open:
+        raise LeadStateError(_("Only an open lead can be invited."))
+    appointment = Appointment(
+        store=lead.store,
+        lead=lead,
+        agent=actor,
+        receiver=receiver,
+        scheduled_at=scheduled_at,
+        purpose=purpose,
+        note=(note or "").strip(),
+        created_by=actor,
+    )
+    audit.attribute(appointment, actor=actor)
+    appointment.save()
+    lead.is_dcc_invited = lead.is_dcc_invited or not _is_consultant(actor)
+    if lead.status in (Status.NEW, Status.ACTIVE, Status.VISITED):
+        lead_services._move(lead, Status.INVITED)
+    lead_services._save(lead, actor=actor, reason=_("store visit booked"))
+    sms.plan_for_appointment(appointment, now=now)
+    audit.record(
+        "followups.appointment.booked",
+        actor=actor,
+        target=lead,
+        appointment=appointment.pk,
+        scheduled_at=scheduled_at.isoformat(),
+    )
+    return appointment
+
+
+def _is_consultant(user) -> bool:
+    from dcc.roles import Role
+
+    return user.effective_role == Role.CONSULTANT
+
+
+def _locked_appointment(actor, appointment: Appointment) -> Appointment:
+    if not Appointment.objects.visible_to(actor).filter(pk=appointment.pk).exists():
+        raise PermissionDenied("appointment outside the actor's scope")
+    return Appointment.objects.select_for_update().select_related("lead").get(pk=appointment.pk)
+
+
+def _require_pending(appointment: Appointment):
+    if appointment.status not in PENDING_APPOINTMENT:
+        raise LeadStateError(
+            _("The appointment is already “%(status)s”.")
+            % {"status": AppointmentStatus(appointment.status).label}
+        )
+
+
+@transaction.atomic
+def appointment_confirm(*, actor, appointment: Appointment) -> Appointment:
+    """The agent called the day before and the customer confirmed."""
+    appointment = _locked_appointment(actor, appointment)
+    if appointment.status != AppointmentStatus.BOOKED:
+        raise LeadStateError(_("Only a booked appointment can be confirmed."))
+    appointment.status = AppointmentStatus.CONFIRMED
+    appointment.confirmed_at = timezone.now()
+    audit.attribute(appointment, actor=actor)
+    appointment.save()
+    return appointment
+
+
+@transaction.atomic
+def appointment_reschedule(
+    *, actor, appointment: Appointment, scheduled_at: datetime, reason: str = ""
+) -> Appointment:
+    """A new time: the planned SMS are cancelled and planned again."""
+    appointment = _locked_appointment(actor, appointment)
+    _require_pending(appointment)
+    if scheduled_at == appointment.scheduled_at:
+        raise LeadStateError(_("The appointment is already at that time."))
+    now = timezone.now()
+    if scheduled_at < now:
+        raise ValidationError({"scheduled_at": _("An appointment is booked for a future time.")})
+    sms.cancel_for_appointment(appointment)
+    appointment.scheduled_at = scheduled_at
+    appointment.status = AppointmentStatus.BOOKED
+    appointment.confirmed_at = None
+    appointment.flagged_at = None
+    appointment.version += 1
+    audit.attribute(appointment, actor=actor, reason=reason)
+    appointment.save()
+    sms.plan_for_appointment(appointment, now=now)
+    audit.record(
+        "followups.appointment.rescheduled",
+        actor=actor,
+        target=appointment.lead,
+        appointment=appointment.pk,
+        scheduled_at=scheduled_at.isoformat(),
+        reason=reason,
+    )
+    return appointment
+
+
+@transaction.atomic
+def appointment_cancel(*, actor, appointment: Appointment, reason: str = "") -> Appointment:
+    appointment = _locked_appointment(actor, appointment)
+    _require_pending(appointment)
+    sms.cancel_for_appointment(appointment)
+    appointment.status = AppointmentStatus.CANCELLED
+    appointment.cancelled_at = timezone.now()
+    audit.attribute(appointment, actor=actor, reason=reason)
+    appointment.save()
+    _back_to_followup(actor, appointment.lead, reason=_("appointment cancelled"))
+    audit.record(
+        "followups.appointment.cancelled",
+        actor=actor,
+        target=appointment.lead,
+        appointment=appointment.pk,
+        reason=reason,
+    )
+    return appointment
+
+
+def _back_to_followup(actor, lead: Lead, *, reason: str):
+    lead = lead_services._locked(lead)
+    still_booked = lead.appointments.filter(status__in=PENDING_APPOINTMENT).exists()
+    if lead.status == Status.INVITED and not still_booked:
+        lead_services._move(lead, Status.ACTIVE)
+        lead.next_followup_at = timezone.now() + timedelta(days=1)
+        lead_services._save(lead, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def appointment_arrive(
+    *,
+    actor,
+    appointment: Appointment,
+    arrived_at: datetime | None = None,
+    test_drive: bool = False,
+    group_size: int = 1,
+) -> Appointment:
+    """The customer came. The visit is numbered (first, return, …) for the
+    return-to-showroom and test-drive rates."""
+    appointment = _locked_appointment(actor, appointment)
+    _require_pending(appointment)
+    arrived_at = arrived_at or timezone.now()
+    validate_event_time(actor=actor, when=arrived_at, field="arrived_at")
+    if group_size < 1:
+        raise ValidationError({"group_size": _("At least one person arrived.")})
+    lead = lead_services._locked(appointment.lead)
+    previous_visits = Appointment.objects.filter(
+        lead=lead, status=AppointmentStatus.ARRIVED
+    ).count()
+    appointment.status = AppointmentStatus.ARRIVED
+    appointment.arrived_at = arrived_at
+    appointment.test_drive = bool(test_drive)
+    appointment.group_size = group_size
+    appointment.visit_number = previous_visits + 1
+    appointment.flagged_at = None
+    audit.attribute(appointment, actor=actor)
+    appointment.save()
+    sms.cancel_for_appointment(appointment)  # a reminder not yet sent is moot
+    if lead.status in (Status.NEW, Status.ACTIVE, Status.INVITED):
+        lead_services._move(lead, Status.VISITED)
+        lead_services._save(lead, actor=actor, reason=_("visited the store"))
+    audit.record(
+        "followups.appointment.arrived",
+        actor=actor,
+        target=lead,
+        appointment=appointment.pk,
+        visit_number=appointment.visit_number,
+        test_drive=appointment.test_drive,
+    )
+    return appointment
+
+
+@transaction.atomic
+def appointment_no_show(*, actor, appointment: Appointment) -> Appointment:
+    appointment = _locked_appointment(actor, appointment)
+    _require_pending(appointment)
+    appointment.status = AppointmentStatus.NO_SHOW
+    appointment.no_show_at = timezone.now()
+    appointment.flagged_at = None
+    audit.attribute(appointment, actor=actor)
+    appointment.save()
+    sms.cancel_for_appointment(appointment)
+    _back_to_followup(actor, appointment.lead, reason=_("did not come"))
+    audit.record(
+        "followups.appointment.no_show",
+        actor=actor,
+        target=appointment.lead,
+        appointment=appointment.pk,
+    )
+    return appointment

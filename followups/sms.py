@@ -1,0 +1,194 @@
+"""Appointment SMS through the outbox (DESIGN §2, TELEPHONY.md "SMS providers").
+
+At most once per appointment, kind and version, whatever the retries or
+worker crashes:
+
+1. Planning writes one ``SmsMessage`` per (appointment, version, kind); its
+   unique idempotency key makes planning twice add nothing.
+2. Sending first *claims* the row with a conditional UPDATE
+   (pending → sending, counted): of two workers handed the same id, one
+   claims it and the other does nothing.
+3. Only then is the provider called; the row then becomes sent, or failed
+   (permanent error), or pending again with a later ``send_after``
+   (temporary error: the task retries with backoff).
+4. A worker that dies between 2 and 3 leaves the row "sending". Providers do
+   not de-duplicate, so it is never resent by itself: ``mark_stuck_uncertain``
+   turns it "uncertain" for a person to check and retry from the outbox page.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.module_loading import import_string
+
+from followups.backends.base import TransportError
+from followups.models import Appointment, SmsKind, SmsMessage, SmsStatus
+
+# Chinese previews of the provider templates: a message is a template kind with
+# ordered parameters; the provider holds the approved text (with the store's
+# signature), this is how the outbox shows it.
+PREVIEWS = {
+    SmsKind.BOOKING_CUSTOMER: "{0}您好，您已预约{1}到{3}{2}，我们恭候您的光临。",
+    SmsKind.BOOKING_RECEIVER: "{0}您好，客户{1}（{2}）预约{3}到店{4}，请做好接待准备。",
+    SmsKind.REMINDER_CUSTOMER: "{0}您好，温馨提醒：您预约了{1}到{2}，期待您的光临。",
+}
+RETRY_BACKOFF = [60, 300, 900, 3600]  # seconds; then the message fails
+STUCK_AFTER = timedelta(minutes=10)
+
+
+def preview(message: SmsMessage) -> str:
+    text = PREVIEWS[message.kind].format(*message.params)
+    return f"【{message.signature}】{text}" if message.signature else text
+
+
+def _when(moment: datetime) -> str:
+    return date_format(timezone.localtime(moment), "n月j日 H:i")
+
+
+def _key(appointment: Appointment, kind: str) -> str:
+    return f"appointment:{appointment.pk}:v{appointment.version}:{kind}"
+
+
+def reminder_time(appointment: Appointment) -> datetime:
+    """The day before the visit, at the store's reminder hour (local time)."""
+    from followups.services import policy_for
+
+    day_before = timezone.localtime(appointment.scheduled_at).date() - timedelta(days=1)
+    hour = policy_for(appointment.store).reminder_hour
+    return timezone.make_aware(datetime.combine(day_before, time(hour=hour)))
+
+
+def plan_for_appointment(appointment: Appointment, *, now: datetime) -> list[SmsMessage]:
+    """The booking SMS to the customer and the receiver now, and the reminder
+    the day before (skipped when that time has passed: the booking SMS has
+    just told the customer)."""
+    from followups.services import policy_for
+
+    lead = appointment.lead
+    customer = lead.customer.name
+    store = appointment.store
+    signature = policy_for(store).sms_signature or store.name
+    purpose = appointment.get_purpose_display()
+    when = _when(appointment.scheduled_at)
+    planned = [
+        (SmsKind.BOOKING_CUSTOMER, lead.phone, [customer, when, purpose, store.name], now),
+    ]
+    receiver = appointment.receiver
+    if receiver is not None and receiver.mobile:
+        planned.append(
+            (
+                SmsKind.BOOKING_RECEIVER,
+                receiver.mobile,
+                [receiver.display_name, customer, lead.phone_display, when, purpose],
+                now,
+            )
+        )
+    remind_at = reminder_time(appointment)
+    if remind_at > now:
+        planned.append(
+            (SmsKind.REMINDER_CUSTOMER, lead.phone, [customer, when, store.name], remind_at)
+        )
+    messages = []
+    for kind, phone, params, send_after in planned:
+        message, _created = SmsMessage.objects.get_or_create(
+            idempotency_key=_key(appointment, kind),
+            defaults={
+                "store": store,
+                "lead": lead,
+                "appointment": appointment,
+                "kind": kind,
+                "phone": phone,
+                "params": [str(p) for p in params],
+                "signature": signature,
+                "send_after": send_after,
+            },
+        )
+        messages.append(message)
+    due_ids = [m.pk for m in messages if m.send_after <= now and m.status == SmsStatus.PENDING]
+    if due_ids:
+        transaction.on_commit(lambda: enqueue(due_ids))
+    return messages
+
+
+def enqueue(message_ids):
+    from followups.tasks import send_sms
+
+    for message_id in message_ids:
+        send_sms.delay(message_id)
+
+
+def cancel_for_appointment(appointment: Appointment) -> int:
+    return SmsMessage.objects.filter(appointment=appointment, status=SmsStatus.PENDING).update(
+        status=SmsStatus.CANCELLED
+    )
+
+
+def get_backend():
+    return import_string(settings.SMS_BACKEND)()
+
+
+def send(message_id: int, *, now: datetime | None = None) -> str:
+    """Claim and send one message. Returns what happened: "sent", "failed",
+    "retry" (temporary error, rescheduled) or "skipped" (not ours to send)."""
+    now = now or timezone.now()
+    claimed = SmsMessage.objects.filter(
+        pk=message_id, status=SmsStatus.PENDING, send_after__lte=now
+    ).update(status=SmsStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now)
+    if claimed != 1:
+        return "skipped"
+    message = SmsMessage.objects.get(pk=message_id)
+    backend = get_backend()
+    try:
+        provider_id = backend.send(message, text=preview(message))
+    except TransportError as exc:
+        retry = not exc.permanent and message.attempts <= len(RETRY_BACKOFF)
+        update = {"last_error": str(exc)[:2000], "backend": backend.name}
+        if retry:
+            delay = RETRY_BACKOFF[message.attempts - 1]
+            update.update(status=SmsStatus.PENDING, send_after=now + timedelta(seconds=delay))
+        else:
+            update.update(status=SmsStatus.FAILED)
+        SmsMessage.objects.filter(pk=message_id, status=SmsStatus.SENDING).update(**update)
+        return "retry" if retry else "failed"
+    SmsMessage.objects.filter(pk=message_id, status=SmsStatus.SENDING).update(
+        status=SmsStatus.SENT,
+        sent_at=timezone.now(),
+        provider_id=provider_id or "",
+        backend=backend.name,
+        last_error="",
+    )
+    return "sent"
+
+
+def due_message_ids(*, now: datetime, limit: int = 500) -> list[int]:
+    return list(
+        SmsMessage.objects.filter(status=SmsStatus.PENDING, send_after__lte=now)
+        .order_by("send_after")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def mark_stuck_uncertain(*, now: datetime) -> int:
+    return SmsMessage.objects.filter(
+        status=SmsStatus.SENDING, claimed_at__lt=now - STUCK_AFTER
+    ).update(status=SmsStatus.UNCERTAIN)
+
+
+def retry_by_hand(*, actor, message: SmsMessage) -> SmsMessage:
+    """A person decided a failed or uncertain message should go (again)."""
+    from dcc import audit
+
+    updated = SmsMessage.objects.filter(
+        pk=message.pk, status__in=[SmsStatus.FAILED, SmsStatus.UNCERTAIN]
+    ).update(status=SmsStatus.PENDING, send_after=timezone.now())
+    if updated:
+        audit.record("followups.sms.retried", actor=actor, target=message, store=message.store)
+        transaction.on_commit(lambda: enqueue([message.pk]))
+    message.refresh_from_db()
+    return message

@@ -1,0 +1,39 @@
+"""Celery tasks: each takes ids, re-reads its rows and calls one service.
+Declared in the beat schedule in dcc/settings/base.py."""
+
+from celery import shared_task
+from django.db import OperationalError
+from django.utils import timezone
+
+from followups import sla, sms
+
+
+@shared_task(name="followups.tasks.sla_sweep", ignore_result=True)
+def sla_sweep():
+    return sla.sweep_breaches(now=timezone.now())
+
+
+@shared_task(name="followups.tasks.flag_overdue_appointments", ignore_result=True)
+def flag_overdue_appointments():
+    return sla.flag_overdue_appointments(now=timezone.now())
+
+
+@shared_task(name="followups.tasks.dispatch_due_sms", ignore_result=True)
+def dispatch_due_sms():
+    """Hand every due outbox message to a worker; a message handed out twice
+    is claimed once (followups.sms)."""
+    now = timezone.now()
+    sms.mark_stuck_uncertain(now=now)
+    for message_id in sms.due_message_ids(now=now):
+        send_sms.delay(message_id)
+
+
+@shared_task(
+    name="followups.tasks.send_sms",
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=5,
+)
+def send_sms(message_id: int) -> str:
+    return sms.send(message_id)

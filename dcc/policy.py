@@ -97,6 +97,14 @@ class ScopedQuerySet(models.QuerySet):
         return Q(**{paths.own: user.pk}) if paths.own else _NOTHING
 
 
+class GroupWideQuerySet(ScopedQuerySet):
+    """Reference lists shared by every store (vehicle models, channels):
+    anyone signed in and active sees all of them, nobody else any."""
+
+    def visible_to(self, user):
+        return self.none() if scope_level(user) is None else self.all()
+
+
 def get_visible_or_404(queryset_or_model, user, **lookup):
     """The object if it exists *and* ``user`` may see it; else Http404."""
     queryset = getattr(queryset_or_model, "objects", queryset_or_model)

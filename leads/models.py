@@ -12,18 +12,9 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from dcc.policy import GroupWideQuerySet, ScopedQuerySet, ScopePaths, scope_level
 from dcc.policy import Level as ScopeLevel
-from dcc.policy import ScopedQuerySet, ScopePaths, scope_level
 from leads import phones
-
-
-class VehicleModelQuerySet(ScopedQuerySet):
-    """The brand's model line is shared by every store of the group: anyone
-    signed in sees it."""
-
-    def visible_to(self, user):
-        active_user = getattr(user, "is_authenticated", False) and user.is_active
-        return self.all() if active_user else self.none()
 
 
 class VehicleModel(models.Model):
@@ -33,7 +24,7 @@ class VehicleModel(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
 
     history = HistoricalRecords()
-    objects = VehicleModelQuerySet.as_manager()
+    objects = GroupWideQuerySet.as_manager()
 
     class Meta:
         ordering = ["category", "name"]
@@ -44,21 +35,14 @@ class VehicleModel(models.Model):
         return self.name
 
 
-class ChannelQuerySet(ScopedQuerySet):
-    """The channel list is group-wide: anyone signed in sees it."""
-
-    def visible_to(self, user):
-        active_user = getattr(user, "is_authenticated", False) and user.is_active
-        return self.all() if active_user else self.none()
-
-
 class DefeatReasonQuerySet(ScopedQuerySet):
     """Group-wide reasons (store empty) plus each store's own."""
 
     def visible_to(self, user):
-        if not (getattr(user, "is_authenticated", False) and user.is_active):
+        level = scope_level(user)
+        if level is None:
             return self.none()
-        if user.sees_all_stores:
+        if level is ScopeLevel.ALL:
             return self.all()
         return self.filter(Q(store__isnull=True) | Q(store_id=user.store_id))
 
@@ -81,7 +65,7 @@ class Channel(models.Model):
     sort_order = models.PositiveSmallIntegerField(default=100)
     is_active = models.BooleanField(_("active"), default=True)
 
-    objects = ChannelQuerySet.as_manager()
+    objects = GroupWideQuerySet.as_manager()
 
     class Meta:
         ordering = ["sort_order", "code"]

@@ -363,6 +363,24 @@ def lead_change_level(*, actor, lead: Lead, level: str, reason: str = "") -> Lea
 # ---------------------------------------------------------------- ownership
 
 
+def _give(lead: Lead, owner: User, *, actor, reason: str, **data) -> Lead:
+    """Hand a (locked) lead to ``owner``: history with the reason, and an
+    event saying from whom to whom."""
+    previous = lead.owner_id
+    lead.owner = owner
+    _save(lead, actor=actor, reason=reason)
+    audit.record(
+        "leads.lead.assigned",
+        actor=actor,
+        target=lead,
+        previous=previous,
+        owner=owner.pk,
+        reason=reason,
+        **data,
+    )
+    return lead
+
+
 @transaction.atomic
 def lead_assign(*, actor, lead: Lead, owner: User, reason: str) -> Lead:
     """A manager gives an open lead to a member of staff, with a reason."""
@@ -375,18 +393,7 @@ def lead_assign(*, actor, lead: Lead, owner: User, reason: str) -> Lead:
     check_owner(owner, store=lead.store, lead=lead)
     if lead.owner_id == owner.pk:
         raise LeadStateError(_("The lead already belongs to %(name)s.") % {"name": owner})
-    previous = lead.owner_id
-    lead.owner = owner
-    _save(lead, actor=actor, reason=reason)
-    audit.record(
-        "leads.lead.assigned",
-        actor=actor,
-        target=lead,
-        previous=previous,
-        owner=owner.pk,
-        reason=reason,
-    )
-    return lead
+    return _give(lead, owner, actor=actor, reason=reason)
 
 
 @dataclass
@@ -465,17 +472,7 @@ def leads_bulk_assign(*, actor, lead_ids: list[int], owners: list[User], reason:
             result.skipped.append((lead.pk, " ".join(exc.messages)))
             continue
         turn += 1
-        lead.owner = owner
-        _save(lead, actor=actor, reason=reason)
-        audit.record(
-            "leads.lead.assigned",
-            actor=actor,
-            target=lead,
-            previous=None,
-            owner=owner.pk,
-            reason=reason,
-            bulk=True,
-        )
+        _give(lead, owner, actor=actor, reason=reason, bulk=True)
         result.assigned.setdefault(owner.pk, []).append(lead.pk)
     missing = set(lead_ids) - {lead_id for ids in result.assigned.values() for lead_id in ids}
     missing -= {lead_id for lead_id, _why in result.skipped}

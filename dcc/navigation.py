@@ -18,11 +18,25 @@ class NavItem:
     url_name: str
     icon: str
     capability: str | None = None
+    # A context-processor count shown as a badge (dcc.context_processors).
+    badge: str | None = None
 
 
 NAV = [
     NavItem(_("Home"), "home", "house"),
     NavItem(_("Leads"), "leads:list", "person-lines-fill"),
+    NavItem(_("Visits"), "followups:appointments", "calendar-check"),
+    NavItem(
+        _("Breaches"),
+        "followups:breaches",
+        "alarm",
+        "followups.breaches.view",
+        badge="open_breaches",
+    ),
+    NavItem(
+        _("First contact"), "followups:first-contact", "stopwatch", "followups.team_health.view"
+    ),
+    NavItem(_("SMS"), "followups:sms", "chat-dots", "followups.sms.view", badge="sms_problems"),
     NavItem(_("Assignment"), "leads:assignment", "shuffle", "leads.assign"),
     NavItem(_("Import"), "leads:import", "file-earmark-spreadsheet", "leads.import"),
     NavItem(_("Organisation"), "directory", "diagram-3", "org.directory.view"),
@@ -31,12 +45,21 @@ NAV = [
 ]
 
 
-def items_for(user, current_path: str):
+def items_for(user, current_path: str, badges: dict | None = None):
+    badges = badges or {}
     items = []
     for item in NAV:
         if item.capability and not can(user, item.capability):
             continue
         url = reverse(item.url_name)
         active = current_path == url if url == "/" else current_path.startswith(url)
-        items.append({"label": item.label, "url": url, "icon": item.icon, "active": active})
+        items.append(
+            {
+                "label": item.label,
+                "url": url,
+                "icon": item.icon,
+                "active": active,
+                "badge": badges.get(item.badge) if item.badge else None,
+            }
+        )
     return items

@@ -138,6 +138,13 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # Entering a contact, visit or deal at any past time (taking over history
     # from a previous system); everyone else only earlier the same day.
     "history.backdate": frozenset({M, AD}),
+    # Follow-ups (DESIGN §2): the deadline breaches, the SMS outbox, the
+    # appointments nobody marked, and the first-contact distribution.
+    "followups.breaches.view": frozenset({S, M, AD}),
+    "followups.breaches.acknowledge": frozenset({S, M, AD}),
+    "followups.sms.view": frozenset({S, M, AD}),
+    "followups.sms.retry": frozenset({S, M, AD}),
+    "followups.team_health.view": frozenset({S, M, AD}),
 }
 
 # Roles that can own a lead. A consultant owns showroom leads, never a

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("org/", views.directory, name="directory"),
     path("leads/", include("leads.urls")),
+    path("followups/", include("followups.urls")),
     path("org/teams/<int:pk>/", views.team_detail, name="team-detail"),
     path("healthz", views.healthz, name="healthz"),
     path(

@@ -3,6 +3,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 
 from dcc import selectors
@@ -20,11 +21,26 @@ HOME_TEMPLATES = {
 }
 
 
+# What each role's home page shows beyond the organisation, provided by the
+# apps (dcc knows them by name only): the agent's call queue, the team's
+# queue health for supervisors and managers.
+HOME_CONTEXT = {
+    Role.AGENT: "followups.views.queue_context",
+    Role.CALLER: "followups.views.queue_context",
+    Role.CONSULTANT: "followups.views.queue_context",
+    Role.SUPERVISOR: "followups.views.team_context",
+    Role.MANAGER: "followups.views.team_context",
+}
+
+
 def home(request):
-    """Each role lands on its own page; later issues fill them (the agent's
-    call queue, the supervisor's team health, the manager's assignment)."""
+    """Each role lands on its own page: the agent's call queue, the
+    supervisor's team health, the manager's store."""
     user = request.user
     context = {"role": user.effective_role}
+    provider = HOME_CONTEXT.get(user.effective_role)
+    if provider:
+        context.update(import_string(provider)(request))
     if user.effective_role in (Role.SUPERVISOR, Role.MANAGER, Role.ADMIN):
         context["teams"], context["unassigned"] = selectors.directory_for(user=user)
     if user.effective_role in (Role.MANAGER, Role.ADMIN):

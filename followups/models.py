@@ -32,6 +32,11 @@ class FollowupPolicy(models.Model):
     cadence_c_days = models.PositiveSmallIntegerField(
         _("level C: follow up every (days)"), default=14
     )
+    # An unanswered call comes back to the queue this many hours later, not
+    # after the level's cadence: the customer has not been spoken to yet.
+    retry_no_answer_hours = models.PositiveSmallIntegerField(
+        _("retry an unanswered call after (hours)"), default=2
+    )
     # Unanswered attempts before the first-contact deadline after which the
     # lead goes to the supervisor's queue.
     max_unanswered_attempts = models.PositiveSmallIntegerField(
@@ -274,6 +279,14 @@ class SlaBreach(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["lead", "due_at"], name="sla_breach_once_per_deadline"),
         ]
+        indexes = [
+            # The layout's badge and the breach page: a store's open breaches.
+            models.Index(
+                fields=["store", "due_at"],
+                condition=Q(acknowledged_at__isnull=True),
+                name="sla_breach_open_idx",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.lead_id} {self.kind}"
@@ -340,6 +353,12 @@ class SmsMessage(models.Model):
             # The dispatcher's "due now" scan (followups.tasks.dispatch_due_sms).
             models.Index(
                 fields=["send_after"], condition=Q(status="pending"), name="sms_pending_due_idx"
+            ),
+            # The layout's badge: messages that need a person.
+            models.Index(
+                fields=["store"],
+                condition=Q(status__in=["failed", "uncertain"]),
+                name="sms_needs_person_idx",
             ),
         ]
 

@@ -40,8 +40,14 @@ def policy_for(store) -> FollowupPolicy:
     return policy
 
 
-def default_next_followup(*, store, level: str, after: datetime) -> datetime:
-    return after + timedelta(days=policy_for(store).cadence_days(level))
+def default_next_followup(
+    *, store, level: str, after: datetime, result: str = Result.REACHED
+) -> datetime:
+    """The level's cadence; an unanswered call is retried hours later."""
+    policy = policy_for(store)
+    if result == Result.NO_ANSWER:
+        return after + timedelta(hours=policy.retry_no_answer_hours)
+    return after + timedelta(days=policy.cadence_days(level))
 
 
 def _clock_start(lead: Lead) -> datetime:
@@ -117,7 +123,7 @@ def followup_log(
         lead.level = level
     if next_followup_at is None and result not in (Result.DEFEATED, Result.INVALID):
         next_followup_at = default_next_followup(
-            store=lead.store, level=lead.level, after=occurred_at
+            store=lead.store, level=lead.level, after=occurred_at, result=result
         )
     is_call = channel == Channel.CALL
     is_first_call = is_call and (
@@ -421,3 +427,26 @@ def appointment_no_show(*, actor, appointment: Appointment) -> Appointment:
         appointment=appointment.pk,
     )
     return appointment
+
+
+# ---------------------------------------------------------------- breaches
+
+
+def breach_acknowledge(*, actor, breach) -> bool:
+    """A supervisor or manager has seen the breach and dealt with it (spoke to
+    the agent, reassigned the lead); it leaves the open list and the badge.
+    It still counts for the KPI: acknowledging is not forgiving."""
+    from dcc.policy import require
+    from followups.models import SlaBreach
+
+    require(actor, "followups.breaches.acknowledge")
+    if not SlaBreach.objects.visible_to(actor).filter(pk=breach.pk).exists():
+        raise PermissionDenied("breach outside the actor's scope")
+    updated = SlaBreach.objects.filter(pk=breach.pk, acknowledged_at__isnull=True).update(
+        acknowledged_at=timezone.now(), acknowledged_by=actor
+    )
+    if updated:
+        audit.record(
+            "followups.breach.acknowledged", actor=actor, target=breach.lead, breach=breach.pk
+        )
+    return bool(updated)

@@ -40,6 +40,8 @@ from django_htmx.http import push_url
 
 from dcc.policy import Level as ScopeLevel
 from dcc.policy import can, capability_required, get_visible_or_404, require, scope_level
+from followups import services as followup_services
+from followups.forms import AppointmentBookForm, FollowupForm
 from leads import phones, selectors, services
 from leads.filters import LeadFilter
 from leads.forms import (
@@ -222,7 +224,40 @@ def _defeat_done(lead: Lead) -> str:
     return _("Lead marked as defeated.")
 
 
+def _followup_done(followup) -> str:
+    from followups.views import _logged_message
+
+    return _logged_message(followup)
+
+
 ACTIONS: dict[str, Action] = {
+    "followup": Action(
+        FollowupForm,
+        lambda actor, lead, data: followup_services.followup_log(
+            actor=actor, lead=lead, **FollowupForm.kwargs_from(data)
+        ),
+        _followup_done,
+        label=gettext_lazy("Log contact"),
+        button=gettext_lazy("Log contact"),
+        style="primary",
+        icon="telephone",
+    ),
+    "book": Action(
+        AppointmentBookForm,
+        lambda actor, lead, data: followup_services.appointment_book(
+            actor=actor,
+            lead=lead,
+            scheduled_at=data["scheduled_at"],
+            purpose=data["purpose"],
+            receiver=data["receiver"],
+            note=data["note"],
+        ),
+        lambda appointment: _("Store visit booked; the SMS are on their way."),
+        label=gettext_lazy("Book visit"),
+        button=gettext_lazy("Book visit"),
+        style="success",
+        icon="calendar-plus",
+    ),
     "level": Action(
         LevelForm,
         lambda actor, lead, data: services.lead_change_level(
@@ -348,6 +383,8 @@ def _actions_for(lead: Lead, user) -> list[str]:
     if lead.is_open:
         shown[:0] = ["level"]
         if lead.status != Status.DEFEAT_PENDING:
+            shown[:0] = ["followup", "book"]
+        if lead.status != Status.DEFEAT_PENDING:
             shown += ["defeat", "invalidate"]
     if lead.is_open or lead.status == Status.DELIVERED:
         shown.append("deal")
@@ -397,10 +434,32 @@ def _detail_context(request, lead: Lead, *, bound=None, active: str | None = Non
             selectors.customer_leads(user=user, customer=lead.customer).exclude(pk=lead.pk)
         ),
         "actions": [{"slug": slug, "form": forms[slug], "spec": ACTIONS[slug]} for slug in slugs],
+        "appointments": _appointments_of(lead, user),
         "active_action": active,
         "now": timezone.now(),
         "partial": _is_partial(request),
     }
+
+
+def _appointments_of(lead: Lead, user) -> list:
+    """The lead's store visits, newest first, each pending one with the forms
+    of its actions (confirm, arrive, no-show, reschedule, cancel)."""
+    from followups.views import _appointment_forms
+
+    appointments = list(
+        lead.appointments.select_related("receiver", "agent").order_by("-scheduled_at")
+    )
+    for appointment in appointments:
+        if appointment.status in ("booked", "confirmed"):
+            appointment.forms = _appointment_forms(appointment, user)
+    return appointments
+
+
+def render_lead_panel(request, pk):
+    """The lead's card, actions and timeline as an htmx fragment (after an
+    action taken elsewhere on the page, e.g. on one of its appointments)."""
+    lead = _detail_lead(request.user, pk)
+    return render(request, "leads/partials/lead_panel.html", _detail_context(request, lead))
 
 
 def lead_detail(request, pk):

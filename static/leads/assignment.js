@@ -1,4 +1,4 @@
-// Assignment page: "select all" boxes and the live first-contact countdown.
+// Assignment page: "select all" boxes (the countdown is static/dcc/dcc.js).
 (function () {
   "use strict";
 
@@ -10,21 +10,4 @@
     scope.querySelectorAll('input[type=checkbox][name="' + box.dataset.selectAll + '"]')
       .forEach(function (item) { item.checked = box.checked; });
   });
-
-  // "5 h 12 min left" / "overdue by …": the server's wording, re-computed each half minute.
-  function tick() {
-    var now = Date.now();
-    document.querySelectorAll("[data-deadline]").forEach(function (cell) {
-      var table = cell.closest("[data-fmt-left]");
-      if (!table) return;
-      var ms = Date.parse(cell.dataset.deadline) - now;
-      var minutes = Math.floor(Math.abs(ms) / 60000);
-      var fmt = ms >= 0 ? table.dataset.fmtLeft : table.dataset.fmtOverdue;
-      cell.textContent = fmt.replace("%(hours)s", Math.floor(minutes / 60))
-        .replace("%(minutes)s", minutes % 60);
-      cell.classList.toggle("text-danger", ms < 0);
-      cell.classList.toggle("fw-semibold", ms < 0);
-    });
-  }
-  setInterval(tick, 30000);
 })();

@@ -1,0 +1,198 @@
+"""Forms of the follow-up pages: input shapes only.
+
+The rules (back-entry, cadence, what a result does to the lead, who may book
+for whom) live in ``followups.services``; a view hands ``service_kwargs()`` to
+one service and turns its ``ValidationError`` into field errors. The same
+forms serve the call queue's work panel and the lead page's action tabs.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from dcc.models import User
+from dcc.roles import Role
+from followups.models import Channel, Purpose, Result
+from followups.services import policy_for
+from leads.forms import DateTimeLocalInput, LeadActionForm, StaffChoiceField
+from leads.models import DefeatReason, InvalidReason, Level
+
+# Results a telesales agent picks most, in the order of the keyboard keys 1–6.
+RESULT_ORDER = [
+    Result.REACHED,
+    Result.NO_ANSWER,
+    Result.INVITED,
+    Result.REFUSED,
+    Result.DEFEATED,
+    Result.INVALID,
+]
+
+
+def receiver_choices(store):
+    """Who receives a booked visit: the store's active showroom consultants
+    (and managers, who sometimes receive VIPs themselves)."""
+    return (
+        User.objects.filter(store=store, is_active=True)
+        .filter(role__in=[Role.CONSULTANT, Role.MANAGER])
+        .order_by("role", "name", "username")
+    )
+
+
+class FollowupForm(LeadActionForm):
+    """One logged contact. The result is the one thing always asked; the
+    appointment, defeat and invalid blocks show for their result only."""
+
+    prefix_name = "followup"
+    result = forms.ChoiceField(
+        label=_("Result"),
+        choices=[(value, Result(value).label) for value in RESULT_ORDER],
+        widget=forms.RadioSelect,
+    )
+    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.CALL)
+    purpose = forms.ChoiceField(label=_("Purpose"), choices=Purpose.choices, initial=Purpose.OTHER)
+    level = forms.ChoiceField(label=_("Level"), choices=Level.choices)
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    next_followup_at = forms.DateTimeField(
+        label=_("Next follow-up"), required=False, widget=DateTimeLocalInput()
+    )
+    occurred_at = forms.DateTimeField(
+        label=_("Contact time"),
+        required=False,
+        widget=DateTimeLocalInput(),
+        help_text=_("Empty: now. You may enter a contact made earlier today."),
+    )
+    scheduled_at = forms.DateTimeField(
+        label=_("Visit time"), required=False, widget=DateTimeLocalInput()
+    )
+    receiver = StaffChoiceField(
+        label=_("Receiving salesperson"), queryset=User.objects.none(), required=False
+    )
+    defeat_reason = forms.ModelChoiceField(
+        label=_("Defeat reason"), queryset=DefeatReason.objects.none(), required=False
+    )
+    invalid_reason = forms.ChoiceField(
+        label=_("Why invalid"), choices=InvalidReason.choices, required=False
+    )
+
+    # Which fields belong to which result (the template and queue.js read it).
+    RESULT_FIELDS = {
+        "scheduled_at": Result.INVITED,
+        "receiver": Result.INVITED,
+        "defeat_reason": Result.DEFEATED,
+        "invalid_reason": Result.INVALID,
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        lead = self.lead
+        self.fields["level"].initial = lead.level
+        self.fields["receiver"].queryset = receiver_choices(lead.store)
+        self.fields["defeat_reason"].queryset = DefeatReason.objects.for_store(lead.store)
+        policy = policy_for(lead.store)
+        self.fields["next_followup_at"].help_text = _(
+            "Empty: by the level's cadence (H %(h)s, A %(a)s, B %(b)s, C %(c)s days)."
+        ) % {
+            "h": policy.cadence_h_days,
+            "a": policy.cadence_a_days,
+            "b": policy.cadence_b_days,
+            "c": policy.cadence_c_days,
+        }
+        for name, result in self.RESULT_FIELDS.items():
+            self.fields[name].widget.attrs["data-for-result"] = result
+
+    def clean(self):
+        data = super().clean()
+        result = data.get("result")
+        # The form asks for a visit time with an invitation: an invitation
+        # without a time is not a booking anyone can confirm (the API allows
+        # it and leaves the lead "invited").
+        if result == Result.INVITED and not data.get("scheduled_at"):
+            self.add_error("scheduled_at", _("When will the customer come?"))
+        return data
+
+    def service_kwargs(self) -> dict:
+        return self.kwargs_from(self.cleaned_data)
+
+    @staticmethod
+    def kwargs_from(data: dict) -> dict:
+        """``followup_log`` keyword arguments from cleaned data."""
+        kwargs = {
+            "channel": data["channel"],
+            "result": data["result"],
+            "purpose": data["purpose"],
+            "note": data["note"],
+            "occurred_at": data.get("occurred_at"),
+            "next_followup_at": data.get("next_followup_at"),
+            "level": data["level"],
+        }
+        if data["result"] == Result.INVITED:
+            kwargs["appointment"] = {
+                "scheduled_at": data["scheduled_at"],
+                "receiver": data.get("receiver"),
+            }
+        elif data["result"] == Result.DEFEATED:
+            kwargs["defeat_reason"] = data.get("defeat_reason")
+        elif data["result"] == Result.INVALID:
+            kwargs["invalid_reason"] = data.get("invalid_reason") or "other"
+        return kwargs
+
+
+class AppointmentBookForm(LeadActionForm):
+    prefix_name = "book"
+    scheduled_at = forms.DateTimeField(label=_("Visit time"), widget=DateTimeLocalInput())
+    purpose = forms.ChoiceField(
+        label=_("Purpose"), choices=Purpose.choices, initial=Purpose.TEST_DRIVE
+    )
+    receiver = StaffChoiceField(
+        label=_("Receiving salesperson"), queryset=User.objects.none(), required=False
+    )
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["receiver"].queryset = receiver_choices(self.lead.store)
+
+
+class AppointmentForm(forms.Form):
+    """Base of the forms acting on one appointment."""
+
+    success_css_class = ""
+
+    def __init__(self, *args, appointment, user, **kwargs):
+        kwargs.setdefault("prefix", f"appt{appointment.pk}")
+        super().__init__(*args, **kwargs)
+        self.appointment = appointment
+        self.user = user
+
+
+class ConfirmForm(AppointmentForm):
+    pass
+
+
+class NoShowForm(AppointmentForm):
+    pass
+
+
+class RescheduleForm(AppointmentForm):
+    scheduled_at = forms.DateTimeField(label=_("New time"), widget=DateTimeLocalInput())
+    reason = forms.CharField(label=_("Reason (optional)"), required=False, max_length=200)
+
+
+class CancelForm(AppointmentForm):
+    reason = forms.CharField(label=_("Reason (optional)"), required=False, max_length=200)
+
+
+class ArriveForm(AppointmentForm):
+    arrived_at = forms.DateTimeField(
+        label=_("Arrived at"),
+        required=False,
+        widget=DateTimeLocalInput(),
+        help_text=_("Empty: now."),
+    )
+    test_drive = forms.BooleanField(label=_("Test drive"), required=False)
+    group_size = forms.IntegerField(label=_("Group size"), min_value=1, initial=1)

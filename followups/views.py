@@ -1,0 +1,526 @@
+"""Follow-up pages: the agent's call queue (their home page), the work panel
+that logs a call, appointment actions, the supervisor's team health and
+first-contact distribution, the breach list, the flagged appointments and
+the SMS outbox.
+
+Views translate: one form in, one service called, one page or fragment out.
+The queue's work panel is htmx: logging a call answers with the panel of the
+next item and the re-ordered queue (out of band), so the agent never waits
+for a full page.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from dcc.policy import can, capability_required, get_visible_or_404, require
+from dcc.timeutils import local_day_start
+from followups import selectors, services, sms
+from followups.forms import (
+    ArriveForm,
+    CancelForm,
+    ConfirmForm,
+    FollowupForm,
+    NoShowForm,
+    RescheduleForm,
+)
+from followups.models import Appointment, AppointmentStatus, SlaBreach, SmsMessage, SmsStatus
+from leads.forms import add_service_errors
+from leads.models import Lead
+from leads.services import LeadStateError
+
+PAGE_SIZE = 50
+
+
+def _is_partial(request) -> bool:
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+# ---------------------------------------------------------------- the call queue
+
+KIND_LABELS = {
+    "overdue": gettext_lazy("Overdue follow-up"),
+    "new": gettext_lazy("New lead"),
+    "confirm": gettext_lazy("Confirm tomorrow's visit"),
+    "today": gettext_lazy("Follow-up due today"),
+}
+KIND_STYLES = {"overdue": "danger", "new": "primary", "confirm": "warning", "today": "secondary"}
+
+
+def _queue(request):
+    items = selectors.queue_for_agent(agent=request.user)
+    for item in items:
+        item.label = KIND_LABELS[item.kind]
+        item.style = KIND_STYLES[item.kind]
+    return items
+
+
+def _counts(items) -> list[dict]:
+    return [
+        {
+            "kind": kind,
+            "label": label,
+            "style": KIND_STYLES[kind],
+            "count": sum(1 for item in items if item.kind == kind),
+        }
+        for kind, label in KIND_LABELS.items()
+    ]
+
+
+def _find(items, key: str | None):
+    return next((item for item in items if item.key == key), None)
+
+
+def _panel_context(request, item, *, form=None, appointment_forms=None) -> dict:
+    lead = item.lead if item else None
+    context = {"item": item, "now": timezone.now()}
+    if lead is None:
+        return context
+    context.update(
+        lead=lead,
+        form=form or FollowupForm(lead=lead, user=request.user),
+        recent=list(lead.followups.select_related("agent").order_by("-occurred_at")[:3]),
+        pending=list(
+            lead.appointments.pending().select_related("receiver").order_by("scheduled_at")
+        ),
+    )
+    if item.appointment is not None:
+        appointment = item.appointment
+        context["appointment_forms"] = appointment_forms or _appointment_forms(
+            appointment, request.user
+        )
+    return context
+
+
+def _appointment_forms(appointment, user, bound=None, action=None) -> list[dict]:
+    """The actions a pending appointment offers, each with its form (the one
+    just refused, with its errors, in place of a fresh one)."""
+    actions = []
+    for slug, spec in APPOINTMENT_ACTIONS.items():
+        if slug == "confirm" and appointment.status != AppointmentStatus.BOOKED:
+            continue
+        form = bound if slug == action else spec.form(appointment=appointment, user=user)
+        actions.append({"slug": slug, "form": form, "spec": spec})
+    return actions
+
+
+def queue_context(request) -> dict:
+    """The agent's home page (dcc.views.home): the queue and the work panel
+    of its first item, or of the item named in ``?item=``."""
+    items = _queue(request)
+    active = _find(items, request.GET.get("item")) or (items[0] if items else None)
+    return {
+        "items": items,
+        "counts": _counts(items),
+        "active_key": active.key if active else None,
+        **_panel_context(request, active),
+    }
+
+
+def queue_item(request, key):
+    """One queue item in the work panel (htmx), or the queue page showing it."""
+    if not _is_partial(request):
+        return redirect(f"{reverse('home')}?item={key}")
+    item = _item_for(request, key)
+    return render(request, "followups/partials/work_panel.html", _panel_context(request, item))
+
+
+def _item_for(request, key: str):
+    """The queue item ``key`` names; when it has left the queue meanwhile
+    (a colleague or the sweep moved it) its lead is still shown, in scope."""
+    items = _queue(request)
+    item = _find(items, key)
+    if item is not None:
+        return item
+    kind, _sep, pk = key.partition("-")
+    if not pk.isdigit():
+        raise Http404("bad queue key")
+    if kind == "confirm":
+        appointment = get_visible_or_404(
+            Appointment.objects.select_related("lead__customer"), request.user, pk=pk
+        )
+        item = selectors.QueueItem("confirm", appointment.lead, appointment.scheduled_at)
+        item.appointment = appointment
+    else:
+        lead = get_visible_or_404(Lead.objects.select_related("customer"), request.user, pk=pk)
+        item = selectors.QueueItem(kind if kind in KIND_LABELS else "today", lead, None)
+    item.label = KIND_LABELS[item.kind]
+    item.style = KIND_STYLES[item.kind]
+    return item
+
+
+def _next_panel(request, done_lead_pk: int):
+    """After an item is done: the next one in the (recomputed) queue, with
+    the queue list swapped out of band."""
+    items = _queue(request)
+    upcoming = next((item for item in items if item.lead.pk != done_lead_pk), None)
+    context = _panel_context(request, upcoming)
+    context.update(
+        items=items,
+        counts=_counts(items),
+        active_key=upcoming.key if upcoming else None,
+        oob=True,
+    )
+    return render(request, "followups/partials/work_panel_next.html", context)
+
+
+@require_POST
+def queue_log(request, key):
+    """Log the outcome of a queue item's call; the next item comes up."""
+    item = _item_for(request, key)
+    form = FollowupForm(request.POST, lead=item.lead, user=request.user)
+    if form.is_valid():
+        try:
+            followup = services.followup_log(
+                actor=request.user, lead=item.lead, **form.service_kwargs()
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        except LeadStateError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _logged_message(followup))
+            if not _is_partial(request):
+                return redirect("home")
+            return _next_panel(request, item.lead.pk)
+    if not _is_partial(request):
+        return redirect(f"{reverse('home')}?item={key}")
+    return render(
+        request, "followups/partials/work_panel.html", _panel_context(request, item, form=form)
+    )
+
+
+def _logged_message(followup) -> str:
+    lead = followup.lead
+    name = lead.customer.name
+    if followup.next_followup_at and lead.is_open:
+        when = timezone.localtime(followup.next_followup_at).strftime("%m-%d %H:%M")
+        return _("%(name)s: %(result)s logged; next follow-up %(when)s.") % {
+            "name": name,
+            "result": followup.get_result_display(),
+            "when": when,
+        }
+    return _("%(name)s: %(result)s logged.") % {
+        "name": name,
+        "result": followup.get_result_display(),
+    }
+
+
+# ---------------------------------------------------------------- appointments
+
+
+class _AppointmentAction:
+    def __init__(self, form, perform, done, label, style, icon):
+        self.form, self.perform, self.done = form, perform, done
+        self.label, self.style, self.icon = label, style, icon
+
+
+APPOINTMENT_ACTIONS = {
+    "confirm": _AppointmentAction(
+        ConfirmForm,
+        lambda actor, appt, data: services.appointment_confirm(actor=actor, appointment=appt),
+        gettext_lazy("Visit confirmed."),
+        gettext_lazy("Customer confirmed"),
+        "success",
+        "check2-circle",
+    ),
+    "arrive": _AppointmentAction(
+        ArriveForm,
+        lambda actor, appt, data: services.appointment_arrive(
+            actor=actor,
+            appointment=appt,
+            arrived_at=data.get("arrived_at"),
+            test_drive=data["test_drive"],
+            group_size=data["group_size"],
+        ),
+        gettext_lazy("Visit recorded."),
+        gettext_lazy("Arrived"),
+        "success",
+        "door-open",
+    ),
+    "no-show": _AppointmentAction(
+        NoShowForm,
+        lambda actor, appt, data: services.appointment_no_show(actor=actor, appointment=appt),
+        gettext_lazy("Marked as no-show: the lead is back in follow-up."),
+        gettext_lazy("No-show"),
+        "outline-danger",
+        "person-x",
+    ),
+    "reschedule": _AppointmentAction(
+        RescheduleForm,
+        lambda actor, appt, data: services.appointment_reschedule(
+            actor=actor,
+            appointment=appt,
+            scheduled_at=data["scheduled_at"],
+            reason=data["reason"],
+        ),
+        gettext_lazy("Visit moved; the customer gets a new SMS."),
+        gettext_lazy("Reschedule"),
+        "outline-primary",
+        "calendar-event",
+    ),
+    "cancel": _AppointmentAction(
+        CancelForm,
+        lambda actor, appt, data: services.appointment_cancel(
+            actor=actor, appointment=appt, reason=data["reason"]
+        ),
+        gettext_lazy("Visit cancelled; its reminders are withdrawn."),
+        gettext_lazy("Cancel visit"),
+        "outline-secondary",
+        "calendar-x",
+    ),
+}
+
+# Where an appointment action was started, and so what it answers with.
+RETURN_TO = ("queue", "lead", "list")
+
+
+def appointment_action(request, pk, action):
+    appointment = get_visible_or_404(
+        Appointment.objects.select_related("lead__customer", "store"), request.user, pk=pk
+    )
+    spec = APPOINTMENT_ACTIONS.get(action)
+    if spec is None:
+        raise Http404("unknown action")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    return_to = request.POST.get("return_to")
+    return_to = return_to if return_to in RETURN_TO else "lead"
+    form = spec.form(request.POST, appointment=appointment, user=request.user)
+    ok = False
+    if form.is_valid():
+        try:
+            spec.perform(request.user, appointment, form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        except LeadStateError as exc:
+            messages.error(request, str(exc))
+        else:
+            ok = True
+            messages.success(request, str(spec.done))
+    lead_pk = appointment.lead_id
+    if not _is_partial(request):
+        if not ok:
+            for error in form.errors.values():
+                messages.error(request, " ".join(error))
+        if return_to == "queue":
+            return redirect("home")
+        if return_to == "list":
+            return redirect("followups:appointments")
+        return redirect("leads:detail", pk=lead_pk)
+    if return_to == "queue":
+        if ok:
+            return _next_panel(request, lead_pk)
+        item = _item_for(request, f"confirm-{appointment.pk}")
+        forms = _appointment_forms(appointment, request.user, bound=form, action=action)
+        return render(
+            request,
+            "followups/partials/work_panel.html",
+            _panel_context(request, item, appointment_forms=forms),
+        )
+    if return_to == "list":
+        return appointments(request)
+    from leads.views import render_lead_panel
+
+    return render_lead_panel(request, lead_pk)
+
+
+APPOINTMENT_VIEWS = {
+    "flagged": gettext_lazy("To confirm"),
+    "today": gettext_lazy("Today"),
+    "tomorrow": gettext_lazy("Tomorrow"),
+    "upcoming": gettext_lazy("Next 7 days"),
+}
+
+
+def appointments(request):
+    """Store visits: the ones nobody marked after their time (for the manager
+    to confirm), today's, tomorrow's and the week's. Consultants see the
+    visits handed to them; agents their own bookings (the policy's scope)."""
+    view = request.GET.get("view") or request.POST.get("view") or "flagged"
+    view = view if view in APPOINTMENT_VIEWS else "flagged"
+    today = timezone.localdate()
+    start = local_day_start(today)
+    if view == "flagged":
+        queryset = selectors.flagged_appointments(user=request.user)
+    else:
+        days = {"today": (0, 1), "tomorrow": (1, 2), "upcoming": (0, 7)}[view]
+        queryset = (
+            Appointment.objects.visible_to(request.user)
+            .filter(
+                scheduled_at__gte=start + timedelta(days=days[0]),
+                scheduled_at__lt=start + timedelta(days=days[1]),
+            )
+            .select_related("lead__customer", "agent", "receiver")
+            .order_by("scheduled_at")
+        )
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    for appointment in page:
+        appointment.forms = _appointment_forms(appointment, request.user)
+    context = {
+        "page": page,
+        "view": view,
+        "views": APPOINTMENT_VIEWS.items(),
+        "flagged_count": selectors.flagged_appointments(user=request.user).count(),
+        "now": timezone.now(),
+    }
+    template = (
+        "followups/partials/appointment_table.html"
+        if _is_partial(request)
+        else "followups/appointments.html"
+    )
+    return render(request, template, context)
+
+
+# ---------------------------------------------------------------- supervisor
+
+
+def team_context(request) -> dict:
+    """Supervisor's and manager's home: team queue health and escalations."""
+    user = request.user
+    return {
+        "health": selectors.team_health(user=user),
+        "escalated": list(selectors.escalated_for_supervisor(supervisor=user, limit=50)),
+        "breach_count": selectors.open_breaches_for(user=user).count(),
+        "flagged_count": selectors.flagged_appointments(user=user).count(),
+    }
+
+
+def _period(request):
+    """[start, end) from ?start=&end= (dates, end inclusive); default the
+    last 30 days."""
+    today = timezone.localdate()
+    end_day = parse_date(request.GET.get("end") or "") or today
+    start_day = parse_date(request.GET.get("start") or "") or end_day - timedelta(days=29)
+    if start_day > end_day:
+        start_day, end_day = end_day, start_day
+    return start_day, end_day
+
+
+@capability_required("followups.team_health.view")
+def first_contact(request):
+    start_day, end_day = _period(request)
+    tables = selectors.first_contact_distribution(
+        user=request.user,
+        start=local_day_start(start_day),
+        end=local_day_start(end_day + timedelta(days=1)),
+    )
+    return render(
+        request,
+        "followups/first_contact.html",
+        {
+            "tables": [
+                (_("By agent"), tables["owner"]),
+                (_("By source"), tables["source"]),
+                (_("By store"), tables["store"]),
+            ],
+            "start": start_day,
+            "end": end_day,
+            "thresholds": [label for label, _m in selectors.FIRST_CONTACT_WITHIN],
+        },
+    )
+
+
+# ---------------------------------------------------------------- breaches
+
+
+@capability_required("followups.breaches.view")
+def breaches(request):
+    show = request.GET.get("show", "open")
+    queryset = SlaBreach.objects.visible_to(request.user).select_related(
+        "lead__customer", "lead__owner", "owner", "acknowledged_by"
+    )
+    if show != "all":
+        queryset = queryset.open()
+    page = Paginator(queryset.order_by("-due_at", "-pk"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "followups/breaches.html",
+        {
+            "page": page,
+            "show": show,
+            "can_acknowledge": can(request.user, "followups.breaches.acknowledge"),
+        },
+    )
+
+
+@require_POST
+@capability_required("followups.breaches.acknowledge")
+def breach_acknowledge(request, pk):
+    breach = get_visible_or_404(SlaBreach, request.user, pk=pk)
+    services.breach_acknowledge(actor=request.user, breach=breach)
+    if _is_partial(request):
+        breach = SlaBreach.objects.select_related(
+            "lead__customer", "lead__owner", "owner", "acknowledged_by"
+        ).get(pk=breach.pk)
+        return render(
+            request,
+            "followups/partials/breach_row.html",
+            {"breach": breach, "can_acknowledge": True},
+        )
+    return redirect("followups:breaches")
+
+
+# ---------------------------------------------------------------- SMS outbox
+
+SMS_FILTERS = {
+    "problems": (SmsStatus.FAILED, SmsStatus.UNCERTAIN),
+    "pending": (SmsStatus.PENDING, SmsStatus.SENDING),
+    "sent": (SmsStatus.SENT,),
+    "cancelled": (SmsStatus.CANCELLED,),
+}
+
+
+@capability_required("followups.sms.view")
+def sms_outbox(request):
+    show = request.GET.get("show", "all")
+    queryset = SmsMessage.objects.visible_to(request.user).select_related("lead__customer")
+    if show in SMS_FILTERS:
+        queryset = queryset.filter(status__in=SMS_FILTERS[show])
+    page = Paginator(queryset.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    for message in page:
+        message.preview = sms.preview(message)
+    problems = (
+        SmsMessage.objects.visible_to(request.user)
+        .filter(status__in=SMS_FILTERS["problems"])
+        .count()
+    )
+    return render(
+        request,
+        "followups/sms_outbox.html",
+        {
+            "page": page,
+            "show": show,
+            "problems": problems,
+            "can_retry": can(request.user, "followups.sms.retry"),
+            "retryable": (SmsStatus.FAILED, SmsStatus.UNCERTAIN),
+        },
+    )
+
+
+@require_POST
+def sms_retry(request, pk):
+    require(request.user, "followups.sms.retry")
+    message = get_visible_or_404(SmsMessage, request.user, pk=pk)
+    message = sms.retry_by_hand(actor=request.user, message=message)
+    if message.status == SmsStatus.PENDING:
+        messages.success(request, _("The message will be sent again."))
+    else:
+        messages.error(request, _("Only a failed or uncertain message can be sent again."))
+    return redirect(f"{reverse('followups:sms')}?show={request.POST.get('show', 'all')}")

@@ -99,7 +99,8 @@ def test_opening_an_item_loads_its_panel(web, alice, queue):
     assert "新线索" in html
     # Without htmx it is the queue page with that item open.
     response = web(alice).get(reverse("followups:queue-item", args=[key]))
-    assert response.status_code == 302 and response.url.endswith(f"?item={key}")
+    assert response.status_code == 302
+    assert response.url.endswith(f"?item={key}")
 
 
 def test_an_item_out_of_scope_is_404(web, bob, queue):
@@ -196,13 +197,15 @@ def test_no_show_and_arrive_from_the_lead_page(web, alice, mike, make_lead):
     first = services.appointment_book(actor=alice, lead=lead, scheduled_at=_local(1))
     client = web(alice)
     page = client.get(reverse("leads:detail", args=[lead.pk])).content.decode()
-    assert 'data-testid="lead-appointments"' in page and 'data-testid="appointment-arrive"' in page
+    assert 'data-testid="lead-appointments"' in page
+    assert 'data-testid="appointment-arrive"' in page
     response = client.post(
         reverse("followups:appointment-action", args=[first.pk, "arrive"]),
         {"return_to": "lead", f"appt{first.pk}-group_size": 3, f"appt{first.pk}-test_drive": "on"},
         **HX,
     )
-    assert response.status_code == 200 and 'id="lead-panel"' in response.content.decode()
+    assert response.status_code == 200
+    assert 'id="lead-panel"' in response.content.decode()
     first.refresh_from_db()
     assert (first.status, first.test_drive, first.group_size, first.visit_number) == (
         AppointmentStatus.ARRIVED,
@@ -336,7 +339,8 @@ def test_breach_list_badge_and_acknowledge(web, sue, mary, breach):
     breach.refresh_from_db()
     assert breach.acknowledged_by == sue
     html = client.get(reverse("followups:breaches")).content.decode()
-    assert 'data-testid="breach-row"' not in html and 'data-testid="nav-badge"' not in html
+    assert 'data-testid="breach-row"' not in html
+    assert 'data-testid="nav-badge"' not in html
     assert (
         client.get(reverse("followups:breaches") + "?show=all")
         .content.decode()

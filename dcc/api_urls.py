@@ -7,6 +7,13 @@ from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter
 
 from dcc.api import StaffViewSet, StoreViewSet, TeamViewSet
+from followups.api import (
+    AppointmentViewSet,
+    FollowUpViewSet,
+    LeadAppointmentView,
+    LeadFollowUpView,
+    QueueView,
+)
 from leads.api import DefeatReasonViewSet, LeadViewSet, VehicleModelViewSet
 from leads.api_import import LeadImportTemplateView, LeadImportView
 
@@ -17,6 +24,8 @@ router.register("staff", StaffViewSet, basename="staff")
 router.register("vehicle-models", VehicleModelViewSet, basename="vehicle-model")
 router.register("leads", LeadViewSet, basename="lead")
 router.register("defeat-reasons", DefeatReasonViewSet, basename="defeat-reason")
+router.register("followups", FollowUpViewSet, basename="followup")
+router.register("appointments", AppointmentViewSet, basename="appointment")
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
@@ -30,5 +39,9 @@ urlpatterns = [
     # Before the router: "import" would otherwise read as a lead id.
     path("leads/import/template/", LeadImportTemplateView.as_view(), name="lead-import-template"),
     path("leads/import/", LeadImportView.as_view(), name="lead-import"),
+    # A lead's follow-ups and visits are logged on the lead (API.md).
+    path("leads/<int:pk>/followups/", LeadFollowUpView.as_view(), name="lead-followups"),
+    path("leads/<int:pk>/appointments/", LeadAppointmentView.as_view(), name="lead-appointments"),
+    path("queue/", QueueView.as_view(), name="queue"),
     *router.urls,
 ]

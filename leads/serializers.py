@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 from django.utils import timezone
 from django.utils.encoding import force_str
+from drf_spectacular.helpers import lazy_serializer
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -151,15 +152,39 @@ class TimelineEntrySerializer(serializers.Serializer):
 
 
 class LeadDetailSerializer(LeadSerializer):
-    """The lead with its deals and timeline. Follow-ups, appointments and
-    calls join here when their apps exist."""
+    """The lead with its follow-ups, appointments, deals and timeline. Calls
+    join here when their app exists. Whoever sees the lead sees all of its
+    follow-ups and visits (a new owner reads the old owner's)."""
 
+    followups = serializers.SerializerMethodField()
+    appointments = serializers.SerializerMethodField()
     deals = DealSerializer(many=True, read_only=True)
     timeline = serializers.SerializerMethodField()
 
     class Meta(LeadSerializer.Meta):
-        fields = [*LeadSerializer.Meta.fields, "deals", "timeline"]
+        fields = [*LeadSerializer.Meta.fields, "followups", "appointments", "deals", "timeline"]
         read_only_fields = fields
+
+    # followups depends on leads, not the other way round: imported when used.
+    @extend_schema_field(lazy_serializer("followups.serializers.FollowUpSerializer")(many=True))
+    def get_followups(self, lead):
+        from followups.models import FollowUp
+        from followups.serializers import FollowUpSerializer
+
+        rows = FollowUp.objects.filter(lead=lead).select_related("lead", "agent")
+        return FollowUpSerializer(rows, many=True, context=self.context).data
+
+    @extend_schema_field(lazy_serializer("followups.serializers.AppointmentSerializer")(many=True))
+    def get_appointments(self, lead):
+        from followups.models import Appointment
+        from followups.serializers import AppointmentSerializer
+
+        rows = (
+            Appointment.objects.filter(lead=lead)
+            .select_related("lead__customer", "agent", "receiver")
+            .prefetch_related("sms")
+        )
+        return AppointmentSerializer(rows, many=True, context=self.context).data
 
     @extend_schema_field(TimelineEntrySerializer(many=True))
     def get_timeline(self, lead):

@@ -1,0 +1,226 @@
+"""Follow-up, appointment and queue endpoints (API.md "Follow-ups,
+appointments, deals"): thin views over ``followups.services`` and
+``followups.selectors``.
+
+Each view resolves its input with a serializer, fetches the lead or the
+appointment through the scoped queryset (404 outside the caller's scope),
+calls one service and maps its outcome like ``leads.api``:
+``ValidationError`` → 400 per field (``dcc.api_base``), ``PermissionDenied``
+→ 403, ``LeadStateError`` (the lead's or the appointment's state forbids it)
+→ 409.
+"""
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dcc.api_base import ScopedViewSetMixin
+from followups import selectors, services
+from followups.filters import AppointmentFilter, FollowUpFilter
+from followups.models import Appointment, FollowUp, Result
+from followups.serializers import (
+    AppointmentBookSerializer,
+    AppointmentSerializer,
+    ArriveSerializer,
+    CancelSerializer,
+    FollowUpCreateSerializer,
+    FollowUpLoggedSerializer,
+    FollowUpSerializer,
+    QueueItemSerializer,
+    RescheduleSerializer,
+)
+from leads.models import DefeatReason, Lead
+from leads.serializers import ConflictSerializer
+from leads.services import LeadStateError
+
+_CONFLICT = OpenApiResponse(
+    ConflictSerializer, description="The lead's or the appointment's state forbids this."
+)
+# The defeat reason used when a "defeated" follow-up names none (the note says why).
+DEFAULT_DEFEAT_REASON = "other"
+
+
+def _followups():
+    return FollowUp.objects.select_related("lead", "agent")
+
+
+def _appointments():
+    return Appointment.objects.select_related(
+        "lead__customer", "agent", "receiver"
+    ).prefetch_related("sms")
+
+
+class ServiceViewMixin:
+    """The service outcomes ``leads.api`` maps, and its input helper."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, LeadStateError):
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return super().handle_exception(exc)
+
+    def _input(self, serializer_class, **kwargs) -> dict:
+        serializer = serializer_class(
+            data=self.request.data, context=self.get_serializer_context(), **kwargs
+        )
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+# ---------------------------------------------------------------- on a lead
+
+
+class _LeadActionView(ServiceViewMixin, ScopedViewSetMixin, generics.GenericAPIView):
+    """A POST on ``leads/{id}/…``: the lead is fetched in the caller's scope."""
+
+    queryset = Lead.objects.select_related("store")
+
+
+class LeadFollowUpView(_LeadActionView):
+    serializer_class = FollowUpCreateSerializer
+
+    @extend_schema(
+        operation_id="leads_followups_create",
+        request=FollowUpCreateSerializer,
+        responses={201: FollowUpLoggedSerializer, 409: _CONFLICT},
+    )
+    def post(self, request, pk=None):
+        """Log a contact attempt; its result moves the lead (reached → active,
+        invited → invited with the visit booked when given, defeated →
+        defeated or defeat_pending, invalid → invalid)."""
+        lead = self.get_object()
+        reasons = DefeatReason.objects.visible_to(request.user).for_store(lead.store)
+        data = dict(self._input(FollowUpCreateSerializer, reasons=reasons))
+        if data["result"] == Result.DEFEATED and data.get("defeat_reason") is None:
+            # None left when the store has no "other": the service asks for one.
+            data["defeat_reason"] = reasons.filter(code=DEFAULT_DEFEAT_REASON).first()
+        followup = services.followup_log(actor=request.user, lead=lead, **data)
+        followup = _followups().get(pk=followup.pk)
+        followup.appointment = None
+        if data.get("appointment"):
+            followup.appointment = (
+                _appointments().filter(lead=lead, created_by=request.user).order_by("-pk").first()
+            )
+        body = FollowUpLoggedSerializer(followup, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class LeadAppointmentView(_LeadActionView):
+    serializer_class = AppointmentBookSerializer
+
+    @extend_schema(
+        operation_id="leads_appointments_create",
+        request=AppointmentBookSerializer,
+        responses={201: AppointmentSerializer, 409: _CONFLICT},
+    )
+    def post(self, request, pk=None):
+        """Book a store visit: the lead becomes invited; the booking SMS to the
+        customer and the receiver and the day-before reminder are queued."""
+        lead = self.get_object()
+        data = self._input(AppointmentBookSerializer)
+        appointment = services.appointment_book(actor=request.user, lead=lead, **data)
+        appointment = _appointments().get(pk=appointment.pk)
+        body = AppointmentSerializer(appointment, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+# ---------------------------------------------------------------- lists
+
+
+class FollowUpViewSet(
+    ScopedViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Logged follow-ups in the caller's scope, newest first."""
+
+    queryset = _followups()
+    serializer_class = FollowUpSerializer
+    filterset_class = FollowUpFilter
+    lookup_value_regex = r"\d+"
+
+
+class AppointmentViewSet(
+    ServiceViewMixin,
+    ScopedViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Store visits in the caller's scope (a consultant: also those handed to
+    them), by time; and what happens to them."""
+
+    queryset = _appointments()
+    serializer_class = AppointmentSerializer
+    filterset_class = AppointmentFilter
+    lookup_value_regex = r"\d+"
+
+    def _done(self, appointment: Appointment) -> Response:
+        appointment = self.get_queryset().get(pk=appointment.pk)
+        return Response(self.get_serializer(appointment).data)
+
+    @extend_schema(request=None, responses={200: AppointmentSerializer, 409: _CONFLICT})
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, pk=None):
+        """The customer confirmed the visit (the day-before call)."""
+        appointment = self.get_object()
+        return self._done(services.appointment_confirm(actor=request.user, appointment=appointment))
+
+    @extend_schema(
+        request=RescheduleSerializer, responses={200: AppointmentSerializer, 409: _CONFLICT}
+    )
+    @action(detail=True, methods=["post"])
+    def reschedule(self, request, pk=None):
+        """A new time: the pending SMS are cancelled and planned again."""
+        appointment = self.get_object()
+        data = self._input(RescheduleSerializer)
+        return self._done(
+            services.appointment_reschedule(actor=request.user, appointment=appointment, **data)
+        )
+
+    @extend_schema(request=CancelSerializer, responses={200: AppointmentSerializer, 409: _CONFLICT})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        appointment = self.get_object()
+        data = self._input(CancelSerializer)
+        return self._done(
+            services.appointment_cancel(actor=request.user, appointment=appointment, **data)
+        )
+
+    @extend_schema(request=ArriveSerializer, responses={200: AppointmentSerializer, 409: _CONFLICT})
+    @action(detail=True, methods=["post"])
+    def arrive(self, request, pk=None):
+        """The customer came: the lead becomes visited."""
+        appointment = self.get_object()
+        data = self._input(ArriveSerializer)
+        return self._done(
+            services.appointment_arrive(actor=request.user, appointment=appointment, **data)
+        )
+
+    @extend_schema(request=None, responses={200: AppointmentSerializer, 409: _CONFLICT})
+    @action(detail=True, methods=["post"], url_path="no-show")
+    def no_show(self, request, pk=None):
+        """The customer did not come: the lead goes back to follow-up."""
+        appointment = self.get_object()
+        return self._done(services.appointment_no_show(actor=request.user, appointment=appointment))
+
+
+# ---------------------------------------------------------------- queue
+
+
+class QueueView(APIView):
+    """Today's call queue of the caller: their own leads only."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=QueueItemSerializer(many=True))
+    def get(self, request):
+        now = timezone.now()
+        items = selectors.queue_for_agent(agent=request.user, now=now)
+        return Response(
+            QueueItemSerializer(items, many=True, context={"request": request, "now": now}).data
+        )

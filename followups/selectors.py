@@ -5,23 +5,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from dcc.aggregates import percentiles
 from dcc.models import User
 from dcc.roles import Role
 from dcc.timeutils import local_day_start
-from followups.models import Appointment, AppointmentStatus, FollowUp, SlaBreach
-from leads.models import Lead, Status
+from followups.models import Appointment, AppointmentStatus, FollowUp, FollowupPolicy, SlaBreach
+from leads.models import OPEN_STATUSES, Lead, Status
 
 QUEUE_SECTION_LIMIT = 200
+
+# The queue's sections in order of urgency, with what a person reads.
+QUEUE_KINDS = {
+    "overdue": gettext_lazy("Overdue follow-up"),
+    "new": gettext_lazy("New lead"),
+    "confirm": gettext_lazy("Confirm tomorrow's visit"),
+    "retry": gettext_lazy("Not reached: call again"),
+    "today": gettext_lazy("Follow-up due today"),
+}
 
 
 @dataclass
 class QueueItem:
-    kind: str  # "overdue" | "new" | "confirm" | "today" | "escalated"
+    kind: str  # "overdue" | "new" | "confirm" | "retry" | "today"
     lead: Lead
     deadline: datetime | None
     appointment: Appointment | None = None
@@ -35,11 +45,22 @@ def _lead_rows(queryset):
     return queryset.select_related("customer", "intended_model", "channel")[:QUEUE_SECTION_LIMIT]
 
 
+def _retry_hours(store_id) -> int:
+    hours = (
+        FollowupPolicy.objects.filter(store_id=store_id)
+        .values_list("retry_no_answer_hours", flat=True)
+        .first()
+    )
+    return hours if hours is not None else FollowupPolicy().retry_no_answer_hours
+
+
 def queue_for_agent(*, agent, now: datetime | None = None) -> list[QueueItem]:
     """Today's call queue (API.md): overdue follow-ups first, then new leads by
-    their first-contact deadline, tomorrow's appointments to confirm, then
-    today's follow-ups. Four indexed queries, each bounded, whatever the
-    number of leads the agent holds.
+    their first-contact deadline, tomorrow's appointments to confirm, calls
+    to retry (not reached, the store's retry interval past), then today's
+    follow-ups. Six indexed queries (the store's retry interval, then one
+    per section), each bounded, whatever the number of
+    leads the agent holds. A lead shows once, in its most urgent section.
     """
     now = now or timezone.now()
     today = timezone.localdate(now)
@@ -47,6 +68,7 @@ def queue_for_agent(*, agent, now: datetime | None = None) -> list[QueueItem]:
     tomorrow_start = local_day_start(today + timedelta(days=1))
     day_after_start = local_day_start(today + timedelta(days=2))
     open_leads = Lead.objects.open().filter(owner=agent)
+    retry_after = timedelta(hours=_retry_hours(agent.store_id))
 
     overdue = _lead_rows(
         open_leads.filter(next_followup_at__lt=today_start).order_by("next_followup_at")
@@ -56,15 +78,23 @@ def queue_for_agent(*, agent, now: datetime | None = None) -> list[QueueItem]:
             "first_contact_due", "received_at"
         )
     )
+    # The owner confirms, whoever booked; a visit of a closed lead is moot.
     confirm = (
         Appointment.objects.filter(
-            agent=agent,
+            lead__owner=agent,
+            lead__status__in=OPEN_STATUSES,
             status=AppointmentStatus.BOOKED,
             scheduled_at__gte=tomorrow_start,
             scheduled_at__lt=day_after_start,
         )
         .select_related("lead__customer", "lead__intended_model", "lead__channel", "receiver")
         .order_by("scheduled_at")[:QUEUE_SECTION_LIMIT]
+    )
+    retry = _lead_rows(
+        open_leads.filter(unanswered_attempts__gt=0)
+        .annotate(last_attempt=Max("followups__occurred_at"))
+        .filter(last_attempt__lte=now - retry_after)
+        .order_by("last_attempt")
     )
     due_today = _lead_rows(
         open_leads.filter(
@@ -78,8 +108,17 @@ def queue_for_agent(*, agent, now: datetime | None = None) -> list[QueueItem]:
         QueueItem("confirm", appointment.lead, appointment.scheduled_at, appointment)
         for appointment in confirm
     ]
+    items += [QueueItem("retry", lead, lead.last_attempt + retry_after) for lead in retry]
     items += [QueueItem("today", lead, lead.next_followup_at) for lead in due_today]
-    return items
+    seen: set[int] = set()
+    unique = []
+    for item in items:
+        if item.kind != "confirm":
+            if item.lead.pk in seen:
+                continue
+            seen.add(item.lead.pk)
+        unique.append(item)
+    return unique
 
 
 def escalated_for_supervisor(*, supervisor, limit: int = QUEUE_SECTION_LIMIT):

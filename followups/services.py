@@ -40,14 +40,11 @@ def policy_for(store) -> FollowupPolicy:
     return policy
 
 
-def default_next_followup(
-    *, store, level: str, after: datetime, result: str = Result.REACHED
-) -> datetime:
-    """The level's cadence; an unanswered call is retried hours later."""
-    policy = policy_for(store)
-    if result == Result.NO_ANSWER:
-        return after + timedelta(hours=policy.retry_no_answer_hours)
-    return after + timedelta(days=policy.cadence_days(level))
+def default_next_followup(*, store, level: str, after: datetime) -> datetime:
+    """The level's cadence (API.md). An unanswered call does not wait for it:
+    the queue brings the lead back after the store's retry interval
+    (``selectors.queue_for_agent``, section "retry")."""
+    return after + timedelta(days=policy_for(store).cadence_days(level))
 
 
 def _clock_start(lead: Lead) -> datetime:
@@ -123,7 +120,7 @@ def followup_log(
         lead.level = level
     if next_followup_at is None and result not in (Result.DEFEATED, Result.INVALID):
         next_followup_at = default_next_followup(
-            store=lead.store, level=lead.level, after=occurred_at, result=result
+            store=lead.store, level=lead.level, after=occurred_at
         )
     is_call = channel == Channel.CALL
     is_first_call = is_call and (
@@ -239,8 +236,9 @@ def appointment_book(
         raise ValidationError({"purpose": _("Unknown purpose.")})
     _check_receiver(receiver, lead)
     now = timezone.now()
-    if scheduled_at < now - timedelta(minutes=5) and not can(actor, "history.backdate"):
-        raise ValidationError({"scheduled_at": _("An appointment is booked for a future time.")})
+    if scheduled_at < now:
+        # Recording a visit booked earlier: the back-entry rule (API.md).
+        validate_event_time(actor=actor, when=scheduled_at, field="scheduled_at", now=now)
     lead = lead_services._locked(lead)
     if not lead.is_open:
         raise LeadStateError(_("Only an open lead can be invited."))

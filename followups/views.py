@@ -50,13 +50,14 @@ def _is_partial(request) -> bool:
 
 # ---------------------------------------------------------------- the call queue
 
-KIND_LABELS = {
-    "overdue": gettext_lazy("Overdue follow-up"),
-    "new": gettext_lazy("New lead"),
-    "confirm": gettext_lazy("Confirm tomorrow's visit"),
-    "today": gettext_lazy("Follow-up due today"),
+KIND_LABELS = selectors.QUEUE_KINDS
+KIND_STYLES = {
+    "overdue": "danger",
+    "new": "primary",
+    "confirm": "warning",
+    "retry": "info",
+    "today": "secondary",
 }
-KIND_STYLES = {"overdue": "danger", "new": "primary", "confirm": "warning", "today": "secondary"}
 
 
 def _queue(request):

@@ -405,6 +405,12 @@ class Lead(models.Model):
                 condition=Q(status__in=OPEN_STATUSES),
                 name="lead_queue_next_idx",
             ),
+            # The call queue's "retry" section: an agent's leads not reached yet.
+            models.Index(
+                fields=["owner"],
+                condition=Q(status__in=OPEN_STATUSES, unanswered_attempts__gt=0),
+                name="lead_queue_retry_idx",
+            ),
             # The SLA sweep's scan of recent deadlines (followups.sla.sweep_breaches).
             models.Index(
                 fields=["first_contact_due"],

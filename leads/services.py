@@ -44,6 +44,7 @@ from leads.models import (
     Status,
     VehicleModel,
 )
+from leads.signals import lead_closed
 
 
 class DuplicateLead(Exception):
@@ -88,6 +89,8 @@ def _move(lead: Lead, to: str) -> None:
             % {"current": Status(lead.status).label, "target": Status(to).label}
         )
     lead.status = to
+    if to not in OPEN_STATUSES:
+        lead_closed.send(sender=Lead, lead=lead, status=to)
 
 
 def _locked(lead: Lead) -> Lead:

@@ -242,8 +242,47 @@ def test_followup_tab_on_the_lead_page(web, alice, make_lead):
         },
     )
     followup = FollowUp.objects.get(lead=lead)
-    # An unanswered call comes back hours later, not after the level's cadence.
-    assert followup.next_followup_at == followup.occurred_at + timedelta(hours=2)
+    assert followup.result == "no_answer"
+    assert Lead.objects.get(pk=lead.pk).unanswered_attempts == 1
+
+
+def test_an_unanswered_call_comes_back_after_the_retry_interval(alice, make_lead, store_a):
+    lead = make_lead(alice, level="C")
+    followup = _log(alice, lead, result="no_answer")
+    # The next follow-up follows the level's cadence (API.md) …
+    assert followup.next_followup_at == followup.occurred_at + timedelta(days=14)
+    assert not [i for i in selectors.queue_for_agent(agent=alice) if i.lead.pk == lead.pk]
+    # … but the queue brings the lead back once the store's retry interval has passed.
+    later = followup.occurred_at + timedelta(hours=2, minutes=1)
+    items = [i for i in selectors.queue_for_agent(agent=alice, now=later) if i.lead.pk == lead.pk]
+    assert [(i.kind, i.deadline) for i in items] == [
+        ("retry", followup.occurred_at + timedelta(hours=2))
+    ]
+    _log(alice, lead, result="reached", occurred_at=followup.occurred_at + timedelta(minutes=1))
+    assert not [
+        i for i in selectors.queue_for_agent(agent=alice, now=later) if i.lead.pk == lead.pk
+    ]
+
+
+def test_confirmations_go_to_the_owner_and_not_for_closed_leads(
+    alice, bob, mike, make_lead, price_reason
+):
+    lead = make_lead(alice)
+    appointment = services.appointment_book(actor=alice, lead=lead, scheduled_at=_local(1, 11))
+    assert [i.kind for i in selectors.queue_for_agent(agent=alice)] == ["confirm"]
+    from leads.services import lead_assign, lead_defeat
+
+    lead_assign(actor=mike, lead=lead, owner=bob, reason="调岗")
+    assert not [i for i in selectors.queue_for_agent(agent=alice) if i.kind == "confirm"]
+    assert [i.appointment for i in selectors.queue_for_agent(agent=bob) if i.kind == "confirm"] == [
+        appointment
+    ]
+    # Closing the lead cancels the visit and withdraws its pending SMS.
+    lead_defeat(actor=mike, lead=Lead.objects.get(pk=lead.pk), reason=price_reason)
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.CANCELLED
+    assert not SmsMessage.objects.filter(appointment=appointment, status=SmsStatus.PENDING).exists()
+    assert not [i for i in selectors.queue_for_agent(agent=bob) if i.kind == "confirm"]
 
 
 def test_appointment_actions_are_scoped(web, bob, dave, queue):

@@ -173,6 +173,9 @@ def followup_log(
         followup=followup.pk,
         result=result,
         channel=channel,
+        purpose=purpose,
+        note=followup.note,
+        next_followup_at=next_followup_at.isoformat() if next_followup_at else None,
     )
     return followup
 
@@ -299,6 +302,13 @@ def appointment_confirm(*, actor, appointment: Appointment) -> Appointment:
     appointment.confirmed_at = timezone.now()
     audit.attribute(appointment, actor=actor)
     appointment.save()
+    audit.record(
+        "followups.appointment.confirmed",
+        actor=actor,
+        target=appointment.lead,
+        appointment=appointment.pk,
+        scheduled_at=appointment.scheduled_at.isoformat(),
+    )
     return appointment
 
 

@@ -33,6 +33,14 @@ EVENT_LABELS = {
     "leads.deal.order": gettext_lazy("Order placed (B-card)"),
     "leads.deal.delivered": gettext_lazy("Delivered (C-card)"),
     "leads.customer.merged": gettext_lazy("Customer records merged"),
+    "followups.followup.logged": gettext_lazy("Contact logged"),
+    "followups.appointment.booked": gettext_lazy("Store visit booked"),
+    "followups.appointment.confirmed": gettext_lazy("Visit confirmed"),
+    "followups.appointment.rescheduled": gettext_lazy("Visit rescheduled"),
+    "followups.appointment.cancelled": gettext_lazy("Visit cancelled"),
+    "followups.appointment.arrived": gettext_lazy("Visited the store"),
+    "followups.appointment.no_show": gettext_lazy("Did not come"),
+    "followups.breach.acknowledged": gettext_lazy("Deadline breach acknowledged"),
 }
 EVENT_ICONS = {
     "leads.lead.created": "plus-circle",
@@ -47,6 +55,14 @@ EVENT_ICONS = {
     "leads.lead.duplicate_entry": "files",
     "leads.deal.order": "cart-check",
     "leads.deal.delivered": "key",
+    "followups.followup.logged": "telephone",
+    "followups.appointment.booked": "calendar-plus",
+    "followups.appointment.confirmed": "calendar-check",
+    "followups.appointment.rescheduled": "calendar-event",
+    "followups.appointment.cancelled": "calendar-x",
+    "followups.appointment.arrived": "door-open",
+    "followups.appointment.no_show": "person-x",
+    "followups.breach.acknowledged": "alarm",
 }
 # Internal bookkeeping a reader of the history does not need (counters the
 # follow-up service keeps; the calls themselves tell the story).
@@ -168,8 +184,32 @@ def _event_details(name: str, data: dict, names: _Names) -> list[tuple[str, str]
         elif name == "leads.lead.invalidated":
             reason = str(dict(InvalidReason.choices).get(reason, reason))
         details.append((_("Reason"), reason))
+    details += _followup_details(data)
     if data.get("note"):
         details.append((_("Note"), data["note"]))
+    return details
+
+
+def _followup_details(data: dict) -> list[tuple[str, str]]:
+    """What a logged contact or a visit event says (followups' audit data)."""
+    from followups.models import Channel as ContactChannel
+    from followups.models import Result
+
+    details = []
+    if "result" in data:
+        result = str(dict(Result.choices).get(data["result"], data["result"]))
+        channel = str(dict(ContactChannel.choices).get(data.get("channel"), ""))
+        details.append((_("Result"), f"{result} · {channel}" if channel else result))
+    for key, label in (
+        ("scheduled_at", _("Visit time")),
+        ("next_followup_at", _("Next follow-up")),
+    ):
+        if data.get(key):
+            details.append((label, _show(datetime.fromisoformat(data[key]))))
+    if data.get("visit_number"):
+        details.append((_("Visit"), str(data["visit_number"])))
+    if "test_drive" in data:
+        details.append((_("Test drive"), _show(bool(data["test_drive"]))))
     return details
 
 

@@ -447,3 +447,18 @@ def test_outbox_shows_errors_and_retries_by_hand(
     assert message.status == SmsStatus.PENDING
     assert "王小明" not in web(mary).get(reverse("followups:sms")).content.decode()
     assert web(mary).post(reverse("followups:sms-retry", args=[message.pk])).status_code == 404
+
+
+def test_the_lead_timeline_tells_contacts_and_visits(web, alice, make_lead):
+    lead = make_lead(alice)
+    _log(alice, lead, result="reached", note="想要白色")
+    appointment = services.appointment_book(actor=alice, lead=lead, scheduled_at=_local(1, 16))
+    services.appointment_confirm(actor=alice, appointment=appointment)
+    html = web(alice).get(reverse("leads:detail", args=[lead.pk])).content.decode()
+    events = [
+        'data-event="followups.followup.logged"',
+        'data-event="followups.appointment.booked"',
+        'data-event="followups.appointment.confirmed"',
+    ]
+    assert all(event in html for event in events)
+    assert "想要白色" in html

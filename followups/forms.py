@@ -196,3 +196,27 @@ class ArriveForm(AppointmentForm):
     )
     test_drive = forms.BooleanField(label=_("Test drive"), required=False)
     group_size = forms.IntegerField(label=_("Group size"), min_value=1, initial=1)
+
+
+class VisitForm(LeadActionForm):
+    """A visit without a booking (walk-in or came back by themselves)."""
+
+    prefix_name = "visit"
+    arrived_at = forms.DateTimeField(
+        label=_("Arrived at"),
+        required=False,
+        widget=DateTimeLocalInput(),
+        help_text=_("Empty: now."),
+    )
+    test_drive = forms.BooleanField(label=_("Test drive"), required=False)
+    group_size = forms.IntegerField(label=_("Group size"), min_value=1, initial=1)
+    receiver = StaffChoiceField(
+        label=_("Receiving salesperson"), queryset=User.objects.none(), required=False
+    )
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["receiver"].queryset = receiver_choices(self.lead.store)

@@ -200,6 +200,9 @@ class Appointment(models.Model):
     arrived_at = models.DateTimeField(_("arrived at"), null=True, blank=True)
     test_drive = models.BooleanField(_("test drive"), default=False)
     group_size = models.PositiveSmallIntegerField(_("group size"), default=1)
+    # Recorded when the customer came without a booking (walked in, or came
+    # back by themselves): a visit for the KPIs, not an invitation.
+    is_walk_in = models.BooleanField(_("came without booking"), default=False)
     # 1 for the lead's first visit, 2 for a return visit (再回展厅), …
     visit_number = models.PositiveSmallIntegerField(null=True, blank=True)
     no_show_at = models.DateTimeField(null=True, blank=True)

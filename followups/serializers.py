@@ -139,6 +139,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "test_drive",
             "group_size",
             "visit_number",
+            "is_walk_in",
             "no_show_at",
             "cancelled_at",
             "flagged_at",

@@ -413,8 +413,53 @@ def appointment_arrive(
         appointment=appointment.pk,
         visit_number=appointment.visit_number,
         test_drive=appointment.test_drive,
+        walk_in=appointment.is_walk_in,
     )
     return appointment
+
+
+@transaction.atomic
+def visit_record(
+    *,
+    actor,
+    lead: Lead,
+    arrived_at: datetime | None = None,
+    test_drive: bool = False,
+    group_size: int = 1,
+    receiver=None,
+    note: str = "",
+) -> Appointment:
+    """A store visit nobody booked: the customer walked in or came back by
+    themselves. Recorded as an arrived, walk-in appointment so that first and
+    return visits count; it is not an invitation (no SMS, the lead does not
+    become DCC-invited)."""
+    lead_services._require_visible(actor, lead)
+    _check_receiver(receiver, lead)
+    arrived_at = arrived_at or timezone.now()
+    validate_event_time(actor=actor, when=arrived_at, field="arrived_at")
+    lead = lead_services._locked(lead)
+    if not lead.is_open:
+        raise LeadStateError(_("Only an open lead can record a visit."))
+    appointment = Appointment(
+        store=lead.store,
+        lead=lead,
+        agent=actor,
+        receiver=receiver,
+        scheduled_at=arrived_at,
+        purpose=Purpose.OTHER,
+        note=(note or "").strip(),
+        is_walk_in=True,
+        created_by=actor,
+    )
+    audit.attribute(appointment, actor=actor)
+    appointment.save()
+    return appointment_arrive(
+        actor=actor,
+        appointment=appointment,
+        arrived_at=arrived_at,
+        test_drive=test_drive,
+        group_size=group_size,
+    )
 
 
 @transaction.atomic

@@ -41,7 +41,7 @@ from django_htmx.http import push_url
 from dcc.policy import Level as ScopeLevel
 from dcc.policy import can, capability_required, get_visible_or_404, require, scope_level
 from followups import services as followup_services
-from followups.forms import AppointmentBookForm, FollowupForm
+from followups.forms import AppointmentBookForm, FollowupForm, VisitForm
 from leads import phones, selectors, services
 from leads.filters import LeadFilter
 from leads.forms import (
@@ -258,6 +258,15 @@ ACTIONS: dict[str, Action] = {
         style="success",
         icon="calendar-plus",
     ),
+    "visit": Action(
+        VisitForm,
+        lambda actor, lead, data: followup_services.visit_record(actor=actor, lead=lead, **data),
+        lambda appointment: _("Visit recorded (visit %(n)s).") % {"n": appointment.visit_number},
+        label=gettext_lazy("Visit"),
+        button=gettext_lazy("Record visit"),
+        style="success",
+        icon="door-open",
+    ),
     "level": Action(
         LevelForm,
         lambda actor, lead, data: services.lead_change_level(
@@ -383,7 +392,7 @@ def _actions_for(lead: Lead, user) -> list[str]:
     if lead.is_open:
         shown[:0] = ["level"]
         if lead.status != Status.DEFEAT_PENDING:
-            shown[:0] = ["followup", "book"]
+            shown[:0] = ["followup", "book", "visit"]
         if lead.status != Status.DEFEAT_PENDING:
             shown += ["defeat", "invalidate"]
     if lead.is_open or lead.status == Status.DELIVERED:

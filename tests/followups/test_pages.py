@@ -462,3 +462,17 @@ def test_the_lead_timeline_tells_contacts_and_visits(web, alice, make_lead):
     ]
     assert all(event in html for event in events)
     assert "想要白色" in html
+
+
+def test_a_visit_without_booking_counts_as_first_then_return_visit(web, alice, make_lead):
+    lead = make_lead(alice)
+    client = web(alice)
+    booked = services.appointment_book(actor=alice, lead=lead, scheduled_at=_local(1, 10))
+    services.appointment_arrive(actor=alice, appointment=booked)
+    client.post(
+        reverse("leads:action", args=[lead.pk, "visit"]),
+        {"visit-group_size": 2, "visit-test_drive": "on"},
+    )
+    walk_in = Appointment.objects.get(lead=lead, is_walk_in=True)
+    assert (walk_in.status, walk_in.visit_number, walk_in.test_drive) == ("arrived", 2, True)
+    assert not SmsMessage.objects.filter(appointment=walk_in).exists()

@@ -15,13 +15,18 @@ app.autodiscover_tasks()
 
 @app.on_configure.connect
 def _make_broker_folders(sender, **kwargs):
-    """The filesystem broker and beat need their folders before first use."""
-    options = sender.conf.broker_transport_options or {}
+    """The filesystem broker and beat need their folders before first use.
+    Read from Django's settings: ``sender.conf`` is still being built while
+    this signal runs (reading it recurses)."""
+    from django.conf import settings
+
+    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {}
     for key in ("data_folder_in", "data_folder_out", "control_folder"):
         if options.get(key):
             Path(options[key]).mkdir(parents=True, exist_ok=True)
-    if sender.conf.beat_schedule_filename:
-        Path(sender.conf.beat_schedule_filename).parent.mkdir(parents=True, exist_ok=True)
-    backend = str(sender.conf.result_backend or "")
+    schedule = getattr(settings, "CELERY_BEAT_SCHEDULE_FILENAME", "")
+    if schedule:
+        Path(schedule).parent.mkdir(parents=True, exist_ok=True)
+    backend = str(getattr(settings, "CELERY_RESULT_BACKEND", "") or "")
     if backend.startswith("file://"):
         Path(backend.removeprefix("file://")).mkdir(parents=True, exist_ok=True)

@@ -41,8 +41,8 @@ class QueueItem:
         return f"{self.kind}-{self.appointment.pk if self.appointment else self.lead.pk}"
 
 
-def _lead_rows(queryset):
-    return queryset.select_related("customer", "intended_model", "channel")[:QUEUE_SECTION_LIMIT]
+def _lead_rows(queryset, limit: int):
+    return queryset.select_related("customer", "intended_model", "channel")[:limit]
 
 
 def _retry_hours(store_id) -> int:
@@ -54,7 +54,9 @@ def _retry_hours(store_id) -> int:
     return hours if hours is not None else FollowupPolicy().retry_no_answer_hours
 
 
-def queue_for_agent(*, agent, now: datetime | None = None) -> list[QueueItem]:
+def queue_for_agent(
+    *, agent, now: datetime | None = None, limit: int = QUEUE_SECTION_LIMIT
+) -> list[QueueItem]:
     """Today's call queue (API.md): overdue follow-ups first, then new leads by
     their first-contact deadline, tomorrow's appointments to confirm, calls
     to retry (not reached, the store's retry interval past), then today's
@@ -71,12 +73,13 @@ def queue_for_agent(*, agent, now: datetime | None = None) -> list[QueueItem]:
     retry_after = timedelta(hours=_retry_hours(agent.store_id))
 
     overdue = _lead_rows(
-        open_leads.filter(next_followup_at__lt=today_start).order_by("next_followup_at")
+        open_leads.filter(next_followup_at__lt=today_start).order_by("next_followup_at"), limit
     )
     new = _lead_rows(
         open_leads.filter(status=Status.NEW, first_contacted_at__isnull=True).order_by(
             "first_contact_due", "received_at"
-        )
+        ),
+        limit,
     )
     # The owner confirms, whoever booked; a visit of a closed lead is moot.
     confirm = (
@@ -84,22 +87,27 @@ def queue_for_agent(*, agent, now: datetime | None = None) -> list[QueueItem]:
             lead__owner=agent,
             lead__status__in=OPEN_STATUSES,
             status=AppointmentStatus.BOOKED,
+            # Always true for tomorrow (only past visits are flagged); it lets
+            # the planner use the pending-and-unflagged index on the time.
+            flagged_at__isnull=True,
             scheduled_at__gte=tomorrow_start,
             scheduled_at__lt=day_after_start,
         )
         .select_related("lead__customer", "lead__intended_model", "lead__channel", "receiver")
-        .order_by("scheduled_at")[:QUEUE_SECTION_LIMIT]
+        .order_by("scheduled_at")[:limit]
     )
     retry = _lead_rows(
         open_leads.filter(unanswered_attempts__gt=0)
         .annotate(last_attempt=Max("followups__occurred_at"))
         .filter(last_attempt__lte=now - retry_after)
-        .order_by("last_attempt")
+        .order_by("last_attempt"),
+        limit,
     )
     due_today = _lead_rows(
         open_leads.filter(
             next_followup_at__gte=today_start, next_followup_at__lt=tomorrow_start
-        ).order_by("next_followup_at")
+        ).order_by("next_followup_at"),
+        limit,
     )
     items = [QueueItem("overdue", lead, lead.next_followup_at) for lead in overdue]
     # New leads without a hard deadline (web, inbound) sort after those with one.

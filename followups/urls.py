@@ -5,6 +5,7 @@ from followups import views
 app_name = "followups"
 
 urlpatterns = [
+    path("queue/", views.queue_list, name="queue-list"),
     path("queue/<slug:key>/", views.queue_item, name="queue-item"),
     path("queue/<slug:key>/log/", views.queue_log, name="queue-log"),
     path("appointments/", views.appointments, name="appointments"),

@@ -60,24 +60,52 @@ KIND_STYLES = {
 }
 
 
-def _queue(request):
-    items = selectors.queue_for_agent(agent=request.user)
+# The page shows the most urgent rows; the rest come on demand ("show all").
+PAGE_SECTION_LIMIT = 50
+PAGE_ROWS = 30
+
+
+def _queue(request, *, limit: int = PAGE_SECTION_LIMIT):
+    items = selectors.queue_for_agent(agent=request.user, limit=limit)
     for item in items:
         item.label = KIND_LABELS[item.kind]
         item.style = KIND_STYLES[item.kind]
     return items
 
 
-def _counts(items) -> list[dict]:
-    return [
-        {
-            "kind": kind,
-            "label": label,
-            "style": KIND_STYLES[kind],
-            "count": sum(1 for item in items if item.kind == kind),
-        }
-        for kind, label in KIND_LABELS.items()
-    ]
+def _counts(items, limit: int = PAGE_SECTION_LIMIT) -> list[dict]:
+    counts = []
+    for kind, label in KIND_LABELS.items():
+        count = sum(1 for item in items if item.kind == kind)
+        counts.append(
+            {
+                "kind": kind,
+                "label": label,
+                "style": KIND_STYLES[kind],
+                "count": count,
+                "more": count >= limit,
+            }
+        )
+    return counts
+
+
+def _list_context(items, *, show_all: bool = False, limit: int = PAGE_SECTION_LIMIT) -> dict:
+    shown = items if show_all else items[:PAGE_ROWS]
+    return {
+        "items": shown,
+        "hidden": len(items) - len(shown),
+        "counts": _counts(items, limit),
+        # Row links are this prefix and the item's key: no URL reversing per row.
+        "queue_url": reverse("followups:queue-item", args=["k"])[:-2],
+    }
+
+
+def queue_list(request):
+    """The whole queue (every section up to its limit), for "show all"."""
+    items = _queue(request, limit=selectors.QUEUE_SECTION_LIMIT)
+    context = _list_context(items, show_all=True, limit=selectors.QUEUE_SECTION_LIMIT)
+    context["active_key"] = request.GET.get("active")
+    return render(request, "followups/partials/queue_list.html", context)
 
 
 def _find(items, key: str | None):
@@ -121,10 +149,15 @@ def queue_context(request) -> dict:
     """The agent's home page (dcc.views.home): the queue and the work panel
     of its first item, or of the item named in ``?item=``."""
     items = _queue(request)
-    active = _find(items, request.GET.get("item")) or (items[0] if items else None)
+    active = None
+    if request.GET.get("item"):
+        try:
+            active = _item_for(request, request.GET["item"], items)
+        except Http404:
+            messages.warning(request, _("That item is not in your queue."))
+    active = active or (items[0] if items else None)
     return {
-        "items": items,
-        "counts": _counts(items),
+        **_list_context(items),
         "active_key": active.key if active else None,
         **_panel_context(request, active),
     }
@@ -138,10 +171,11 @@ def queue_item(request, key):
     return render(request, "followups/partials/work_panel.html", _panel_context(request, item))
 
 
-def _item_for(request, key: str):
+def _item_for(request, key: str, items=None):
     """The queue item ``key`` names; when it has left the queue meanwhile
-    (a colleague or the sweep moved it) its lead is still shown, in scope."""
-    items = _queue(request)
+    (a colleague or the sweep moved it), or is beyond the page's rows, its
+    lead is still shown, in scope."""
+    items = _queue(request) if items is None else items
     item = _find(items, key)
     if item is not None:
         return item
@@ -169,8 +203,7 @@ def _next_panel(request, done_lead_pk: int):
     upcoming = next((item for item in items if item.lead.pk != done_lead_pk), None)
     context = _panel_context(request, upcoming)
     context.update(
-        items=items,
-        counts=_counts(items),
+        _list_context(items),
         active_key=upcoming.key if upcoming else None,
         oob=True,
     )

@@ -66,6 +66,10 @@ def display(e164: str) -> str:
     """``138 1234 5678`` / ``021 6234 5678``: how people read numbers."""
     if not e164:
         return ""
+    if len(e164) == 14 and e164.startswith("+861"):
+        # Mainland mobiles, most numbers by far: libphonenumber's layout
+        # (3-4-4) without parsing (lists show hundreds of them).
+        return f"{e164[3:6]} {e164[6:10]} {e164[10:]}"
     number = phonenumbers.parse(e164, "CN")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
 

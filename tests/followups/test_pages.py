@@ -476,3 +476,19 @@ def test_a_visit_without_booking_counts_as_first_then_return_visit(web, alice, m
     walk_in = Appointment.objects.get(lead=lead, is_walk_in=True)
     assert (walk_in.status, walk_in.visit_number, walk_in.test_drive) == ("arrived", 2, True)
     assert not SmsMessage.objects.filter(appointment=walk_in).exists()
+
+
+def test_the_page_shows_the_most_urgent_rows_and_the_rest_on_demand(web, alice, make_lead):
+    now = timezone.now()
+    for i in range(35):
+        lead = make_lead(alice, name=f"客户{i}")
+        Lead.objects.filter(pk=lead.pk).update(
+            status=Status.ACTIVE, next_followup_at=now - timedelta(days=2, minutes=i)
+        )
+    client = web(alice)
+    html = client.get("/").content.decode()
+    assert html.count('data-testid="queue-row"') == 30
+    assert 'data-testid="queue-show-all"' in html
+    rest = client.get(reverse("followups:queue-list"), **HX).content.decode()
+    assert rest.count('data-testid="queue-row"') == 35
+    assert 'data-testid="queue-show-all"' not in rest

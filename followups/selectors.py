@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -41,10 +41,6 @@ class QueueItem:
         return f"{self.kind}-{self.appointment.pk if self.appointment else self.lead.pk}"
 
 
-def _lead_rows(queryset, limit: int):
-    return queryset.select_related("customer", "intended_model", "channel")[:limit]
-
-
 def _retry_hours(store_id) -> int:
     hours = (
         FollowupPolicy.objects.filter(store_id=store_id)
@@ -54,79 +50,130 @@ def _retry_hours(store_id) -> int:
     return hours if hours is not None else FollowupPolicy().retry_no_answer_hours
 
 
-def queue_for_agent(
-    *, agent, now: datetime | None = None, limit: int = QUEUE_SECTION_LIMIT
-) -> list[QueueItem]:
-    """Today's call queue (API.md): overdue follow-ups first, then new leads by
-    their first-contact deadline, tomorrow's appointments to confirm, calls
-    to retry (not reached, the store's retry interval past), then today's
-    follow-ups. Six indexed queries (the store's retry interval, then one
-    per section), each bounded, whatever the number of
-    leads the agent holds. A lead shows once, in its most urgent section.
-    """
-    now = now or timezone.now()
-    today = timezone.localdate(now)
-    today_start = local_day_start(today)
-    tomorrow_start = local_day_start(today + timedelta(days=1))
-    day_after_start = local_day_start(today + timedelta(days=2))
-    open_leads = Lead.objects.open().filter(owner=agent)
-    retry_after = timedelta(hours=_retry_hours(agent.store_id))
+class _Queue:
+    """The queue's sections for one agent at one moment: which of their open
+    leads (or appointments) each holds, in order of urgency. The lead
+    sections exclude each other, so a lead shows once, in its most urgent
+    section, and counts agree with the rows."""
 
-    overdue = _lead_rows(
-        open_leads.filter(next_followup_at__lt=today_start).order_by("next_followup_at"), limit
-    )
-    new = _lead_rows(
-        open_leads.filter(status=Status.NEW, first_contacted_at__isnull=True).order_by(
-            "first_contact_due", "received_at"
-        ),
-        limit,
-    )
-    # The owner confirms, whoever booked; a visit of a closed lead is moot.
-    confirm = (
-        Appointment.objects.filter(
-            lead__owner=agent,
+    ORDER = ("overdue", "new", "confirm", "retry", "today")
+
+    def __init__(self, agent, now: datetime):
+        self.agent, self.now = agent, now
+        today = timezone.localdate(now)
+        today_start = local_day_start(today)
+        tomorrow_start = local_day_start(today + timedelta(days=1))
+        self.tomorrow = (tomorrow_start, local_day_start(today + timedelta(days=2)))
+        self.retry_after = timedelta(hours=_retry_hours(agent.store_id))
+        overdue = Q(next_followup_at__lt=today_start)
+        new = Q(status=Status.NEW, first_contacted_at__isnull=True) & ~overdue
+        retry = (
+            Q(unanswered_attempts__gt=0, last_attempt_at__lte=now - self.retry_after)
+            & ~overdue
+            & ~new
+        )
+        today_due = (
+            Q(next_followup_at__gte=today_start, next_followup_at__lt=tomorrow_start)
+            & ~new
+            & ~retry
+        )
+        self.lead_sections = {
+            "overdue": (overdue, [F("next_followup_at").asc()]),
+            # New leads without a hard deadline (web, inbound) after those with one.
+            "new": (new, [F("first_contact_due").asc(nulls_last=True), F("received_at").asc()]),
+            "retry": (retry, [F("last_attempt_at").asc()]),
+            "today": (today_due, [F("next_followup_at").asc()]),
+        }
+        self.open_leads = Lead.objects.open().filter(owner=agent)
+
+    def appointments(self):
+        # The owner confirms, whoever booked; a visit of a closed lead is moot.
+        return Appointment.objects.filter(
+            lead__owner=self.agent,
             lead__status__in=OPEN_STATUSES,
             status=AppointmentStatus.BOOKED,
             # Always true for tomorrow (only past visits are flagged); it lets
             # the planner use the pending-and-unflagged index on the time.
             flagged_at__isnull=True,
-            scheduled_at__gte=tomorrow_start,
-            scheduled_at__lt=day_after_start,
+            scheduled_at__gte=self.tomorrow[0],
+            scheduled_at__lt=self.tomorrow[1],
         )
-        .select_related("lead__customer", "lead__intended_model", "lead__channel", "receiver")
-        .order_by("scheduled_at")[:limit]
-    )
-    retry = _lead_rows(
-        open_leads.filter(unanswered_attempts__gt=0)
-        .annotate(last_attempt=Max("followups__occurred_at"))
-        .filter(last_attempt__lte=now - retry_after)
-        .order_by("last_attempt"),
-        limit,
-    )
-    due_today = _lead_rows(
-        open_leads.filter(
-            next_followup_at__gte=today_start, next_followup_at__lt=tomorrow_start
-        ).order_by("next_followup_at"),
-        limit,
-    )
-    items = [QueueItem("overdue", lead, lead.next_followup_at) for lead in overdue]
-    # New leads without a hard deadline (web, inbound) sort after those with one.
-    items += [QueueItem("new", lead, lead.first_contact_due) for lead in new]
-    items += [
-        QueueItem("confirm", appointment.lead, appointment.scheduled_at, appointment)
-        for appointment in confirm
-    ]
-    items += [QueueItem("retry", lead, lead.last_attempt + retry_after) for lead in retry]
-    items += [QueueItem("today", lead, lead.next_followup_at) for lead in due_today]
-    seen: set[int] = set()
-    unique = []
-    for item in items:
-        if item.kind != "confirm":
-            if item.lead.pk in seen:
-                continue
-            seen.add(item.lead.pk)
-        unique.append(item)
-    return unique
+
+    def rows(self, kind: str, limit: int) -> list[QueueItem]:
+        if kind == "confirm":
+            appointments = (
+                self.appointments()
+                .select_related(
+                    "lead__customer", "lead__intended_model", "lead__channel", "receiver"
+                )
+                .order_by("scheduled_at")[:limit]
+            )
+            return [QueueItem("confirm", a.lead, a.scheduled_at, a) for a in appointments]
+        condition, order = self.lead_sections[kind]
+        leads = (
+            self.open_leads.filter(condition)
+            .select_related("customer", "intended_model", "channel")
+            .order_by(*order)[:limit]
+        )
+        return [QueueItem(kind, lead, self.deadline(kind, lead)) for lead in leads]
+
+    def deadline(self, kind: str, lead: Lead):
+        if kind == "new":
+            return lead.first_contact_due
+        if kind == "retry":
+            return lead.last_attempt_at + self.retry_after if lead.last_attempt_at else None
+        return lead.next_followup_at
+
+    def counts(self) -> dict[str, int]:
+        counts = self.open_leads.aggregate(
+            **{
+                kind: Count("pk", filter=condition)
+                for kind, (condition, _order) in self.lead_sections.items()
+            }
+        )
+        counts["confirm"] = self.appointments().count()
+        return {kind: counts[kind] for kind in self.ORDER}
+
+
+def queue_for_agent(
+    *,
+    agent,
+    now: datetime | None = None,
+    limit: int = QUEUE_SECTION_LIMIT,
+    total: int | None = None,
+) -> list[QueueItem]:
+    """Today's call queue (API.md): overdue follow-ups first, then new leads by
+    their first-contact deadline, tomorrow's appointments to confirm, calls
+    to retry (not reached, the store's retry interval past), then today's
+    follow-ups. One indexed, bounded query per section (at most ``limit``
+    rows each; with ``total``, sections stop once that many rows are in),
+    whatever the number of leads the agent holds.
+    """
+    return _items(_Queue(agent, now or timezone.now()), limit=limit, total=total)
+
+
+def _items(queue: _Queue, *, limit: int, total: int | None) -> list[QueueItem]:
+    items: list[QueueItem] = []
+    for kind in queue.ORDER:
+        wanted = limit if total is None else min(limit, total - len(items))
+        if wanted <= 0:
+            break
+        items += queue.rows(kind, wanted)
+    return items
+
+
+def queue_deadline(*, agent, kind: str, lead: Lead, now: datetime | None = None):
+    """The deadline a lead has in the queue section ``kind``."""
+    return _Queue(agent, now or timezone.now()).deadline(kind, lead)
+
+
+def queue_page(
+    *, agent, total: int, now: datetime | None = None
+) -> tuple[list[QueueItem], dict[str, int]]:
+    """The queue's ``total`` most urgent rows and every section's size: what
+    the agent's home page shows (the rest on demand)."""
+    queue = _Queue(agent, now or timezone.now())
+    return _items(queue, limit=QUEUE_SECTION_LIMIT, total=total), queue.counts()
 
 
 def escalated_for_supervisor(*, supervisor, limit: int = QUEUE_SECTION_LIMIT):

@@ -185,12 +185,14 @@ def _count_attempt(lead: Lead, *, result: str, occurred_at: datetime) -> None:
     lead goes to the supervisor's queue (once)."""
     if result == Result.NO_ANSWER:
         lead.unanswered_attempts += 1
+        lead.last_attempt_at = max(filter(None, [lead.last_attempt_at, occurred_at]))
         limit = policy_for(lead.store).max_unanswered_attempts
         within_deadline = lead.first_contact_due is None or occurred_at <= lead.first_contact_due
         if lead.unanswered_attempts >= limit and within_deadline and lead.escalated_at is None:
             lead.escalated_at = timezone.now()
-    elif result != Result.NO_ANSWER:
+    else:
         lead.unanswered_attempts = 0
+        lead.last_attempt_at = None
 
 
 def _apply_result(

@@ -61,40 +61,31 @@ KIND_STYLES = {
 
 
 # The page shows the most urgent rows; the rest come on demand ("show all").
-PAGE_SECTION_LIMIT = 50
 PAGE_ROWS = 30
 
 
-def _queue(request, *, limit: int = PAGE_SECTION_LIMIT):
-    items = selectors.queue_for_agent(agent=request.user, limit=limit)
+def _labelled(items):
+    labels = {kind: str(label) for kind, label in KIND_LABELS.items()}  # translate once
     for item in items:
-        item.label = KIND_LABELS[item.kind]
+        item.label = labels[item.kind]
         item.style = KIND_STYLES[item.kind]
     return items
 
 
-def _counts(items, limit: int = PAGE_SECTION_LIMIT) -> list[dict]:
-    counts = []
-    for kind, label in KIND_LABELS.items():
-        count = sum(1 for item in items if item.kind == kind)
-        counts.append(
-            {
-                "kind": kind,
-                "label": label,
-                "style": KIND_STYLES[kind],
-                "count": count,
-                "more": count >= limit,
-            }
-        )
-    return counts
+def _queue(request):
+    """The page's rows and the size of every section."""
+    items, counts = selectors.queue_page(agent=request.user, total=PAGE_ROWS)
+    return _labelled(items), counts
 
 
-def _list_context(items, *, show_all: bool = False, limit: int = PAGE_SECTION_LIMIT) -> dict:
-    shown = items if show_all else items[:PAGE_ROWS]
+def _list_context(items, counts: dict, *, hidden: int | None = None) -> dict:
     return {
-        "items": shown,
-        "hidden": len(items) - len(shown),
-        "counts": _counts(items, limit),
+        "items": items,
+        "hidden": sum(counts.values()) - len(items) if hidden is None else hidden,
+        "counts": [
+            {"kind": kind, "label": label, "style": KIND_STYLES[kind], "count": counts[kind]}
+            for kind, label in KIND_LABELS.items()
+        ],
         # Row links are this prefix and the item's key: no URL reversing per row.
         "queue_url": reverse("followups:queue-item", args=["k"])[:-2],
     }
@@ -102,8 +93,9 @@ def _list_context(items, *, show_all: bool = False, limit: int = PAGE_SECTION_LI
 
 def queue_list(request):
     """The whole queue (every section up to its limit), for "show all"."""
-    items = _queue(request, limit=selectors.QUEUE_SECTION_LIMIT)
-    context = _list_context(items, show_all=True, limit=selectors.QUEUE_SECTION_LIMIT)
+    items = _labelled(selectors.queue_for_agent(agent=request.user))
+    counts = {kind: sum(1 for item in items if item.kind == kind) for kind in KIND_LABELS}
+    context = _list_context(items, counts, hidden=0)
     context["active_key"] = request.GET.get("active")
     return render(request, "followups/partials/queue_list.html", context)
 
@@ -148,7 +140,7 @@ def _appointment_forms(appointment, user, bound=None, action=None) -> list[dict]
 def queue_context(request) -> dict:
     """The agent's home page (dcc.views.home): the queue and the work panel
     of its first item, or of the item named in ``?item=``."""
-    items = _queue(request)
+    items, counts = _queue(request)
     active = None
     if request.GET.get("item"):
         try:
@@ -157,7 +149,7 @@ def queue_context(request) -> dict:
             messages.warning(request, _("That item is not in your queue."))
     active = active or (items[0] if items else None)
     return {
-        **_list_context(items),
+        **_list_context(items, counts),
         "active_key": active.key if active else None,
         **_panel_context(request, active),
     }
@@ -172,38 +164,40 @@ def queue_item(request, key):
 
 
 def _item_for(request, key: str, items=None):
-    """The queue item ``key`` names; when it has left the queue meanwhile
-    (a colleague or the sweep moved it), or is beyond the page's rows, its
-    lead is still shown, in scope."""
-    items = _queue(request) if items is None else items
-    item = _find(items, key)
-    if item is not None:
-        return item
+    """The queue item ``key`` ("<kind>-<id>") names, in the user's scope; it
+    may have left the queue meanwhile (a colleague or the sweep moved it)."""
+    if items is not None:
+        found = _find(items, key)
+        if found is not None:
+            return found
     kind, _sep, pk = key.partition("-")
-    if not pk.isdigit():
+    if kind not in KIND_LABELS or not pk.isdigit():
         raise Http404("bad queue key")
     if kind == "confirm":
         appointment = get_visible_or_404(
-            Appointment.objects.select_related("lead__customer"), request.user, pk=pk
+            Appointment.objects.select_related("lead__customer", "receiver"), request.user, pk=pk
         )
-        item = selectors.QueueItem("confirm", appointment.lead, appointment.scheduled_at)
-        item.appointment = appointment
+        item = selectors.QueueItem(kind, appointment.lead, appointment.scheduled_at, appointment)
     else:
-        lead = get_visible_or_404(Lead.objects.select_related("customer"), request.user, pk=pk)
-        item = selectors.QueueItem(kind if kind in KIND_LABELS else "today", lead, None)
-    item.label = KIND_LABELS[item.kind]
-    item.style = KIND_STYLES[item.kind]
-    return item
+        lead = get_visible_or_404(
+            Lead.objects.select_related("customer", "intended_model", "channel"),
+            request.user,
+            pk=pk,
+        )
+        item = selectors.QueueItem(
+            kind, lead, selectors.queue_deadline(agent=request.user, kind=kind, lead=lead)
+        )
+    return _labelled([item])[0]
 
 
 def _next_panel(request, done_lead_pk: int):
     """After an item is done: the next one in the (recomputed) queue, with
     the queue list swapped out of band."""
-    items = _queue(request)
+    items, counts = _queue(request)
     upcoming = next((item for item in items if item.lead.pk != done_lead_pk), None)
     context = _panel_context(request, upcoming)
     context.update(
-        _list_context(items),
+        _list_context(items, counts),
         active_key=upcoming.key if upcoming else None,
         oob=True,
     )

@@ -349,6 +349,8 @@ class Lead(models.Model):
     # Minutes from receipt (or transfer) to the first logged contact.
     first_contact_minutes = models.PositiveIntegerField(null=True, blank=True)
     unanswered_attempts = models.PositiveSmallIntegerField(_("unanswered attempts"), default=0)
+    # The latest of those unanswered calls: the queue retries after it.
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
     escalated_at = models.DateTimeField(_("escalated to the supervisor"), null=True, blank=True)
 
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -356,7 +358,7 @@ class Lead(models.Model):
 
     # History is read by lead (``id``) and time; its foreign keys need no index.
     history = HistoricalRecords(
-        excluded_fields=["updated_at", "next_followup_at"],
+        excluded_fields=["updated_at", "next_followup_at", "last_attempt_at"],
         no_db_index=[
             "store",
             "customer",
@@ -407,7 +409,7 @@ class Lead(models.Model):
             ),
             # The call queue's "retry" section: an agent's leads not reached yet.
             models.Index(
-                fields=["owner"],
+                fields=["owner", "last_attempt_at"],
                 condition=Q(status__in=OPEN_STATUSES, unanswered_attempts__gt=0),
                 name="lead_queue_retry_idx",
             ),

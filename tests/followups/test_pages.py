@@ -43,17 +43,17 @@ def _local(days=0, hour=10):
 def queue(alice, mike, make_lead):
     """Alice's queue: one of each kind, plus a lead of Bob's."""
     now = timezone.now()
-    overdue = make_lead(alice, name="逾期")
+    overdue = make_lead(alice, name="赵一")
     Lead.objects.filter(pk=overdue.pk).update(
         status=Status.ACTIVE, next_followup_at=now - timedelta(days=3)
     )
-    new = make_lead(mike, name="新线索", source=Source.MANUFACTURER, owner=alice)
-    today = make_lead(alice, name="今日")
+    new = make_lead(mike, name="钱二", source=Source.MANUFACTURER, owner=alice)
+    today = make_lead(alice, name="李四")
     Lead.objects.filter(pk=today.pk).update(
         status=Status.ACTIVE,
         next_followup_at=local_day_start(timezone.localdate()) + timedelta(hours=23, minutes=59),
     )
-    invited = make_lead(alice, name="明日到店")
+    invited = make_lead(alice, name="孙三")
     appointment = services.appointment_book(actor=alice, lead=invited, scheduled_at=_local(1, 15))
     Lead.objects.filter(pk=invited.pk).update(next_followup_at=now + timedelta(days=5))
     return {"overdue": overdue, "new": new, "today": today, "appointment": appointment}
@@ -67,7 +67,7 @@ def test_agent_home_is_the_queue_in_order_of_urgency(web, alice, queue, bob, mak
     response = web(alice).get("/")
     html = response.content.decode()
     assert response.status_code == 200
-    order = [html.index(name) for name in ("逾期", "新线索", "明日到店", "今日")]
+    order = [html.index(name) for name in ("赵一", "钱二", "孙三", "李四")]
     assert order == sorted(order)
     assert "别人的" not in html
     assert html.count('data-testid="queue-row"') == 4
@@ -96,7 +96,7 @@ def test_opening_an_item_loads_its_panel(web, alice, queue):
     html = response.content.decode()
     assert response.status_code == 200
     assert f'data-key="{key}"' in html
-    assert "新线索" in html
+    assert "钱二" in html
     # Without htmx it is the queue page with that item open.
     response = web(alice).get(reverse("followups:queue-item", args=[key]))
     assert response.status_code == 302
@@ -131,7 +131,7 @@ def test_logging_a_call_brings_up_the_next_item(web, alice, queue):
     assert f'data-key="new-{queue["new"].pk}"' in html
     assert 'hx-swap-oob="true"' in html
     assert f'id="row-overdue-{lead.pk}"' not in html
-    assert "逾期" in html  # the success message names the customer
+    assert "赵一" in html  # the success message names the customer
 
 
 def test_invited_needs_a_visit_time_and_books_it(web, alice, queue, connie):

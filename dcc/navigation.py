@@ -37,6 +37,7 @@ NAV = [
         _("First contact"), "followups:first-contact", "stopwatch", "followups.team_health.view"
     ),
     NavItem(_("SMS"), "followups:sms", "chat-dots", "followups.sms.view", badge="sms_problems"),
+    NavItem(_("Store rules"), "followups:settings", "sliders", "followups.policy.manage"),
     NavItem(_("Assignment"), "leads:assignment", "shuffle", "leads.assign"),
     NavItem(_("Import"), "leads:import", "file-earmark-spreadsheet", "leads.import"),
     NavItem(_("Organisation"), "directory", "diagram-3", "org.directory.view"),

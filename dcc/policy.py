@@ -145,6 +145,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "followups.sms.view": frozenset({S, M, AD}),
     "followups.sms.retry": frozenset({S, M, AD}),
     "followups.team_health.view": frozenset({S, M, AD}),
+    # A store's rules with clocks and its follow-up cadence (settings, DESIGN §2).
+    "followups.policy.manage": frozenset({M, AD}),
 }
 
 # Roles that can own a lead. A consultant owns showroom leads, never a

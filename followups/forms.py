@@ -13,8 +13,8 @@ from django.utils.translation import gettext_lazy as _
 
 from dcc.models import User
 from dcc.roles import Role
-from followups.models import Channel, Purpose, Result
-from followups.services import policy_for
+from followups.models import Channel, FollowupPolicy, Purpose, Result
+from followups.services import POLICY_FIELDS, STORE_RULE_FIELDS, policy_for
 from leads.forms import DateTimeLocalInput, LeadActionForm, StaffChoiceField
 from leads.models import DefeatReason, InvalidReason, Level
 
@@ -220,3 +220,30 @@ class VisitForm(LeadActionForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["receiver"].queryset = receiver_choices(self.lead.store)
+
+
+# ---------------------------------------------------------------- store rules
+
+
+class StoreRulesForm(forms.ModelForm):
+    """The store's rules with clocks (dcc.Store): input only, saved by
+    ``services.store_rules_update``."""
+
+    success_css_class = ""
+
+    class Meta:
+        from dcc.models import Store
+
+        model = Store
+        fields = list(STORE_RULE_FIELDS)
+
+
+class PolicyForm(forms.ModelForm):
+    success_css_class = ""
+
+    class Meta:
+        model = FollowupPolicy
+        fields = list(POLICY_FIELDS)
+        widgets = {
+            "reminder_hour": forms.NumberInput(attrs={"min": 0, "max": 23}),
+        }

@@ -6,6 +6,7 @@ take ids and call those services.
 """
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -21,26 +22,26 @@ class FollowupPolicy(models.Model):
         "dcc.Store", on_delete=models.CASCADE, related_name="followup_policy"
     )
     cadence_h_days = models.PositiveSmallIntegerField(
-        _("level H: follow up every (days)"), default=1
+        _("level H: follow up every (days)"), default=1, validators=[MinValueValidator(1)]
     )
     cadence_a_days = models.PositiveSmallIntegerField(
-        _("level A: follow up every (days)"), default=3
+        _("level A: follow up every (days)"), default=3, validators=[MinValueValidator(1)]
     )
     cadence_b_days = models.PositiveSmallIntegerField(
-        _("level B: follow up every (days)"), default=7
+        _("level B: follow up every (days)"), default=7, validators=[MinValueValidator(1)]
     )
     cadence_c_days = models.PositiveSmallIntegerField(
-        _("level C: follow up every (days)"), default=14
+        _("level C: follow up every (days)"), default=14, validators=[MinValueValidator(1)]
     )
     # An unanswered call comes back to the queue this many hours later, not
     # after the level's cadence: the customer has not been spoken to yet.
     retry_no_answer_hours = models.PositiveSmallIntegerField(
-        _("retry an unanswered call after (hours)"), default=2
+        _("retry an unanswered call after (hours)"), default=2, validators=[MaxValueValidator(72)]
     )
     # Unanswered attempts before the first-contact deadline after which the
     # lead goes to the supervisor's queue.
     max_unanswered_attempts = models.PositiveSmallIntegerField(
-        _("unanswered attempts before escalation"), default=3
+        _("unanswered attempts before escalation"), default=3, validators=[MinValueValidator(1)]
     )
     # An appointment with neither arrival nor no-show this long after its time
     # is flagged for the manager to confirm.
@@ -48,7 +49,9 @@ class FollowupPolicy(models.Model):
         _("hours after an appointment before it is flagged"), default=2
     )
     reminder_hour = models.PositiveSmallIntegerField(
-        _("hour of the day-before reminder SMS"), default=10
+        _("hour of the day-before reminder SMS"),
+        default=10,
+        validators=[MaxValueValidator(23)],
     )
     sms_signature = models.CharField(_("SMS signature"), max_length=30, blank=True, default="")
 

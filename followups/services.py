@@ -505,3 +505,59 @@ def breach_acknowledge(*, actor, breach) -> bool:
             "followups.breach.acknowledged", actor=actor, target=breach.lead, breach=breach.pk
         )
     return bool(updated)
+
+
+# ---------------------------------------------------------------- store rules
+
+STORE_RULE_FIELDS = (
+    "manufacturer_first_contact_hours",
+    "transfer_first_contact_days",
+    "defeat_approval_required",
+)
+POLICY_FIELDS = (
+    "cadence_h_days",
+    "cadence_a_days",
+    "cadence_b_days",
+    "cadence_c_days",
+    "retry_no_answer_hours",
+    "max_unanswered_attempts",
+    "appointment_grace_hours",
+    "reminder_hour",
+    "sms_signature",
+)
+
+
+@transaction.atomic
+def store_rules_update(*, actor, store, reason: str = "", **values):
+    """A manager sets the store's rules: first-contact windows, defeat
+    approval, follow-up cadence per level, retry interval, escalation after
+    unanswered calls, the grace before unmarked visits are flagged, the
+    reminder hour and the SMS signature. Deadlines already set keep their
+    time; new leads and transfers use the new windows."""
+    from dcc.models import Store
+    from dcc.policy import require
+
+    require(actor, "followups.policy.manage")
+    if not Store.objects.visible_to(actor).filter(pk=store.pk).exists():
+        raise PermissionDenied("store outside the actor's scope")
+    unknown = set(values) - set(STORE_RULE_FIELDS) - set(POLICY_FIELDS)
+    if unknown:
+        raise ValidationError({name: _("Unknown setting.") for name in unknown})
+    store = Store.objects.select_for_update().get(pk=store.pk)
+    policy, _created = FollowupPolicy.objects.select_for_update().get_or_create(store=store)
+    changed = {}
+    for obj, names in ((store, STORE_RULE_FIELDS), (policy, POLICY_FIELDS)):
+        for name in names:
+            if name in values and getattr(obj, name) != values[name]:
+                changed[name] = [getattr(obj, name), values[name]]
+                setattr(obj, name, values[name])
+        obj.full_clean()
+    if not changed:
+        return policy
+    for obj in (store, policy):
+        audit.attribute(obj, actor=actor, reason=reason)
+        obj.save()
+    audit.record(
+        "followups.store_rules.updated", actor=actor, target=store, store=store, changed=changed
+    )
+    return policy

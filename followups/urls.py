@@ -19,4 +19,5 @@ urlpatterns = [
     path("first-contact/", views.first_contact, name="first-contact"),
     path("sms/", views.sms_outbox, name="sms"),
     path("sms/<int:pk>/retry/", views.sms_retry, name="sms-retry"),
+    path("settings/", views.store_rules, name="settings"),
 ]

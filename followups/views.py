@@ -34,7 +34,9 @@ from followups.forms import (
     ConfirmForm,
     FollowupForm,
     NoShowForm,
+    PolicyForm,
     RescheduleForm,
+    StoreRulesForm,
 )
 from followups.models import Appointment, AppointmentStatus, SlaBreach, SmsMessage, SmsStatus
 from leads.forms import add_service_errors
@@ -552,3 +554,49 @@ def sms_retry(request, pk):
     else:
         messages.error(request, _("Only a failed or uncertain message can be sent again."))
     return redirect(f"{reverse('followups:sms')}?show={request.POST.get('show', 'all')}")
+
+
+# ---------------------------------------------------------------- store rules
+
+
+@capability_required("followups.policy.manage")
+def store_rules(request):
+    """门店规则: the manager's settings for the store's clocks and cadence."""
+    from dcc.models import Store
+
+    stores = Store.objects.visible_to(request.user).filter(is_active=True).order_by("code")
+    store_id = request.POST.get("store") or request.GET.get("store") or request.user.store_id
+    store = get_visible_or_404(Store, request.user, pk=store_id) if store_id else stores.first()
+    if store is None:
+        raise Http404("no store")
+    policy = services.policy_for(store)
+    if request.method == "POST":
+        store_form = StoreRulesForm(request.POST, instance=Store.objects.get(pk=store.pk))
+        policy_form = PolicyForm(request.POST, instance=services.policy_for(store))
+        if store_form.is_valid() and policy_form.is_valid():
+            try:
+                services.store_rules_update(
+                    actor=request.user,
+                    store=store,
+                    reason=request.POST.get("reason", ""),
+                    **store_form.cleaned_data,
+                    **policy_form.cleaned_data,
+                )
+            except ValidationError as exc:
+                add_service_errors(policy_form, exc)
+            else:
+                messages.success(request, _("Store rules saved."))
+                return redirect(f"{reverse('followups:settings')}?store={store.pk}")
+    else:
+        store_form = StoreRulesForm(instance=store)
+        policy_form = PolicyForm(instance=policy)
+    return render(
+        request,
+        "followups/store_rules.html",
+        {
+            "store": store,
+            "stores": stores,
+            "store_form": store_form,
+            "policy_form": policy_form,
+        },
+    )

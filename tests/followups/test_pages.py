@@ -492,3 +492,50 @@ def test_the_page_shows_the_most_urgent_rows_and_the_rest_on_demand(web, alice, 
     rest = client.get(reverse("followups:queue-list"), **HX).content.decode()
     assert rest.count('data-testid="queue-row"') == 35
     assert 'data-testid="queue-show-all"' not in rest
+
+
+# ---------------------------------------------------------------- store rules
+
+
+def test_manager_sets_the_store_rules(web, mike, alice, mary, store_a, make_lead):
+    client = web(mike)
+    assert client.get(reverse("followups:settings")).status_code == 200
+    data = {
+        "store": store_a.pk,
+        "manufacturer_first_contact_hours": 24,
+        "transfer_first_contact_days": 2,
+        "defeat_approval_required": "on",
+        "cadence_h_days": 1,
+        "cadence_a_days": 2,
+        "cadence_b_days": 5,
+        "cadence_c_days": 10,
+        "retry_no_answer_hours": 3,
+        "max_unanswered_attempts": 4,
+        "appointment_grace_hours": 1,
+        "reminder_hour": 9,
+        "sms_signature": "上汽通用别克",
+        "reason": "厂家新规",
+    }
+    response = client.post(reverse("followups:settings"), data)
+    assert response.status_code == 302
+    store_a.refresh_from_db()
+    policy = services.policy_for(store_a)
+    assert store_a.manufacturer_first_contact_hours == 24
+    assert store_a.defeat_approval_required is True
+    assert (policy.cadence_a_days, policy.retry_no_answer_hours, policy.sms_signature) == (
+        2,
+        3,
+        "上汽通用别克",
+    )
+    assert policy.history.first().history_change_reason == "厂家新规"
+    # The cadence applies to the next follow-up logged.
+    followup = _log(alice, make_lead(alice, level="A"))
+    assert followup.next_followup_at == followup.occurred_at + timedelta(days=2)
+    # Bad values are field errors and change nothing.
+    response = client.post(reverse("followups:settings"), {**data, "reminder_hour": 25})
+    assert response.status_code == 200
+    assert "is-invalid" in response.content.decode()
+    assert services.policy_for(store_a).reminder_hour == 9
+    # Another store's manager cannot see or change it; agents may not.
+    assert web(mary).get(reverse("followups:settings"), {"store": store_a.pk}).status_code == 404
+    assert web(alice).get(reverse("followups:settings")).status_code == 403

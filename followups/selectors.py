@@ -85,6 +85,7 @@ class _Queue:
             "today": (today_due, [F("next_followup_at").asc()]),
         }
         self.open_leads = Lead.objects.open().filter(owner=agent)
+        self._confirm: list[QueueItem] | None = None
 
     def appointments(self):
         # The owner confirms, whoever booked; a visit of a closed lead is moot.
@@ -99,16 +100,23 @@ class _Queue:
             scheduled_at__lt=self.tomorrow[1],
         )
 
-    def rows(self, kind: str, limit: int) -> list[QueueItem]:
-        if kind == "confirm":
+    def confirmations(self) -> list[QueueItem]:
+        """Tomorrow's visits to confirm (a few per agent), fetched once: the
+        page needs their rows and their count."""
+        if self._confirm is None:
             appointments = (
                 self.appointments()
                 .select_related(
                     "lead__customer", "lead__intended_model", "lead__channel", "receiver"
                 )
-                .order_by("scheduled_at")[:limit]
+                .order_by("scheduled_at")[:QUEUE_SECTION_LIMIT]
             )
-            return [QueueItem("confirm", a.lead, a.scheduled_at, a) for a in appointments]
+            self._confirm = [QueueItem("confirm", a.lead, a.scheduled_at, a) for a in appointments]
+        return self._confirm
+
+    def rows(self, kind: str, limit: int) -> list[QueueItem]:
+        if kind == "confirm":
+            return self.confirmations()[:limit]
         condition, order = self.lead_sections[kind]
         leads = (
             self.open_leads.filter(condition)
@@ -131,7 +139,7 @@ class _Queue:
                 for kind, (condition, _order) in self.lead_sections.items()
             }
         )
-        counts["confirm"] = self.appointments().count()
+        counts["confirm"] = len(self.confirmations())
         return {kind: counts[kind] for kind in self.ORDER}
 
 

@@ -2,13 +2,14 @@
 appointment grace check, run by Celery beat (``followups.tasks``).
 
 Both are safe to run twice, or twice at once: a breach is one row per lead
-and deadline under a unique constraint (inserted with ON CONFLICT DO
-NOTHING), and an appointment is flagged by a conditional UPDATE on
-``flagged_at IS NULL``.
+and deadline under a unique constraint (inserted with ON CONFLICT DO NOTHING
+RETURNING, so each sweep counts only what it added), and an appointment is
+flagged by a conditional UPDATE on ``flagged_at IS NULL``.
 """
 
 from datetime import timedelta
 
+from django.db import connection
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -33,22 +34,43 @@ def sweep_breaches(*, now=None) -> int:
         .values_list("pk", "store_id", "owner_id", "first_contact_due", "source", "transferred_at")
     )
     rows = [
-        SlaBreach(
-            lead_id=pk,
-            store_id=store_id,
-            owner_id=owner_id,
-            due_at=due_at,
-            kind=BreachKind.MANUFACTURER_48H
+        (
+            pk,
+            store_id,
+            owner_id,
+            due_at,
+            BreachKind.MANUFACTURER_48H
             if source == Source.MANUFACTURER and transferred_at is None
             else BreachKind.TRANSFER,
         )
         for pk, store_id, owner_id, due_at, source, transferred_at in overdue.iterator()
     ]
+    return sum(_insert_new(rows[i : i + 500], now=now) for i in range(0, len(rows), 500))
+
+
+def _insert_new(rows, *, now) -> int:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING: the rows this sweep really
+    added, even with another sweep inserting the same breaches at once."""
     if not rows:
         return 0
-    before = SlaBreach.objects.count()
-    SlaBreach.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
-    return SlaBreach.objects.count() - before
+    qn = connection.ops.quote_name
+    adapt = connection.ops.adapt_datetimefield_value
+    columns = ("lead_id", "store_id", "owner_id", "due_at", "kind", "breached_at")
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
+    params = [
+        value
+        for lead_id, store_id, owner_id, due_at, kind in rows
+        for value in (lead_id, store_id, owner_id, adapt(due_at), kind, adapt(now))
+    ]
+    # Identifiers are quoted model names; every value is a query parameter.
+    table = qn(SlaBreach._meta.db_table)
+    names = ", ".join(map(qn, columns))
+    conflict = f"{qn('lead_id')}, {qn('due_at')}"
+    sql = f"INSERT INTO {table} ({names}) VALUES {values} "  # noqa: S608
+    sql += f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {qn('id')}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return len(cursor.fetchall())
 
 
 def flag_overdue_appointments(*, now=None) -> int:

@@ -10,7 +10,9 @@ worker crashes:
    claims it and the other does nothing.
 3. Only then is the provider called; the row then becomes sent, or failed
    (permanent error), or pending again with a later ``send_after``
-   (temporary error: the task retries with backoff).
+   (temporary error: the Celery task retries itself at that time, with the
+   backoff of ``RETRY_BACKOFF``; the dispatcher would also pick the row up,
+   and whichever comes second finds it no longer pending).
 4. A worker that dies between 2 and 3 leaves the row "sending". Providers do
    not de-duplicate, so it is never resent by itself: ``mark_stuck_uncertain``
    turns it "uncertain" for a person to check and retry from the outbox page.
@@ -135,20 +137,28 @@ def get_backend():
 
 def send(message_id: int, *, now: datetime | None = None) -> str:
     """Claim and send one message. Returns what happened: "sent", "failed",
-    "retry" (temporary error, rescheduled) or "skipped" (not ours to send)."""
+    "retry" (temporary error, rescheduled), "uncertain" (the answer was lost
+    after the request went out) or "skipped" (not ours to send)."""
     now = now or timezone.now()
+    # Built before the claim: a misconfigured backend leaves the row pending,
+    # not "sending" (which would later read as a possible send).
+    backend = get_backend()
     claimed = SmsMessage.objects.filter(
         pk=message_id, status=SmsStatus.PENDING, send_after__lte=now
     ).update(status=SmsStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now)
     if claimed != 1:
         return "skipped"
     message = SmsMessage.objects.get(pk=message_id)
-    backend = get_backend()
     try:
         provider_id = backend.send(message, text=preview(message))
     except TransportError as exc:
-        retry = not exc.permanent and message.attempts <= len(RETRY_BACKOFF)
         update = {"last_error": str(exc)[:2000], "backend": backend.name}
+        if exc.uncertain:
+            # The provider may have it: a person decides (see step 4 above).
+            update.update(status=SmsStatus.UNCERTAIN)
+            SmsMessage.objects.filter(pk=message_id, status=SmsStatus.SENDING).update(**update)
+            return "uncertain"
+        retry = not exc.permanent and message.attempts <= len(RETRY_BACKOFF)
         if retry:
             delay = RETRY_BACKOFF[message.attempts - 1]
             update.update(status=SmsStatus.PENDING, send_after=now + timedelta(seconds=delay))
@@ -164,6 +174,20 @@ def send(message_id: int, *, now: datetime | None = None) -> str:
         last_error="",
     )
     return "sent"
+
+
+def retry_countdown(message_id: int, *, now: datetime) -> float | None:
+    """Seconds until a message put back by a temporary error is due again
+    (its ``send_after``), or None when it no longer waits (cancelled, sent,
+    claimed by someone else)."""
+    send_after = (
+        SmsMessage.objects.filter(pk=message_id, status=SmsStatus.PENDING)
+        .values_list("send_after", flat=True)
+        .first()
+    )
+    if send_after is None:
+        return None
+    return max(0.0, (send_after - now).total_seconds())
 
 
 def due_message_ids(*, now: datetime, limit: int = 500) -> list[int]:

@@ -29,11 +29,28 @@ def dispatch_due_sms():
 
 
 @shared_task(
+    bind=True,
     name="followups.tasks.send_sms",
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     retry_backoff_max=600,
     max_retries=5,
 )
-def send_sms(message_id: int) -> str:
-    return sms.send(message_id)
+def send_sms(self, message_id: int) -> str:
+    """Send one outbox message (``followups.sms.send``). After a temporary
+    error the row is pending again with a later ``send_after`` (the backoff
+    of that attempt, ``sms.RETRY_BACKOFF``) and the task retries itself for
+    that moment; the retry, like any duplicate, sends only if it can claim
+    the row."""
+    outcome = sms.send(message_id)
+    if outcome != "retry":
+        return outcome
+    countdown = sms.retry_countdown(message_id, now=timezone.now())
+    if countdown is None:
+        return outcome
+    try:
+        raise self.retry(countdown=countdown)
+    except self.MaxRetriesExceededError:
+        # Out of Celery retries: the row stays pending and the dispatcher
+        # (dispatch_due_sms) hands it out when it is due.
+        return outcome

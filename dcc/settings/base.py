@@ -184,8 +184,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     # Redis redelivers an unacknowledged message after the visibility timeout;
-    # it must exceed the longest task (we never rely on ETA for reminders).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # it must exceed the longest task and the longest countdown a task waits
+    # for (an SMS retry, up to 1 h: followups.sms.RETRY_BACKOFF). Reminders
+    # themselves wait in the outbox (send_after), not in the broker.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 3600}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_ENABLE_UTC = True
 CELERY_TASK_SERIALIZER = "json"

@@ -7,9 +7,14 @@ raises ``TransportError`` whose ``permanent`` says whether a retry can help.
 
 
 class TransportError(Exception):
-    def __init__(self, message: str, *, permanent: bool = False):
+    """``permanent``: no later attempt can help. ``uncertain``: the request
+    may have reached the provider (the answer was lost), so resending could
+    send twice; the outbox asks a person instead."""
+
+    def __init__(self, message: str, *, permanent: bool = False, uncertain: bool = False):
         super().__init__(message)
         self.permanent = permanent
+        self.uncertain = uncertain
 
 
 class SmsBackend:

@@ -15,9 +15,10 @@ from dcc.models import User
 from dcc.roles import Role
 from dcc.timeutils import local_day_start
 from followups.models import Appointment, AppointmentStatus, FollowUp, FollowupPolicy, SlaBreach
-from leads.models import OPEN_STATUSES, Lead, Status
+from leads.models import Lead, Status
 
 QUEUE_SECTION_LIMIT = 200
+BOOKED_VISIT_STATUSES = (Status.INVITED, Status.VISITED, Status.ORDERED, Status.DEFEAT_PENDING)
 
 # The queue's sections in order of urgency, with what a person reads.
 QUEUE_KINDS = {
@@ -39,6 +40,29 @@ class QueueItem:
     @property
     def key(self) -> str:
         return f"{self.kind}-{self.appointment.pk if self.appointment else self.lead.pk}"
+
+    @property
+    def reason(self) -> str:
+        """Why the row is in the queue, in words (the page and the API)."""
+        when = _local(self.deadline) if self.deadline else ""
+        if self.kind == "overdue":
+            return _("The follow-up planned for %(time)s is overdue.") % {"time": when}
+        if self.kind == "new":
+            if self.deadline is None:
+                return _("New lead, not contacted yet.")
+            return _("New lead: the first call is due by %(time)s.") % {"time": when}
+        if self.kind == "confirm":
+            return _("Call to confirm the store visit at %(time)s.") % {"time": when}
+        if self.kind == "retry":
+            return _("Not reached after %(n)s call(s): call again from %(time)s.") % {
+                "n": self.lead.unanswered_attempts,
+                "time": when,
+            }
+        return _("Follow-up due today at %(time)s.") % {"time": when}
+
+
+def _local(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
 
 
 def _retry_hours(store_id) -> int:
@@ -89,9 +113,12 @@ class _Queue:
 
     def appointments(self):
         # The owner confirms, whoever booked; a visit of a closed lead is moot.
+        # Booking makes a lead "invited" (or leaves it further on), so only
+        # those statuses can hold a booked visit: the planner then starts from
+        # the owner's few such leads instead of the store's visits of the day.
         return Appointment.objects.filter(
             lead__owner=self.agent,
-            lead__status__in=OPEN_STATUSES,
+            lead__status__in=BOOKED_VISIT_STATUSES,
             status=AppointmentStatus.BOOKED,
             # Always true for tomorrow (only past visits are flagged); it lets
             # the planner use the pending-and-unflagged index on the time.
@@ -106,9 +133,8 @@ class _Queue:
         if self._confirm is None:
             appointments = (
                 self.appointments()
-                .select_related(
-                    "lead__customer", "lead__intended_model", "lead__channel", "receiver"
-                )
+                # What a row shows; every join more costs planning time.
+                .select_related("lead__customer", "lead__intended_model", "lead__channel")
                 .order_by("scheduled_at")[:QUEUE_SECTION_LIMIT]
             )
             self._confirm = [QueueItem("confirm", a.lead, a.scheduled_at, a) for a in appointments]
@@ -120,7 +146,7 @@ class _Queue:
         condition, order = self.lead_sections[kind]
         leads = (
             self.open_leads.filter(condition)
-            .select_related("customer", "intended_model", "channel")
+            .select_related("customer", "intended_model", "channel", "store")
             .order_by(*order)[:limit]
         )
         return [QueueItem(kind, lead, self.deadline(kind, lead)) for lead in leads]

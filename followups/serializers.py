@@ -9,7 +9,6 @@ name another agent, the back-entry rule, transitions, receivers) is the
 service's; its ``ValidationError`` comes back as a 400 per field.
 """
 
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -214,27 +213,6 @@ class QueueAppointmentSerializer(serializers.ModelSerializer):
 QUEUE_KINDS = list(selectors.QUEUE_KINDS.items())
 
 
-def _reason(item) -> str:
-    if item.kind == "overdue":
-        return _("The follow-up planned for %(time)s is overdue.") % {"time": _local(item.deadline)}
-    if item.kind == "new":
-        if item.deadline is None:
-            return _("New lead, not contacted yet.")
-        return _("New lead: the first call is due by %(time)s.") % {"time": _local(item.deadline)}
-    if item.kind == "confirm":
-        return _("Call to confirm the store visit at %(time)s.") % {"time": _local(item.deadline)}
-    if item.kind == "retry":
-        return _("Not reached after %(n)s call(s): call again from %(time)s.") % {
-            "n": item.lead.unanswered_attempts,
-            "time": _local(item.deadline),
-        }
-    return _("Follow-up due today at %(time)s.") % {"time": _local(item.deadline)}
-
-
-def _local(moment) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
-
-
 class QueueItemSerializer(serializers.Serializer):
     """One row of ``followups.selectors.queue_for_agent``."""
 
@@ -256,7 +234,7 @@ class QueueItemSerializer(serializers.Serializer):
     appointment = QueueAppointmentSerializer(allow_null=True)
 
     def get_reason(self, item) -> str:
-        return _reason(item)
+        return item.reason
 
     def get_is_late(self, item) -> bool:
         return item.deadline is not None and item.deadline < self.context["now"]

@@ -133,8 +133,10 @@ class _Queue:
         if self._confirm is None:
             appointments = (
                 self.appointments()
-                # What a row shows; every join more costs planning time.
-                .select_related("lead__customer", "lead__intended_model", "lead__channel")
+                # What a row and the API show; every join more costs planning time.
+                .select_related(
+                    "lead__customer", "lead__intended_model", "lead__channel", "receiver"
+                )
                 .order_by("scheduled_at")[:QUEUE_SECTION_LIMIT]
             )
             self._confirm = [QueueItem("confirm", a.lead, a.scheduled_at, a) for a in appointments]

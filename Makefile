@@ -30,6 +30,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 run: export DEBUG ?= 1
 run: $(VENV)/.installed-run
+	@mkdir -p var
 	$(MANAGE) migrate --noinput
 	$(MANAGE) demo_data
 	@echo ""

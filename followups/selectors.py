@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 
 from dcc.aggregates import percentiles
 from dcc.models import User
+from dcc.policy import Level, scope_level
 from dcc.roles import Role
 from dcc.timeutils import local_day_start
 from followups.models import Appointment, AppointmentStatus, FollowUp, FollowupPolicy, SlaBreach
@@ -250,13 +251,14 @@ def team_health(*, user, now: datetime | None = None) -> dict:
     tomorrow. Five grouped aggregates, whatever the number of leads."""
     now = now or timezone.now()
     today_start, tomorrow_start, day_after_start = _day_bounds(now)
-    agents = list(
-        User.objects.visible_to(user)
-        .active()
-        .filter(role__in=QUEUE_ROLES)
-        .select_related("team")
-        .order_by("team__name", "name", "username")
-    )
+    staff = User.objects.visible_to(user).active().filter(role__in=QUEUE_ROLES)
+    # The staff directory is store-wide; a supervisor's health table is the team's.
+    level = scope_level(user)
+    if level == Level.TEAM:
+        staff = staff.filter(team_id=user.team_id)
+    elif level == Level.OWN:
+        staff = staff.filter(pk=user.pk)
+    agents = list(staff.select_related("team").order_by("team__name", "name", "username"))
     leads = (
         Lead.objects.visible_to(user)
         .open()

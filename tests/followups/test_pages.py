@@ -297,7 +297,7 @@ def test_appointment_actions_are_scoped(web, bob, dave, queue):
 # ---------------------------------------------------------------- supervisor
 
 
-def test_team_health_counts_per_agent(web, sue, alice, bob, queue, make_lead):
+def test_team_health_counts_per_agent(web, sue, alice, bob, carol, queue, make_lead):
     _log(bob, make_lead(bob))
     html = web(sue).get("/").content.decode()
     assert 'data-testid="team-health"' in html
@@ -308,7 +308,7 @@ def test_team_health_counts_per_agent(web, sue, alice, bob, queue, make_lead):
     assert rows["alice"]["due_today"] == 1
     assert rows["alice"]["appointments_tomorrow"] == 1
     assert rows["bob"]["logged_today"] == 1
-    assert "carol" not in rows  # another team
+    assert "carol" not in rows  # another team: a supervisor's table is the team's
 
 
 def test_team_health_queries_do_not_grow_with_agents(

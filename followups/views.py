@@ -39,6 +39,7 @@ from followups.forms import (
     StoreRulesForm,
 )
 from followups.models import Appointment, AppointmentStatus, SlaBreach, SmsMessage, SmsStatus
+from leads import phones
 from leads.forms import add_service_errors
 from leads.models import Lead, Source
 from leads.services import LeadStateError
@@ -535,6 +536,9 @@ def sms_outbox(request):
     )
     for message in page:
         message.preview = sms.preview(message)
+        message.phone_shown = (
+            phones.display(message.phone) if message.phone.startswith("+") else message.phone
+        )
     problems = (
         SmsMessage.objects.visible_to(request.user)
         .filter(status__in=SMS_FILTERS["problems"])

@@ -39,6 +39,17 @@ def receiver_choices(store):
     )
 
 
+def _fixed_choices(field: forms.ModelChoiceField, queryset) -> None:
+    """The field's queryset (what it accepts) and its choices read once, in
+    one plain query: a ModelChoiceField otherwise iterates a server-side
+    cursor each time it renders, on the agents' busiest page."""
+    field.queryset = queryset
+    choices = [(obj.pk, field.label_from_instance(obj)) for obj in queryset]
+    field.choices = (
+        [("", field.empty_label), *choices] if field.empty_label is not None else choices
+    )
+
+
 class FollowupForm(LeadActionForm):
     """One logged contact. The result is the one thing always asked; the
     appointment, defeat and invalid blocks show for their result only."""
@@ -89,8 +100,8 @@ class FollowupForm(LeadActionForm):
         super().__init__(*args, **kwargs)
         lead = self.lead
         self.fields["level"].initial = lead.level
-        self.fields["receiver"].queryset = receiver_choices(lead.store)
-        self.fields["defeat_reason"].queryset = DefeatReason.objects.for_store(lead.store)
+        _fixed_choices(self.fields["receiver"], receiver_choices(lead.store))
+        _fixed_choices(self.fields["defeat_reason"], DefeatReason.objects.for_store(lead.store))
         policy = policy_for(lead.store)
         self.fields["next_followup_at"].help_text = _(
             "Empty: by the level's cadence (H %(h)s, A %(a)s, B %(b)s, C %(c)s days)."

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, F, Q
+from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -90,25 +90,34 @@ class _Queue:
         tomorrow_start = local_day_start(today + timedelta(days=1))
         self.tomorrow = (tomorrow_start, local_day_start(today + timedelta(days=2)))
         self.retry_after = timedelta(hours=_retry_hours(agent.store_id))
-        overdue = Q(next_followup_at__lt=today_start)
-        new = Q(status=Status.NEW, first_contacted_at__isnull=True) & ~overdue
-        retry = (
-            Q(unanswered_attempts__gt=0, last_attempt_at__lte=now - self.retry_after)
-            & ~overdue
-            & ~new
-        )
-        today_due = (
-            Q(next_followup_at__gte=today_start, next_followup_at__lt=tomorrow_start)
-            & ~new
-            & ~retry
-        )
-        self.lead_sections = {
-            "overdue": (overdue, [F("next_followup_at").asc()]),
-            # New leads without a hard deadline (web, inbound) after those with one.
-            "new": (new, [F("first_contact_due").asc(nulls_last=True), F("received_at").asc()]),
-            "retry": (retry, [F("last_attempt_at").asc()]),
-            "today": (today_due, [F("next_followup_at").asc()]),
+        # Each section's own condition, in order of urgency; a lead belongs to
+        # the first section whose condition it meets.
+        conditions = {
+            "overdue": Q(next_followup_at__lt=today_start),
+            "new": Q(status=Status.NEW, first_contacted_at__isnull=True),
+            "retry": Q(unanswered_attempts__gt=0, last_attempt_at__lte=now - self.retry_after),
+            "today": Q(next_followup_at__gte=today_start, next_followup_at__lt=tomorrow_start),
         }
+        orders = {
+            "overdue": [F("next_followup_at").asc()],
+            # New leads without a hard deadline (web, inbound) after those with one.
+            "new": [F("first_contact_due").asc(nulls_last=True), F("received_at").asc()],
+            "retry": [F("last_attempt_at").asc()],
+            "today": [F("next_followup_at").asc()],
+        }
+        self.lead_sections = {}
+        earlier = Q()
+        for kind, condition in conditions.items():
+            self.lead_sections[kind] = (
+                condition & ~earlier if earlier else condition,
+                orders[kind],
+            )
+            earlier |= condition
+        # The same rule as one CASE, for counting every section in one pass.
+        self.section_of = Case(
+            *(When(condition, then=Value(kind)) for kind, condition in conditions.items()),
+            default=Value(""),
+        )
         self.open_leads = Lead.objects.open().filter(owner=agent)
         self._confirm: list[QueueItem] | None = None
 
@@ -162,14 +171,15 @@ class _Queue:
         return lead.next_followup_at
 
     def counts(self) -> dict[str, int]:
-        counts = self.open_leads.aggregate(
-            **{
-                kind: Count("pk", filter=condition)
-                for kind, (condition, _order) in self.lead_sections.items()
-            }
+        rows = (
+            self.open_leads.annotate(section=self.section_of)
+            .values("section")
+            .annotate(n=Count("pk"))
+            .order_by()
         )
+        counts = {row["section"]: row["n"] for row in rows}
         counts["confirm"] = len(self.confirmations())
-        return {kind: counts[kind] for kind in self.ORDER}
+        return {kind: counts.get(kind, 0) for kind in self.ORDER}
 
 
 def queue_for_agent(

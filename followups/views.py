@@ -125,9 +125,6 @@ def _panel_context(request, item, *, form=None, appointment_forms=None) -> dict:
         lead=lead,
         form=form or FollowupForm(lead=lead, user=request.user),
         recent=list(lead.followups.select_related("agent").order_by("-occurred_at")[:3]),
-        pending=list(
-            lead.appointments.pending().select_related("receiver").order_by("scheduled_at")
-        ),
     )
     if item.appointment is not None:
         appointment = item.appointment

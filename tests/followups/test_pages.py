@@ -539,3 +539,27 @@ def test_manager_sets_the_store_rules(web, mike, alice, mary, store_a, make_lead
     # Another store's manager cannot see or change it; agents may not.
     assert web(mary).get(reverse("followups:settings"), {"store": store_a.pk}).status_code == 404
     assert web(alice).get(reverse("followups:settings")).status_code == 403
+
+
+def test_section_counts_agree_with_the_rows_when_conditions_overlap(alice, make_lead):
+    now = timezone.now()
+    today_start = local_day_start(timezone.localdate(now))
+    overlapping = {
+        # new and overdue at once: overdue wins
+        "overdue": dict(status=Status.NEW, next_followup_at=now - timedelta(days=2)),
+        # not reached and due today: retry wins
+        "retry": dict(
+            status=Status.ACTIVE,
+            unanswered_attempts=1,
+            last_attempt_at=now - timedelta(hours=3),
+            next_followup_at=today_start + timedelta(hours=23),
+        ),
+        "today": dict(status=Status.ACTIVE, next_followup_at=today_start + timedelta(hours=23)),
+    }
+    for fields in overlapping.values():
+        lead = make_lead(alice)
+        Lead.objects.filter(pk=lead.pk).update(**fields)
+    make_lead(alice)  # plain new
+    items, counts = selectors.queue_page(agent=alice, total=100, now=now)
+    by_kind = {kind: sum(1 for i in items if i.kind == kind) for kind in counts}
+    assert by_kind == counts == {"overdue": 1, "new": 1, "confirm": 0, "retry": 1, "today": 1}

@@ -1,0 +1,169 @@
+"""A recording card's index (Synway 三汇, Donjin 东进 recorder software) as CSV.
+
+Each integrator's recorder writes its own table (TELEPHONY.md), so the
+columns come from a header row (``config.columns`` None) or the column map.
+Known columns: channel, direction, caller, callee, start, duration, file
+(extra columns are ignored). The card records the trunk lines, so the agent's
+extension comes from ``config.channel_extensions`` (card channel → extension).
+Direction words: in/inbound/呼入/来电, out/outbound/呼出/去电,
+internal/内部; when the column is absent or empty, the numbers' shapes decide
+(an extension-shaped caller calls out). Duration: seconds or ``HH:MM:SS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from telephony.parsers import (
+    INBOUND,
+    INTERNAL,
+    OUTBOUND,
+    ParseError,
+    SourceConfig,
+    content_key,
+    external_number,
+    iter_rows,
+    parse_time,
+)
+
+COLUMNS = ("channel", "direction", "caller", "callee", "start", "duration", "file")
+REQUIRED = ("start", "file")
+DIRECTIONS = {
+    "in": INBOUND,
+    "inbound": INBOUND,
+    "i": INBOUND,
+    "呼入": INBOUND,
+    "来电": INBOUND,
+    "out": OUTBOUND,
+    "outbound": OUTBOUND,
+    "o": OUTBOUND,
+    "呼出": OUTBOUND,
+    "去电": OUTBOUND,
+    "internal": INTERNAL,
+    "内部": INTERNAL,
+    "内线": INTERNAL,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CardRecording:
+    line: int
+    key: str  # content key of the row
+    channel: str
+    direction: str
+    caller: str
+    callee: str
+    started_at: datetime
+    duration: int | None
+    file: str
+    extension: str | None
+    external_number: str | None
+    external_raw: str
+    raw: tuple[str, ...]
+
+
+def _seconds(text: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) > 3 or not all(part.isdigit() for part in parts):
+            raise ValueError(f"duration is not seconds or HH:MM:SS: {text!r}")
+        total = 0
+        for part in parts:
+            total = total * 60 + int(part)
+        return total
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"duration is not seconds or HH:MM:SS: {text!r}") from None
+
+
+def parse(fileobj, config: SourceConfig) -> Iterator[CardRecording | ParseError]:
+    at, width = None, 0
+    if config.columns is not None:
+        at = {name: i for i, name in enumerate(config.columns) if name in COLUMNS}
+        width = len(config.columns)
+    zone = config.zone
+    for item in iter_rows(fileobj):
+        if isinstance(item, ParseError):
+            yield item
+            continue
+        number, row = item
+        if at is None:
+            names = [name.strip().lower() for name in row]
+            at = {name: i for i, name in enumerate(names) if name in COLUMNS}
+            width = len(row)
+            missing = [name for name in REQUIRED if name not in at]
+            if missing:
+                yield ParseError(
+                    number,
+                    f"the header lacks {', '.join(missing)} (known columns: {', '.join(COLUMNS)}): "
+                    "the file is not read",
+                )
+                return
+            continue
+        if len(row) != width:
+            yield ParseError(number, f"{len(row)} columns, expected {width}")
+            continue
+        try:
+            yield _record(number, row, at, config, zone)
+        except ValueError as error:
+            yield ParseError(number, str(error))
+
+
+def _record(number, row, at, config, zone) -> CardRecording:
+    def value(name):
+        return row[at[name]].strip() if name in at else ""
+
+    file = value("file")
+    if not file:
+        raise ValueError("file is empty")
+    start = value("start")
+    try:
+        started_at = parse_time(start, zone)
+    except ValueError:
+        raise ValueError(f"start is not a date and time: {start!r}") from None
+    channel, caller, callee = value("channel"), value("caller"), value("callee")
+    if config.caller_prefix_chars and len(caller) > config.caller_prefix_chars:
+        caller = caller[config.caller_prefix_chars :]
+    written = value("direction")
+    direction = DIRECTIONS.get(written.lower()) if written else None
+    if written and direction is None:
+        raise ValueError(f"unknown direction {written!r}")
+    is_ext = config.is_extension
+    if direction is None and is_ext(caller):
+        direction = INTERNAL if is_ext(callee) else OUTBOUND
+    elif direction is None:
+        direction = INBOUND
+    extension = config.channel_extensions.get(channel)
+    if direction == INBOUND:
+        customer = caller
+        extension = extension or (callee if is_ext(callee) else None)
+    elif direction == OUTBOUND:
+        customer = callee
+        extension = extension or (caller if is_ext(caller) else None)
+    else:
+        customer = ""
+        extension = extension or (caller if is_ext(caller) else None)
+    raw = tuple(row)
+    return CardRecording(
+        line=number,
+        key=content_key(raw),
+        channel=channel,
+        direction=direction,
+        caller=caller,
+        callee=callee,
+        started_at=started_at,
+        duration=_seconds(value("duration")),
+        file=file,
+        extension=extension,
+        external_number=(
+            external_number(customer, config, dialled=direction == OUTBOUND) if customer else None
+        ),
+        external_raw=customer,
+        raw=raw,
+    )

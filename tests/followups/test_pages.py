@@ -546,15 +546,15 @@ def test_section_counts_agree_with_the_rows_when_conditions_overlap(alice, make_
     today_start = local_day_start(timezone.localdate(now))
     overlapping = {
         # new and overdue at once: overdue wins
-        "overdue": dict(status=Status.NEW, next_followup_at=now - timedelta(days=2)),
+        "overdue": {"status": Status.NEW, "next_followup_at": now - timedelta(days=2)},
         # not reached and due today: retry wins
-        "retry": dict(
-            status=Status.ACTIVE,
-            unanswered_attempts=1,
-            last_attempt_at=now - timedelta(hours=3),
-            next_followup_at=today_start + timedelta(hours=23),
-        ),
-        "today": dict(status=Status.ACTIVE, next_followup_at=today_start + timedelta(hours=23)),
+        "retry": {
+            "status": Status.ACTIVE,
+            "unanswered_attempts": 1,
+            "last_attempt_at": now - timedelta(hours=3),
+            "next_followup_at": today_start + timedelta(hours=23),
+        },
+        "today": {"status": Status.ACTIVE, "next_followup_at": today_start + timedelta(hours=23)},
     }
     for fields in overlapping.values():
         lead = make_lead(alice)

@@ -147,21 +147,22 @@ def _appointment_forms(appointment, user, bound=None, action=None) -> list[dict]
 
 
 def queue_context(request) -> dict:
-    """The agent's home page (dcc.views.home): the queue and the work panel
-    of its first item, or of the item named in ``?item=``."""
+    """The agent's home page (dcc.views.home): the queue, and the work panel
+    of the item named in ``?item=``. Without one, the panel of the first item
+    is fetched by the page right after it arrives (htmx, ``load``): the list
+    is what the agent waits for, and each request stays short."""
     items, counts = _queue(request)
-    active = None
-    if request.GET.get("item"):
+    context = _list_context(items, counts)
+    key = request.GET.get("item")
+    if key:
         try:
-            active = _item_for(request, request.GET["item"], items)
+            active = _item_for(request, key, items)
         except Http404:
             messages.warning(request, _("That item is not in your queue."))
-    active = active or (items[0] if items else None)
-    return {
-        **_list_context(items, counts),
-        "active_key": active.key if active else None,
-        **_panel_context(request, active),
-    }
+        else:
+            return {**context, "active_key": active.key, **_panel_context(request, active)}
+    first_key = items[0].key if items else None
+    return {**context, "active_key": first_key, "lazy_key": first_key, "now": timezone.now()}
 
 
 def queue_item(request, key):

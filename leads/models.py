@@ -402,8 +402,16 @@ class Lead(models.Model):
             models.Index(fields=["phone"], name="lead_phone_idx"),
             # The call queue: an agent's open leads by next follow-up time
             # (followups.selectors.queue_for_agent).
+            # Covering the other columns the queue's sections read, so that
+            # counting an agent's sections is an index-only scan.
             models.Index(
                 fields=["owner", "next_followup_at"],
+                include=[
+                    "status",
+                    "first_contacted_at",
+                    "unanswered_attempts",
+                    "last_attempt_at",
+                ],
                 condition=Q(status__in=OPEN_STATUSES),
                 name="lead_queue_next_idx",
             ),

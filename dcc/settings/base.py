@@ -103,6 +103,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ---------------------------------------------------------------- auth
 AUTH_USER_MODEL = "dcc.User"
+# Django's model backend, reading the user with their store and team (dcc/auth.py).
+AUTHENTICATION_BACKENDS = ["dcc.auth.StaffBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

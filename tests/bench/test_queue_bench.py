@@ -722,7 +722,15 @@ def test_call_queue_at_volume(request):
         + ", ".join(f"{kind} {count}" for kind, count in Counter(i.kind for i in items).items())
     )
 
-    targets = [("GET /", home), ("queue_for_agent()", queue)]
+    first = items[0].key
+
+    def panel():
+        # The work panel of the first item, which the page fetches as it loads.
+        response = client.get(f"/followups/queue/{first}/", headers={"HX-Request": "true"})
+        assert response.status_code == 200
+        return response
+
+    targets = [("GET /", home), ("GET work panel", panel), ("queue_for_agent()", queue)]
     api = client.get("/api/v1/queue/")
     if api.status_code == 404:
         write("GET /api/v1/queue/ answers 404: not built yet, not measured")

@@ -73,8 +73,14 @@ def test_agent_home_is_the_queue_in_order_of_urgency(web, alice, queue, bob, mak
     assert html.count('data-testid="queue-row"') == 4
     # Each row says why it is there; the new lead counts down to its deadline.
     assert 'data-testid="countdown"' in html
-    # The first item is open in the work panel, ready to log.
-    assert f'data-key="overdue-{queue["overdue"].pk}"' in html
+    # The first item's work panel is fetched right after the page arrives …
+    first = f"overdue-{queue['overdue'].pk}"
+    assert f'hx-get="/followups/queue/{first}/" hx-trigger="load"' in html
+    panel = web(alice).get(f"/followups/queue/{first}/", **HX).content.decode()
+    assert f'data-key="{first}"' in panel
+    assert 'data-testid="log-form"' in panel
+    # … or comes with it when the page names the item (links work without JS).
+    html = web(alice).get("/", {"item": first}).content.decode()
     assert 'data-testid="log-form"' in html
 
 

@@ -2,21 +2,12 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from followups.models import Appointment, FollowUp, FollowupPolicy, SlaBreach, SmsMessage
+from followups.services import POLICY_FIELDS
 
 
 @admin.register(FollowupPolicy)
 class FollowupPolicyAdmin(SimpleHistoryAdmin):
-    list_display = [
-        "store",
-        "cadence_h_days",
-        "cadence_a_days",
-        "cadence_b_days",
-        "cadence_c_days",
-        "retry_no_answer_hours",
-        "max_unanswered_attempts",
-        "appointment_grace_hours",
-        "reminder_hour",
-    ]
+    list_display = ["store", *POLICY_FIELDS]
 
 
 @admin.register(FollowUp)

@@ -33,9 +33,9 @@ from followups.serializers import (
     QueueItemSerializer,
     RescheduleSerializer,
 )
+from leads.api import ServiceViewMixin
 from leads.models import DefeatReason, Lead
 from leads.serializers import ConflictSerializer
-from leads.services import LeadStateError
 
 _CONFLICT = OpenApiResponse(
     ConflictSerializer, description="The lead's or the appointment's state forbids this."
@@ -52,22 +52,6 @@ def _appointments():
     return Appointment.objects.select_related(
         "lead__customer", "agent", "receiver"
     ).prefetch_related("sms")
-
-
-class ServiceViewMixin:
-    """The service outcomes ``leads.api`` maps, and its input helper."""
-
-    def handle_exception(self, exc):
-        if isinstance(exc, LeadStateError):
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        return super().handle_exception(exc)
-
-    def _input(self, serializer_class, **kwargs) -> dict:
-        serializer = serializer_class(
-            data=self.request.data, context=self.get_serializer_context(), **kwargs
-        )
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
 
 
 # ---------------------------------------------------------------- on a lead

@@ -198,7 +198,9 @@ class CancelForm(AppointmentForm):
     reason = forms.CharField(label=_("Reason (optional)"), required=False, max_length=200)
 
 
-class ArriveForm(AppointmentForm):
+class VisitOutcomeFields(forms.Form):
+    """What is recorded of a visit, booked or not."""
+
     arrived_at = forms.DateTimeField(
         label=_("Arrived at"),
         required=False,
@@ -209,18 +211,14 @@ class ArriveForm(AppointmentForm):
     group_size = forms.IntegerField(label=_("Group size"), min_value=1, initial=1)
 
 
-class VisitForm(LeadActionForm):
+class ArriveForm(VisitOutcomeFields, AppointmentForm):
+    pass
+
+
+class VisitForm(VisitOutcomeFields, LeadActionForm):
     """A visit without a booking (walk-in or came back by themselves)."""
 
     prefix_name = "visit"
-    arrived_at = forms.DateTimeField(
-        label=_("Arrived at"),
-        required=False,
-        widget=DateTimeLocalInput(),
-        help_text=_("Empty: now."),
-    )
-    test_drive = forms.BooleanField(label=_("Test drive"), required=False)
-    group_size = forms.IntegerField(label=_("Group size"), min_value=1, initial=1)
     receiver = StaffChoiceField(
         label=_("Receiving salesperson"), queryset=User.objects.none(), required=False
     )

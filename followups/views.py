@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from dcc.htmx import is_partial
 from dcc.policy import can, capability_required, get_visible_or_404, require
 from dcc.timeutils import local_day_start
 from followups import selectors, services, sms
@@ -45,10 +46,6 @@ from leads.models import Lead, Source
 from leads.services import LeadStateError
 
 PAGE_SIZE = 50
-
-
-def _is_partial(request) -> bool:
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 # ---------------------------------------------------------------- the call queue
@@ -167,7 +164,7 @@ def queue_context(request) -> dict:
 
 def queue_item(request, key):
     """One queue item in the work panel (htmx), or the queue page showing it."""
-    if not _is_partial(request):
+    if not is_partial(request):
         return redirect(f"{reverse('home')}?item={key}")
     item = _item_for(request, key)
     return render(request, "followups/partials/work_panel.html", _panel_context(request, item))
@@ -230,10 +227,10 @@ def queue_log(request, key):
             form.add_error(None, str(exc))
         else:
             messages.success(request, _logged_message(followup))
-            if not _is_partial(request):
+            if not is_partial(request):
                 return redirect("home")
             return _next_panel(request, item.lead.pk)
-    if not _is_partial(request):
+    if not is_partial(request):
         return redirect(f"{reverse('home')}?item={key}")
     return render(
         request, "followups/partials/work_panel.html", _panel_context(request, item, form=form)
@@ -349,7 +346,7 @@ def appointment_action(request, pk, action):
             ok = True
             messages.success(request, str(spec.done))
     lead_pk = appointment.lead_id
-    if not _is_partial(request):
+    if not is_partial(request):
         if not ok:
             for error in form.errors.values():
                 messages.error(request, " ".join(error))
@@ -416,7 +413,7 @@ def appointments(request):
     }
     template = (
         "followups/partials/appointment_table.html"
-        if _is_partial(request)
+        if is_partial(request)
         else "followups/appointments.html"
     )
     return render(request, template, context)
@@ -501,7 +498,7 @@ def breaches(request):
 def breach_acknowledge(request, pk):
     breach = get_visible_or_404(SlaBreach, request.user, pk=pk)
     services.breach_acknowledge(actor=request.user, breach=breach)
-    if _is_partial(request):
+    if is_partial(request):
         breach = SlaBreach.objects.select_related(
             "lead__customer", "lead__owner", "owner", "acknowledged_by"
         ).get(pk=breach.pk)

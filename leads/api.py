@@ -69,7 +69,26 @@ class VehicleModelViewSet(VisibleOrgViewSet):
 _CONFLICT = OpenApiResponse(ConflictSerializer, description="The lead's state forbids this.")
 
 
+class ServiceViewMixin:
+    """For views that call the lifecycle services: an illegal transition
+    (``LeadStateError``) answers 409, and ``_input`` validates a request body
+    with a serializer (leads and follow-ups alike)."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, LeadStateError):
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return super().handle_exception(exc)
+
+    def _input(self, serializer_class, **kwargs) -> dict:
+        serializer = serializer_class(
+            data=self.request.data, context=self.get_serializer_context(), **kwargs
+        )
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
 class LeadViewSet(
+    ServiceViewMixin,
     ScopedViewSetMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -108,18 +127,9 @@ class LeadViewSet(
                 "owner": exc.existing.owner_id,
             }
             return Response(body, status=status.HTTP_409_CONFLICT)
-        if isinstance(exc, LeadStateError):
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return super().handle_exception(exc)
 
     # -------------------------------------------------------------- helpers
-
-    def _input(self, serializer_class, **kwargs) -> dict:
-        serializer = serializer_class(
-            data=self.request.data, context=self.get_serializer_context(), **kwargs
-        )
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
 
     def _lead(self, lead: Lead, code=status.HTTP_200_OK) -> Response:
         return Response(LeadSerializer(lead, context=self.get_serializer_context()).data, code)

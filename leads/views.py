@@ -38,6 +38,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_htmx.http import push_url
 
+from dcc.htmx import is_partial
 from dcc.policy import Level as ScopeLevel
 from dcc.policy import can, capability_required, get_visible_or_404, require, scope_level
 from followups import services as followup_services
@@ -62,10 +63,6 @@ from leads.models import Lead, Source, Status
 from leads.services import DuplicateLead, LeadStateError
 
 PAGE_SIZE = 25
-
-
-def _is_partial(request) -> bool:
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def _detail_url(lead_or_pk) -> str:
@@ -129,7 +126,7 @@ def lead_list(request):
         "show_unassigned": can(user, "leads.assign"),
         "now": timezone.now(),
     }
-    if _is_partial(request):
+    if is_partial(request):
         response = render(request, "leads/partials/lead_table.html", context)
         url = request.path + (f"?{query.urlencode()}" if query else "")
         push_url(response, url)  # the address without the blank fields
@@ -446,7 +443,7 @@ def _detail_context(request, lead: Lead, *, bound=None, active: str | None = Non
         "appointments": _appointments_of(lead, user),
         "active_action": active,
         "now": timezone.now(),
-        "partial": _is_partial(request),
+        "partial": is_partial(request),
     }
 
 
@@ -473,7 +470,7 @@ def render_lead_panel(request, pk):
 
 def lead_detail(request, pk):
     lead = _detail_lead(request.user, pk)
-    template = "leads/partials/lead_panel.html" if _is_partial(request) else "leads/detail.html"
+    template = "leads/partials/lead_panel.html" if is_partial(request) else "leads/detail.html"
     response = render(request, template, _detail_context(request, lead))
     patch_vary_headers(response, ["HX-Request"])
     return response
@@ -504,9 +501,9 @@ def lead_action(request, pk, action):
             messages.success(request, spec.done(result))
     else:
         failed = form
-    if failed is None and not _is_partial(request):
+    if failed is None and not is_partial(request):
         return redirect(_detail_url(lead))
     lead = _detail_lead(request.user, pk)
     context = _detail_context(request, lead, bound=failed, active=action)
-    template = "leads/partials/lead_panel.html" if _is_partial(request) else "leads/detail.html"
+    template = "leads/partials/lead_panel.html" if is_partial(request) else "leads/detail.html"
     return render(request, template, context)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from dcc.htmx import is_partial
 from dcc.models import Absence, Store, User
 from dcc.policy import capability_required, get_visible_or_404
 from leads import selectors, services
@@ -27,7 +28,6 @@ from leads.forms import (
 )
 from leads.models import OPEN_STATUSES, Lead, Source, Status
 from leads.services import LeadStateError
-from leads.views import _is_partial
 
 # The assignment page lists at most this many rows per section; a store with
 # more unassigned leads than this has a bigger problem than paging.
@@ -164,7 +164,7 @@ def _transferable(user, from_staff: User) -> list[Lead]:
 
 def _section(request, template: str, context: dict):
     """An htmx post gets its section back; a plain post goes back to the page."""
-    if _is_partial(request):
+    if is_partial(request):
         return render(request, template, {**context, "partial": True})
     return redirect(_assignment_url(context["store"], request.user))
 
@@ -209,7 +209,7 @@ def assignment_bulk(request):
         names = {person.pk: person.display_name for person in form.cleaned_data["owners"]}
         result.by_owner = [(names.get(pk, f"#{pk}"), ids) for pk, ids in result.assigned.items()]
         result.staff_skipped = [(names.get(pk, f"#{pk}"), why) for pk, why in result.skipped_staff]
-        if not _is_partial(request):
+        if not is_partial(request):
             messages.success(request, _("%(count)s leads assigned.") % {"count": result.count})
         # A fresh form for the next batch, keeping the people and the reason.
         fresh = BulkAssignForm(
@@ -235,7 +235,7 @@ def assignment_absence(request, pk):
     services.staff_set_absent(
         actor=request.user, staff=staff, day=timezone.localdate(), absent=absent
     )
-    if not _is_partial(request):
+    if not is_partial(request):
         return redirect(_assignment_url(staff.store, request.user))
     staff.absent_today = absent
     staff.open_leads = Lead.objects.visible_to(request.user).open().filter(owner=staff).count()
@@ -281,7 +281,7 @@ def assignment_transfer(request):
             store=store,
             user=user,
         )
-        if not _is_partial(request):
+        if not is_partial(request):
             messages.success(request, _("%(count)s leads transferred.") % {"count": len(moved)})
     return _section(
         request,
@@ -307,7 +307,7 @@ def assignment_activate(request):
             activation = _activate_each(user, store, ids, form)
     if activation is not None and not form.errors:
         form = None
-        if not _is_partial(request):
+        if not is_partial(request):
             messages.success(
                 request,
                 _("%(count)s leads re-activated.") % {"count": len(activation["done"])},

@@ -138,8 +138,7 @@ class _Queue:
         )
 
     def confirmations(self) -> list[QueueItem]:
-        """Tomorrow's visits to confirm (a few per agent), fetched once: the
-        page needs their rows and their count."""
+        """Tomorrow's visits to confirm (a few per agent), fetched once."""
         if self._confirm is None:
             appointments = (
                 self.appointments()
@@ -179,7 +178,10 @@ class _Queue:
             .order_by()
         )
         counts = {row["section"]: row["n"] for row in rows}
-        counts["confirm"] = len(self.confirmations())
+        # The rows if they were fetched anyway, else a count on two tables.
+        counts["confirm"] = (
+            len(self._confirm) if self._confirm is not None else self.appointments().count()
+        )
         return {kind: counts.get(kind, 0) for kind in self.ORDER}
 
 

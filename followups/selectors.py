@@ -163,11 +163,7 @@ class _Queue:
         return [QueueItem(kind, lead, self.deadline(kind, lead)) for lead in leads]
 
     def deadline(self, kind: str, lead: Lead):
-        if kind == "new":
-            return lead.first_contact_due
-        if kind == "retry":
-            return lead.last_attempt_at + self.retry_after if lead.last_attempt_at else None
-        return lead.next_followup_at
+        return _deadline(kind, lead, self.retry_after)
 
     def counts(self) -> dict[str, int]:
         rows = (
@@ -213,8 +209,19 @@ def _items(queue: _Queue, *, limit: int, total: int | None) -> list[QueueItem]:
 
 
 def queue_deadline(*, agent, kind: str, lead: Lead, now: datetime | None = None):
-    """The deadline a lead has in the queue section ``kind``."""
-    return _Queue(agent, now or timezone.now()).deadline(kind, lead)
+    """The deadline a lead has in the queue section ``kind`` (only a retry
+    needs the store's settings)."""
+    if kind == "retry":
+        return _Queue(agent, now or timezone.now()).deadline(kind, lead)
+    return _deadline(kind, lead, retry_after=None)
+
+
+def _deadline(kind: str, lead: Lead, retry_after: timedelta | None):
+    if kind == "new":
+        return lead.first_contact_due
+    if kind == "retry":
+        return lead.last_attempt_at + retry_after if lead.last_attempt_at else None
+    return lead.next_followup_at
 
 
 def queue_page(

@@ -23,5 +23,6 @@ def _badges(user) -> dict:
 def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav_items": []}
-    return {"nav_items": items_for(user, request.path, _badges(user))}
+        return {"nav_items": [], "badges": {}}
+    badges = _badges(user)
+    return {"nav_items": items_for(user, request.path, badges), "badges": badges}

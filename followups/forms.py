@@ -151,12 +151,10 @@ class FollowupForm(LeadActionForm):
         return kwargs
 
 
-class AppointmentBookForm(LeadActionForm):
-    prefix_name = "book"
-    scheduled_at = forms.DateTimeField(label=_("Visit time"), widget=DateTimeLocalInput())
-    purpose = forms.ChoiceField(
-        label=_("Purpose"), choices=Purpose.choices, initial=Purpose.TEST_DRIVE
-    )
+class ReceiverNoteFields(LeadActionForm):
+    """Who receives the customer in the showroom, and a note: a booked or a
+    walk-in visit alike."""
+
     receiver = StaffChoiceField(
         label=_("Receiving salesperson"), queryset=User.objects.none(), required=False
     )
@@ -167,6 +165,15 @@ class AppointmentBookForm(LeadActionForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["receiver"].queryset = receiver_choices(self.lead.store)
+
+
+class AppointmentBookForm(ReceiverNoteFields):
+    prefix_name = "book"
+    scheduled_at = forms.DateTimeField(label=_("Visit time"), widget=DateTimeLocalInput())
+    purpose = forms.ChoiceField(
+        label=_("Purpose"), choices=Purpose.choices, initial=Purpose.TEST_DRIVE
+    )
+    field_order = ["scheduled_at", "purpose", "receiver", "note"]
 
 
 class AppointmentForm(forms.Form):
@@ -215,20 +222,11 @@ class ArriveForm(VisitOutcomeFields, AppointmentForm):
     pass
 
 
-class VisitForm(VisitOutcomeFields, LeadActionForm):
+class VisitForm(VisitOutcomeFields, ReceiverNoteFields):
     """A visit without a booking (walk-in or came back by themselves)."""
 
     prefix_name = "visit"
-    receiver = StaffChoiceField(
-        label=_("Receiving salesperson"), queryset=User.objects.none(), required=False
-    )
-    note = forms.CharField(
-        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["receiver"].queryset = receiver_choices(self.lead.store)
+    field_order = ["arrived_at", "test_drive", "group_size", "receiver", "note"]
 
 
 # ---------------------------------------------------------------- store rules

@@ -370,3 +370,10 @@ class SmsMessage(models.Model):
 
     def __str__(self):
         return f"{self.kind} → {self.phone}"
+
+    @property
+    def phone_display(self) -> str:
+        """As people read it; a receiver's mobile may be stored as typed."""
+        from leads import phones
+
+        return phones.display(self.phone) if self.phone.startswith("+") else self.phone

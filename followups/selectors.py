@@ -245,10 +245,6 @@ def escalated_for_supervisor(*, supervisor, limit: int = QUEUE_SECTION_LIMIT):
     )
 
 
-def open_breaches_for(*, user):
-    return SlaBreach.objects.visible_to(user).open()
-
-
 # ---------------------------------------------------------------- supervisor views
 
 

@@ -244,21 +244,15 @@ def appointment_book(
     if scheduled_at < now:
         # Recording a visit booked earlier: the back-entry rule (API.md).
         validate_event_time(actor=actor, when=scheduled_at, field="scheduled_at", now=now)
-    lead = lead_services._locked(lead)
-    if not lead.is_open:
-        raise LeadStateError(_("Only an open lead can be invited."))
-    appointment = Appointment(
-        store=lead.store,
-        lead=lead,
-        agent=actor,
+    lead, appointment = _new_appointment(
+        actor,
+        lead,
+        refused=_("Only an open lead can be invited."),
         receiver=receiver,
         scheduled_at=scheduled_at,
         purpose=purpose,
-        note=(note or "").strip(),
-        created_by=actor,
+        note=note,
     )
-    audit.attribute(appointment, actor=actor)
-    appointment.save()
     lead.is_dcc_invited = lead.is_dcc_invited or not _is_consultant(actor)
     if lead.status in (Status.NEW, Status.ACTIVE, Status.VISITED):
         lead_services._move(lead, Status.INVITED)
@@ -272,6 +266,25 @@ def appointment_book(
         scheduled_at=scheduled_at.isoformat(),
     )
     return appointment
+
+
+def _new_appointment(actor, lead: Lead, *, refused: str, note: str = "", **fields):
+    """Lock the lead (it must be open) and save a new appointment on it,
+    booked by ``actor``. Returns the locked lead and the appointment."""
+    lead = lead_services._locked(lead)
+    if not lead.is_open:
+        raise LeadStateError(refused)
+    appointment = Appointment(
+        store=lead.store,
+        lead=lead,
+        agent=actor,
+        note=(note or "").strip(),
+        created_by=actor,
+        **fields,
+    )
+    audit.attribute(appointment, actor=actor)
+    appointment.save()
+    return lead, appointment
 
 
 def _is_consultant(user) -> bool:
@@ -439,22 +452,16 @@ def visit_record(
     _check_receiver(receiver, lead)
     arrived_at = arrived_at or timezone.now()
     validate_event_time(actor=actor, when=arrived_at, field="arrived_at")
-    lead = lead_services._locked(lead)
-    if not lead.is_open:
-        raise LeadStateError(_("Only an open lead can record a visit."))
-    appointment = Appointment(
-        store=lead.store,
-        lead=lead,
-        agent=actor,
+    _lead, appointment = _new_appointment(
+        actor,
+        lead,
+        refused=_("Only an open lead can record a visit."),
         receiver=receiver,
         scheduled_at=arrived_at,
         purpose=Purpose.OTHER,
-        note=(note or "").strip(),
+        note=note,
         is_walk_in=True,
-        created_by=actor,
     )
-    audit.attribute(appointment, actor=actor)
-    appointment.save()
     return appointment_arrive(
         actor=actor,
         appointment=appointment,

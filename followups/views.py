@@ -40,10 +40,10 @@ from followups.forms import (
     StoreRulesForm,
 )
 from followups.models import Appointment, AppointmentStatus, SlaBreach, SmsMessage, SmsStatus
-from leads import phones
 from leads.forms import add_service_errors
 from leads.models import Lead, Source
 from leads.services import LeadStateError
+from leads.views import Action
 
 PAGE_SIZE = 50
 
@@ -125,13 +125,13 @@ def _panel_context(request, item, *, form=None, appointment_forms=None) -> dict:
     )
     if item.appointment is not None:
         appointment = item.appointment
-        context["appointment_forms"] = appointment_forms or _appointment_forms(
+        context["appointment_forms"] = appointment_forms or appointment_actions(
             appointment, request.user
         )
     return context
 
 
-def _appointment_forms(appointment, user, bound=None, action=None) -> list[dict]:
+def appointment_actions(appointment, user, bound=None, action=None) -> list[dict]:
     """The actions a pending appointment offers, each with its form (the one
     just refused, with its errors, in place of a fresh one)."""
     actions = []
@@ -226,7 +226,7 @@ def queue_log(request, key):
         except LeadStateError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, _logged_message(followup))
+            messages.success(request, logged_message(followup))
             if not is_partial(request):
                 return redirect("home")
             return _next_panel(request, item.lead.pk)
@@ -237,7 +237,7 @@ def queue_log(request, key):
     )
 
 
-def _logged_message(followup) -> str:
+def logged_message(followup) -> str:
     lead = followup.lead
     name = lead.customer.name
     if followup.next_followup_at and lead.is_open:
@@ -256,22 +256,17 @@ def _logged_message(followup) -> str:
 # ---------------------------------------------------------------- appointments
 
 
-class _AppointmentAction:
-    def __init__(self, form, perform, done, label, style, icon):
-        self.form, self.perform, self.done = form, perform, done
-        self.label, self.style, self.icon = label, style, icon
-
-
 APPOINTMENT_ACTIONS = {
-    "confirm": _AppointmentAction(
+    "confirm": Action(
         ConfirmForm,
         lambda actor, appt, data: services.appointment_confirm(actor=actor, appointment=appt),
-        gettext_lazy("Visit confirmed."),
-        gettext_lazy("Customer confirmed"),
-        "success",
-        "check2-circle",
+        lambda _appointment: _("Visit confirmed."),
+        label=gettext_lazy("Customer confirmed"),
+        button=gettext_lazy("Customer confirmed"),
+        style="success",
+        icon="check2-circle",
     ),
-    "arrive": _AppointmentAction(
+    "arrive": Action(
         ArriveForm,
         lambda actor, appt, data: services.appointment_arrive(
             actor=actor,
@@ -280,20 +275,22 @@ APPOINTMENT_ACTIONS = {
             test_drive=data["test_drive"],
             group_size=data["group_size"],
         ),
-        gettext_lazy("Visit recorded."),
-        gettext_lazy("Arrived"),
-        "success",
-        "door-open",
+        lambda _appointment: _("Visit recorded."),
+        label=gettext_lazy("Arrived"),
+        button=gettext_lazy("Arrived"),
+        style="success",
+        icon="door-open",
     ),
-    "no-show": _AppointmentAction(
+    "no-show": Action(
         NoShowForm,
         lambda actor, appt, data: services.appointment_no_show(actor=actor, appointment=appt),
-        gettext_lazy("Marked as no-show: the lead is back in follow-up."),
-        gettext_lazy("No-show"),
-        "outline-danger",
-        "person-x",
+        lambda _appointment: _("Marked as no-show: the lead is back in follow-up."),
+        label=gettext_lazy("No-show"),
+        button=gettext_lazy("No-show"),
+        style="outline-danger",
+        icon="person-x",
     ),
-    "reschedule": _AppointmentAction(
+    "reschedule": Action(
         RescheduleForm,
         lambda actor, appt, data: services.appointment_reschedule(
             actor=actor,
@@ -301,20 +298,22 @@ APPOINTMENT_ACTIONS = {
             scheduled_at=data["scheduled_at"],
             reason=data["reason"],
         ),
-        gettext_lazy("Visit moved; the customer gets a new SMS."),
-        gettext_lazy("Reschedule"),
-        "outline-primary",
-        "calendar-event",
+        lambda _appointment: _("Visit moved; the customer gets a new SMS."),
+        label=gettext_lazy("Reschedule"),
+        button=gettext_lazy("Reschedule"),
+        style="outline-primary",
+        icon="calendar-event",
     ),
-    "cancel": _AppointmentAction(
+    "cancel": Action(
         CancelForm,
         lambda actor, appt, data: services.appointment_cancel(
             actor=actor, appointment=appt, reason=data["reason"]
         ),
-        gettext_lazy("Visit cancelled; its reminders are withdrawn."),
-        gettext_lazy("Cancel visit"),
-        "outline-secondary",
-        "calendar-x",
+        lambda _appointment: _("Visit cancelled; its reminders are withdrawn."),
+        label=gettext_lazy("Cancel visit"),
+        button=gettext_lazy("Cancel visit"),
+        style="outline-secondary",
+        icon="calendar-x",
     ),
 }
 
@@ -337,14 +336,14 @@ def appointment_action(request, pk, action):
     ok = False
     if form.is_valid():
         try:
-            spec.perform(request.user, appointment, form.cleaned_data)
+            result = spec.perform(request.user, appointment, form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
         except LeadStateError as exc:
             messages.error(request, str(exc))
         else:
             ok = True
-            messages.success(request, str(spec.done))
+            messages.success(request, spec.done(result))
     lead_pk = appointment.lead_id
     if not is_partial(request):
         if not ok:
@@ -359,7 +358,7 @@ def appointment_action(request, pk, action):
         if ok:
             return _next_panel(request, lead_pk)
         item = _item_for(request, f"confirm-{appointment.pk}")
-        forms = _appointment_forms(appointment, request.user, bound=form, action=action)
+        forms = appointment_actions(appointment, request.user, bound=form, action=action)
         return render(
             request,
             "followups/partials/work_panel.html",
@@ -403,7 +402,7 @@ def appointments(request):
         )
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     for appointment in page:
-        appointment.forms = _appointment_forms(appointment, request.user)
+        appointment.forms = appointment_actions(appointment, request.user)
     context = {
         "page": page,
         "view": view,
@@ -423,12 +422,12 @@ def appointments(request):
 
 
 def team_context(request) -> dict:
-    """Supervisor's and manager's home: team queue health and escalations."""
+    """Supervisor's and manager's home: team queue health and escalations
+    (the open-breach count is the layout's badge, ``badges.open_breaches``)."""
     user = request.user
     return {
         "health": selectors.team_health(user=user),
         "escalated": list(selectors.escalated_for_supervisor(supervisor=user, limit=50)),
-        "breach_count": selectors.open_breaches_for(user=user).count(),
         "flagged_count": selectors.flagged_appointments(user=user).count(),
     }
 
@@ -531,9 +530,6 @@ def sms_outbox(request):
     )
     for message in page:
         message.preview = sms.preview(message)
-        message.phone_shown = (
-            phones.display(message.phone) if message.phone.startswith("+") else message.phone
-        )
     problems = (
         SmsMessage.objects.visible_to(request.user)
         .filter(status__in=SMS_FILTERS["problems"])
@@ -579,8 +575,9 @@ def store_rules(request):
         raise Http404("no store")
     policy = services.policy_for(store)
     if request.method == "POST":
+        # Validation writes into the instances; the service re-reads both under lock.
         store_form = StoreRulesForm(request.POST, instance=Store.objects.get(pk=store.pk))
-        policy_form = PolicyForm(request.POST, instance=services.policy_for(store))
+        policy_form = PolicyForm(request.POST, instance=policy)
         if store_form.is_valid() and policy_form.is_valid():
             try:
                 services.store_rules_update(

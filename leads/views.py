@@ -222,9 +222,9 @@ def _defeat_done(lead: Lead) -> str:
 
 
 def _followup_done(followup) -> str:
-    from followups.views import _logged_message
+    from followups.views import logged_message
 
-    return _logged_message(followup)
+    return logged_message(followup)
 
 
 ACTIONS: dict[str, Action] = {
@@ -450,14 +450,14 @@ def _detail_context(request, lead: Lead, *, bound=None, active: str | None = Non
 def _appointments_of(lead: Lead, user) -> list:
     """The lead's store visits, newest first, each pending one with the forms
     of its actions (confirm, arrive, no-show, reschedule, cancel)."""
-    from followups.views import _appointment_forms
+    from followups.views import appointment_actions
 
     appointments = list(
         lead.appointments.select_related("receiver", "agent").order_by("-scheduled_at")
     )
     for appointment in appointments:
         if appointment.status in ("booked", "confirmed"):
-            appointment.forms = _appointment_forms(appointment, user)
+            appointment.forms = appointment_actions(appointment, user)
     return appointments
 
 

@@ -147,6 +147,13 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "followups.team_health.view": frozenset({S, M, AD}),
     # A store's rules with clocks and its follow-up cadence (settings, DESIGN §2).
     "followups.policy.manage": frozenset({M, AD}),
+    # Telephony (DESIGN §4): importing call logs and recordings, the sources
+    # they come from, quality review of recordings, call statistics.
+    "telephony.import": frozenset({S, M, AD}),
+    "telephony.sources.manage": frozenset({M, AD}),
+    "telephony.review": frozenset({S, M, AD}),
+    "telephony.checklist.manage": frozenset({S, M, AD}),
+    "telephony.stats.view": frozenset({S, M, AD}),
 }
 
 # Roles that can own a lead. A consultant owns showroom leads, never a

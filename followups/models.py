@@ -54,6 +54,19 @@ class FollowupPolicy(models.Model):
         validators=[MaxValueValidator(23)],
     )
     sms_signature = models.CharField(_("SMS signature"), max_length=30, blank=True, default="")
+    # Seed 001: pick up within three rings. Ring time = answer − start.
+    answer_within_seconds = models.PositiveSmallIntegerField(
+        _("answered in time: within (seconds)"),
+        default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(120)],
+    )
+    # A follow-up logged as a call is verified by an answered PBX call with
+    # the lead's number on the agent's extension this close to it.
+    verify_window_minutes = models.PositiveSmallIntegerField(
+        _("verify a logged call against the PBX log within (minutes)"),
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
+    )
 
     history = HistoricalRecords()
 
@@ -122,6 +135,18 @@ class FollowUp(models.Model):
     level_after = models.CharField(max_length=1, blank=True, default="")
     # The lead's first logged phone follow-up (seed 001: 首次电话跟进).
     is_first_call = models.BooleanField(default=False)
+    # The PBX call that shows this logged call was really made (telephony
+    # sets it: telephony.verification); empty for other channels or when the
+    # log has no such call.
+    verified_call = models.ForeignKey(
+        "telephony.Call",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("verified by call"),
+        db_index=False,
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )

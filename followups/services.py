@@ -530,6 +530,8 @@ POLICY_FIELDS = (
     "max_unanswered_attempts",
     "appointment_grace_hours",
     "reminder_hour",
+    "answer_within_seconds",
+    "verify_window_minutes",
     "sms_signature",
 )
 

@@ -16,6 +16,7 @@ from followups.api import (
 )
 from leads.api import DefeatReasonViewSet, LeadViewSet, VehicleModelViewSet
 from leads.api_import import LeadImportTemplateView, LeadImportView
+from telephony.api_urls import urlpatterns as telephony_urls
 
 router = DefaultRouter()
 router.register("stores", StoreViewSet, basename="store")
@@ -43,5 +44,6 @@ urlpatterns = [
     path("leads/<int:pk>/followups/", LeadFollowUpView.as_view(), name="lead-followups"),
     path("leads/<int:pk>/appointments/", LeadAppointmentView.as_view(), name="lead-appointments"),
     path("queue/", QueueView.as_view(), name="queue"),
+    *telephony_urls,
     *router.urls,
 ]

@@ -12,6 +12,7 @@ urlpatterns = [
     path("org/", views.directory, name="directory"),
     path("leads/", include("leads.urls")),
     path("followups/", include("followups.urls")),
+    path("telephony/", include("telephony.urls")),
     path("org/teams/<int:pk>/", views.team_detail, name="team-detail"),
     path("healthz", views.healthz, name="healthz"),
     path(

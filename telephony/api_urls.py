@@ -1,0 +1,5 @@
+"""Telephony's part of /api/v1/ (API.md "Telephony")."""
+
+from telephony import api_calls, api_recordings
+
+urlpatterns = [*api_calls.urlpatterns, *api_recordings.urlpatterns]

@@ -1,0 +1,3 @@
+"""Telephony pages: calls. Routes in ``urlpatterns``, collected by telephony.urls."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Telephony pages: recordings. Routes in ``urlpatterns``, collected by telephony.urls."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Telephony pages: stats. Routes in ``urlpatterns``, collected by telephony.urls."""
+
+urlpatterns = []

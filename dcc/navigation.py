@@ -26,6 +26,7 @@ NAV = [
     NavItem(_("Home"), "home", "house"),
     NavItem(_("Leads"), "leads:list", "person-lines-fill"),
     NavItem(_("Visits"), "followups:appointments", "calendar-check"),
+    NavItem(_("Calls"), "telephony:calls", "telephone"),
     NavItem(
         _("Breaches"),
         "followups:breaches",
@@ -40,6 +41,7 @@ NAV = [
     NavItem(_("Store rules"), "followups:settings", "sliders", "followups.policy.manage"),
     NavItem(_("Assignment"), "leads:assignment", "shuffle", "leads.assign"),
     NavItem(_("Import"), "leads:import", "file-earmark-spreadsheet", "leads.import"),
+    NavItem(_("Call logs"), "telephony:imports", "cloud-upload", "telephony.import"),
     NavItem(_("Organisation"), "directory", "diagram-3", "org.directory.view"),
     NavItem(_("API"), "api-docs", "braces", "org.admin_site"),
     NavItem(_("Administration"), "admin:index", "gear", "org.admin_site"),

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
-from dcc.models import Store
+from dcc.forms import StoreChoiceMixin
 from dcc.policy import capability_required
 from leads import importer
 from leads.api_import import template_response
@@ -15,30 +15,20 @@ from leads.api_import import template_response
 SHOWN_ROWS = 500
 
 
-class LeadImportForm(forms.Form):
+class LeadImportForm(StoreChoiceMixin, forms.Form):
     file = forms.FileField(label=_("Excel file (.xlsx)"))
     partial = forms.BooleanField(
         label=_("Partial import: create the good rows even if other rows have errors"),
         required=False,
         widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
     )
-    store = forms.ModelChoiceField(
-        label=_("Store"),
-        queryset=Store.objects.none(),
-        required=False,
-        widget=forms.Select(attrs={"class": "form-select"}),
-    )
+    store = StoreChoiceMixin.store_field()
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        if user.sees_all_stores:
-            # Only a group administrator picks the store; everyone else
-            # imports into the store they work in.
-            self.fields["store"].queryset = Store.objects.visible_to(user).filter(is_active=True)
-            self.fields["store"].required = user.store_id is None
-            self.fields["store"].initial = user.store_id
-        else:
-            del self.fields["store"]
+        # Only a group administrator picks the store; everyone else imports
+        # into the store they work in.
+        self.limit_store(user)
 
 
 @capability_required("leads.import")

@@ -44,7 +44,16 @@ CDR_FORMATS = (Format.ASTERISK_CSV,)
 
 
 class StoreScoped(ScopedQuerySet):
+    """Store-wide settings and reports (sources, extension ranges, import
+    reports, the checklist): a supervisor sees their store's, like a
+    manager; agents none."""
+
     scope_paths = ScopePaths(store="store")
+
+    def scope_q(self, user, level):
+        if level is Level.TEAM:
+            level = Level.STORE
+        return super().scope_q(user, level)
 
 
 class CallSource(models.Model):

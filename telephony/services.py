@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
@@ -519,3 +519,39 @@ def import_cdr_folder(
                 log.exception("call-log import of %s failed", path)
                 report = CallImport.objects.filter(store=store, file_sha256=digest).first()
             yield path, report
+
+
+# ---------------------------------------------------------------- callers
+
+
+def lead_from_call(*, actor, call: Call) -> Lead:
+    """One click on a first-time caller's call: a lead for the number
+    (source "inbound", received when the call came in, or now for an agent
+    when the call was before today), the call and the number's other
+    unclaimed calls linked to it. The name is a placeholder the agent
+    completes on the lead page. ``DuplicateLead`` when the number has an
+    open lead already."""
+    from dcc.timeutils import validate_event_time
+    from leads.models import Source
+    from leads.services import lead_create
+
+    if not Call.objects.visible_to(actor).filter(pk=call.pk).exists():
+        raise PermissionDenied("call outside the actor's scope")
+    if not call.external_number or call.direction == Direction.INTERNAL:
+        raise ValidationError(_("This call has no customer number."))
+    received_at = call.started_at
+    try:
+        validate_event_time(actor=actor, when=received_at, field="received_at")
+    except ValidationError:
+        received_at = None  # an agent may not date a lead before today
+    lead = lead_create(
+        actor=actor,
+        store=call.store,
+        name=_("Caller %(tail)s") % {"tail": call.external_number[-4:]},
+        phone=call.external_number,
+        source=Source.INBOUND,
+        received_at=received_at,
+    )
+    Call.objects.filter(pk=call.pk, lead__isnull=True).update(lead=lead)
+    link_calls_to_lead(lead)
+    return lead

@@ -212,6 +212,8 @@ CELERY_BEAT_SCHEDULE = {
     "dcc.heartbeat": {"task": "dcc.tasks.heartbeat", "schedule": 60.0},
     "followups.sla_sweep": {"task": "followups.tasks.sla_sweep", "schedule": 300.0},
     "followups.dispatch_due_sms": {"task": "followups.tasks.dispatch_due_sms", "schedule": 60.0},
+    # New call logs and recordings in the sources' folders (telephony.CallSource).
+    "telephony.import_folders": {"task": "telephony.tasks.import_folders", "schedule": 300.0},
     "followups.flag_overdue_appointments": {
         "task": "followups.tasks.flag_overdue_appointments",
         "schedule": 600.0,

@@ -20,6 +20,7 @@ from followups.models import (
 )
 from followups.selectors import escalated_for_supervisor, queue_for_agent
 from leads.models import Lead, Source, Status
+from telephony.models import Call, CallImport
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +39,14 @@ def test_demo_data_is_idempotent_and_covers_the_domain(capsys):
     assert Lead.objects.filter(owner__isnull=True, source=Source.MANUFACTURER).exists()
     statuses = set(Lead.objects.values_list("status", flat=True))
     assert {Status.NEW, Status.DEFEATED, Status.ORDERED, Status.DELIVERED} <= statuses
+    # The PBX log went through the real import: calls on leads, first-time
+    # callers, logged calls verified and some not, one bad line reported.
+    assert Call.objects.filter(lead__isnull=False, agent__isnull=False).exists()
+    assert Call.objects.filter(new_caller=True, lead__isnull=True).exists()
+    calls_logged = FollowUp.objects.filter(channel="call")
+    assert calls_logged.filter(verified_call__isnull=False).exists()
+    assert calls_logged.filter(verified_call__isnull=True).exists()
+    assert set(CallImport.objects.values_list("error_count", flat=True)) == {1}
 
 
 def _followup_rows():

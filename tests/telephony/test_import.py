@@ -263,3 +263,32 @@ def test_command_imports_a_folder_once(tmp_path, store_a, alice):
     call_command("import_calls", str(tmp_path), store=store_a.code, stdout=out)
     assert Call.objects.count() == 11
     assert out.getvalue().count("imported before, skipped") == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_imports_of_one_file_at_once_store_it_once(sue, store_a, alice, bob):
+    """The folder job and an upload of the same file at the same moment:
+    the store lock runs them one after the other, the second adds nothing."""
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        pytest.skip("needs a server database (DATABASE_URL)")
+    data = (SAMPLES / "master_basic.csv").read_bytes()
+    reports, barrier = [], threading.Barrier(2)
+
+    def one():
+        try:
+            barrier.wait()
+            reports.append(run(sue, store_a, data=data))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(report.imported for report in reports) == [0, 9]
+    assert Call.objects.count() == 9

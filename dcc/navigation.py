@@ -37,6 +37,8 @@ NAV = [
     NavItem(
         _("First contact"), "followups:first-contact", "stopwatch", "followups.team_health.view"
     ),
+    NavItem(_("Call statistics"), "telephony:call-stats", "bar-chart-line", "telephony.stats.view"),
+    NavItem(_("Unverified calls"), "telephony:verification", "telephone-x", "telephony.stats.view"),
     NavItem(_("SMS"), "followups:sms", "chat-dots", "followups.sms.view", badge="sms_problems"),
     NavItem(_("Store rules"), "followups:settings", "sliders", "followups.policy.manage"),
     NavItem(_("Assignment"), "leads:assignment", "shuffle", "leads.assign"),

@@ -4,7 +4,9 @@ lead's number close to it; follow-ups that were never made show up.
 
 - The window is the store's ``verify_window_minutes`` (FollowupPolicy), on
   both sides of the logged time: agents log during or after the call, and
-  may back-enter it.
+  may back-enter it. The call counts when any part of it, from its start to
+  its end, falls within the window: an agent who logs at the end of a long
+  call logs it more than the window after the call started.
 - A logged "no answer" is verified by any call attempt; every other result
   (the customer was spoken to) needs an answered call.
 - Matching is by the call's lead (numbers are matched to leads at import)
@@ -34,13 +36,20 @@ def window_for(store_id: int) -> timedelta:
     return timedelta(minutes=minutes or DEFAULT_WINDOW)
 
 
+# Calls longer than this are not looked for: it bounds the range of the
+# (lead, started_at) and (agent, started_at) index scans below.
+LONGEST_CALL = timedelta(hours=4)
+
+
 def _call_for(window: timedelta, *, answered: bool):
     calls = Call.objects.filter(
         store_id=OuterRef("store_id"),
         agent_id=OuterRef("agent_id"),
         lead_id=OuterRef("lead_id"),
-        started_at__gte=OuterRef("occurred_at") - window,
+        # The call [started_at, ended_at] overlaps [logged − window, logged + window].
+        started_at__gte=OuterRef("occurred_at") - (window + LONGEST_CALL),
         started_at__lte=OuterRef("occurred_at") + window,
+        ended_at__gte=OuterRef("occurred_at") - window,
     )
     if answered:
         calls = calls.filter(disposition=Disposition.ANSWERED)

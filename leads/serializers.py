@@ -152,17 +152,25 @@ class TimelineEntrySerializer(serializers.Serializer):
 
 
 class LeadDetailSerializer(LeadSerializer):
-    """The lead with its follow-ups, appointments, deals and timeline. Calls
-    join here when their app exists. Whoever sees the lead sees all of its
-    follow-ups and visits (a new owner reads the old owner's)."""
+    """The lead with its follow-ups, appointments, deals, calls and timeline.
+    Whoever sees the lead sees all of its follow-ups and visits (a new owner
+    reads the old owner's); calls are scoped on their own."""
 
     followups = serializers.SerializerMethodField()
     appointments = serializers.SerializerMethodField()
     deals = DealSerializer(many=True, read_only=True)
+    calls = serializers.SerializerMethodField()
     timeline = serializers.SerializerMethodField()
 
     class Meta(LeadSerializer.Meta):
-        fields = [*LeadSerializer.Meta.fields, "followups", "appointments", "deals", "timeline"]
+        fields = [
+            *LeadSerializer.Meta.fields,
+            "followups",
+            "appointments",
+            "deals",
+            "calls",
+            "timeline",
+        ]
         read_only_fields = fields
 
     # followups depends on leads, not the other way round: imported when used.
@@ -185,6 +193,17 @@ class LeadDetailSerializer(LeadSerializer):
             .prefetch_related("sms")
         )
         return AppointmentSerializer(rows, many=True, context=self.context).data
+
+    # telephony depends on leads, not the other way round: imported when used.
+    @extend_schema_field(lazy_serializer("telephony.api_calls.LeadCallSerializer")(many=True))
+    def get_calls(self, lead):
+        """The lead's calls that the caller may see (Call.objects.visible_to:
+        the lead's owner sees them all), newest first."""
+        from telephony.api_calls import LeadCallSerializer, visible_calls
+
+        user = getattr(self.context.get("request"), "user", None)
+        rows = visible_calls(user).filter(lead=lead).defer("legs")
+        return LeadCallSerializer(rows, many=True, context=self.context).data
 
     @extend_schema_field(TimelineEntrySerializer(many=True))
     def get_timeline(self, lead):

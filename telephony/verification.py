@@ -13,6 +13,12 @@ lead's number close to it; follow-ups that were never made show up.
   and by the agent the extension belonged to at the time.
 - Verification runs after each import for the period it covers, and when a
   follow-up is logged (for calls imported before it).
+
+Known limits: one call may verify two follow-ups logged for it; a verified
+follow-up keeps its call when a manager later corrects who had an extension
+(``services.rematch_extension`` re-links calls, not follow-ups). What the
+log cannot speak for (before its first or after its last call) is sorted
+out by ``telephony.stats``, not here.
 """
 
 from __future__ import annotations

@@ -519,6 +519,8 @@ def test_manager_sets_the_store_rules(web, mike, alice, mary, store_a, make_lead
         "max_unanswered_attempts": 4,
         "appointment_grace_hours": 1,
         "reminder_hour": 9,
+        "answer_within_seconds": 15,
+        "verify_window_minutes": 30,
         "sms_signature": "上汽通用别克",
         "reason": "厂家新规",
     }

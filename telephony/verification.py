@@ -14,18 +14,19 @@ lead's number close to it; follow-ups that were never made show up.
 - Verification runs after each import for the period it covers, and when a
   follow-up is logged (for calls imported before it).
 
-Known limits: one call may verify two follow-ups logged for it; a verified
-follow-up keeps its call when a manager later corrects who had an extension
-(``services.rematch_extension`` re-links calls, not follow-ups). What the
-log cannot speak for (before its first or after its last call) is sorted
-out by ``telephony.stats``, not here.
+- When a manager corrects who had an extension, its calls are re-linked and
+  the follow-ups near them verified again (``reverify_extension``).
+
+Known limit: one call may verify two follow-ups logged for it. What the log
+cannot speak for (before its first or after its last call) is sorted out by
+``telephony.stats``, not here.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import F, Max, Min, OuterRef, Q, Subquery
 
 from followups.models import Channel, FollowUp, FollowupPolicy, Result
 from telephony.models import Call, Disposition
@@ -97,3 +98,14 @@ def verify_followup(followup: FollowUp) -> bool:
         return False
     window = window_for(followup.store_id)
     return bool(verify(FollowUp.objects.filter(pk=followup.pk), window))
+
+
+def reverify_extension(*, store_id: int, extension: str) -> int:
+    """After the calls of an extension went to another agent: follow-ups
+    those calls verified are checked again, with the rest near them."""
+    calls = Call.objects.filter(store_id=store_id, extension=extension)
+    span = calls.aggregate(since=Min("started_at"), until=Max("ended_at"))
+    FollowUp.objects.filter(store_id=store_id, verified_call__in=calls.values("pk")).update(
+        verified_call=None
+    )
+    return verify_store_period(store_id=store_id, since=span["since"], until=span["until"])

@@ -292,3 +292,44 @@ def test_two_imports_of_one_file_at_once_store_it_once(sue, store_a, alice, bob)
         thread.join()
     assert sorted(report.imported for report in reports) == [0, 9]
     assert Call.objects.count() == 9
+
+
+def test_correcting_who_had_an_extension_relinks_calls_and_reverifies(
+    sue, store_a, alice, bob, mike, make_lead
+):
+    """alice logged a call; the PBX shows it on 8002, which the admin then
+    corrects to have been alice's at the time: the call moves to her and
+    her follow-up is verified."""
+    lead = make_lead(
+        mike,
+        phone="13812345670",
+        owner=alice,
+        received_at=datetime(2024, 1, 14, 9, 0, tzinfo=SHANGHAI),
+    )
+    logged = followup_log(
+        actor=mike,
+        agent=alice,
+        lead=lead,
+        channel=Channel.CALL,
+        result=Result.NO_ANSWER,
+        occurred_at=datetime(2024, 1, 15, 10, 56, tzinfo=SHANGHAI),
+    )
+    run(sue, store_a, "master_basic.csv")  # the busy call 8002 → 13812345670 at 10:55
+    busy = Call.objects.get(uniqueid="1705287300.11")
+    assert busy.agent == bob
+    logged.refresh_from_db()
+    assert logged.verified_call is None
+    bobs = ExtensionAssignment.objects.get(extension="8002", staff=bob)
+    bobs.valid_from = datetime(2024, 2, 1, tzinfo=SHANGHAI)
+    bobs.save()
+    ExtensionAssignment.objects.create(
+        store=store_a,
+        extension="8002",
+        staff=alice,
+        valid_from=None,
+        valid_to=datetime(2024, 2, 1, tzinfo=SHANGHAI),
+    )
+    busy.refresh_from_db()
+    logged.refresh_from_db()
+    assert busy.agent == alice
+    assert logged.verified_call == busy

@@ -39,6 +39,8 @@ NAV = [
     ),
     NavItem(_("Call statistics"), "telephony:call-stats", "bar-chart-line", "telephony.stats.view"),
     NavItem(_("Unverified calls"), "telephony:verification", "telephone-x", "telephony.stats.view"),
+    NavItem(_("Reviews"), "telephony:reviews", "star", "telephony.review"),
+    NavItem(_("My reviews"), "telephony:my-reviews", "star-half", "telephony.reviews.own"),
     NavItem(_("SMS"), "followups:sms", "chat-dots", "followups.sms.view", badge="sms_problems"),
     NavItem(_("Store rules"), "followups:settings", "sliders", "followups.policy.manage"),
     NavItem(_("Assignment"), "leads:assignment", "shuffle", "leads.assign"),

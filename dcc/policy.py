@@ -154,6 +154,9 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "telephony.review": frozenset({S, M, AD}),
     "telephony.checklist.manage": frozenset({S, M, AD}),
     "telephony.stats.view": frozenset({S, M, AD}),
+    # Whose menu offers "My reviews": staff whose calls are scored. The page
+    # itself shows anyone the reviews of their own calls.
+    "telephony.reviews.own": frozenset({A, CA}),
 }
 
 # Roles that can own a lead. A consultant owns showroom leads, never a

@@ -14,6 +14,7 @@ from followups.api import (
     LeadFollowUpView,
     QueueView,
 )
+from kpi.api import KpiView
 from leads.api import DefeatReasonViewSet, LeadViewSet, VehicleModelViewSet
 from leads.api_import import LeadImportTemplateView, LeadImportView
 from telephony.api_urls import urlpatterns as telephony_urls
@@ -44,6 +45,7 @@ urlpatterns = [
     path("leads/<int:pk>/followups/", LeadFollowUpView.as_view(), name="lead-followups"),
     path("leads/<int:pk>/appointments/", LeadAppointmentView.as_view(), name="lead-appointments"),
     path("queue/", QueueView.as_view(), name="queue"),
+    path("kpi/", KpiView.as_view(), name="kpi"),
     *telephony_urls,
     *router.urls,
 ]

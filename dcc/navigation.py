@@ -27,6 +27,7 @@ NAV = [
     NavItem(_("Leads"), "leads:list", "person-lines-fill"),
     NavItem(_("Visits"), "followups:appointments", "calendar-check"),
     NavItem(_("Calls"), "telephony:calls", "telephone"),
+    NavItem(_("KPIs"), "kpi:index", "graph-up", "kpi.view"),
     NavItem(
         _("Breaches"),
         "followups:breaches",

@@ -147,6 +147,13 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "followups.team_health.view": frozenset({S, M, AD}),
     # A store's rules with clocks and its follow-up cadence (settings, DESIGN §2).
     "followups.policy.manage": frozenset({M, AD}),
+    # KPIs (DESIGN §3): everyone reads the figures of the scopes they may see
+    # (kpi.selectors.scope_for); supervisors set targets and log meetings.
+    "kpi.view": frozenset({A, CA, S, M, CO, AD}),
+    "kpi.targets.manage": frozenset({S, M, AD}),
+    "kpi.meetings.manage": frozenset({S, M, AD}),
+    # The store's KPI settings (meeting on-time rule, working days).
+    "kpi.settings.manage": frozenset({M, AD}),
     # Telephony (DESIGN §4): importing call logs and recordings, the sources
     # they come from, quality review of recordings, call statistics.
     "telephony.import": frozenset({S, M, AD}),

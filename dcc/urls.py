@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
@@ -27,7 +26,5 @@ urlpatterns = [
     path("api/v1/", include("dcc.api_urls")),
 ]
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# MEDIA_ROOT holds call recordings: they are served only through the scoped,
+# logged views of telephony.playback, never as plain files, not even in DEBUG.

@@ -46,3 +46,44 @@ class CdrUploadForm(StoreChoiceMixin, forms.Form):
             self.add_error("store", _("Choose the store the calls belong to."))
         data["store"] = store
         return data
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented recipe)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"class": "form-control"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data]
+        return [single(data, initial)]
+
+
+class RecordingUploadForm(StoreChoiceMixin, forms.Form):
+    files = MultipleFileField(
+        label=_("Recordings"),
+        help_text=_(
+            "FreePBX recordings keep their names (in-…, out-…): the name says the call. "
+            "WAV, MP3, OGG or M4A."
+        ),
+    )
+    store = StoreChoiceMixin.store_field()
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.limit_store(user)
+        self.user = user
+
+    def clean(self):
+        data = super().clean()
+        data["store"] = data.get("store") or self.user.store
+        if data["store"] is None:
+            self.add_error("store", _("Choose the store the recordings belong to."))
+        return data

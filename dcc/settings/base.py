@@ -132,6 +132,10 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "staticfiles")
 MEDIA_URL = "media/"
 # Recordings live here (through Django's storage API); docker-compose mounts a volume.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
+# Recordings: the largest file accepted, and how old a file in a watched
+# folder must be before it is imported (the PBX may still be writing it).
+TELEPHONY_RECORDING_MAX_BYTES = env.int("TELEPHONY_RECORDING_MAX_BYTES", default=200 * 1024 * 1024)
+TELEPHONY_RECORDING_MIN_AGE = env.int("TELEPHONY_RECORDING_MIN_AGE", default=60)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

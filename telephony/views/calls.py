@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Min
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
@@ -19,9 +19,9 @@ from django.views.decorators.http import require_POST
 from dcc.policy import Level, can, capability_required, get_visible_or_404, scope_level
 from leads.services import DuplicateLead
 from leads.views import _duplicate_message, _without_blanks
-from telephony import services
+from telephony import recordings, services
 from telephony.filters import CallFilter
-from telephony.forms import CdrUploadForm
+from telephony.forms import CdrUploadForm, RecordingUploadForm
 from telephony.models import Call, CallImport
 
 PAGE_SIZE = 25
@@ -68,7 +68,50 @@ def imports(request):
     page = Paginator(reports, PAGE_SIZE).get_page(request.GET.get("page"))
     for report in page:
         report.via_label = VIA_LABELS.get(report.via, report.via)
-    return render(request, "telephony/imports.html", {"form": form, "page": page})
+    return render(
+        request,
+        "telephony/imports.html",
+        {"form": form, "recording_form": RecordingUploadForm(user=user), "page": page},
+    )
+
+
+@capability_required("telephony.import")
+@require_POST
+def recordings_upload(request):
+    """Recordings from the browser, one by one: each file is stored whole or
+    not at all, and the page says what became of each."""
+    user = request.user
+    form = RecordingUploadForm(request.POST, request.FILES, user=user)
+    outcomes = []
+    if form.is_valid():
+        for upload in form.cleaned_data["files"]:
+            try:
+                added = recordings.recording_add(
+                    actor=user,
+                    store=form.cleaned_data["store"],
+                    file=upload,
+                    name=upload.name,
+                    via="upload",
+                )
+            except ValidationError as error:
+                outcomes.append((upload.name, "error", " ".join(error.messages), None))
+            else:
+                state = "created" if added.created else "duplicate"
+                outcomes.append((upload.name, state, "", added.recording))
+    reports = CallImport.objects.visible_to(user).select_related("started_by", "source")
+    page = Paginator(reports, PAGE_SIZE).get_page(1)
+    for report in page:
+        report.via_label = VIA_LABELS.get(report.via, report.via)
+    return render(
+        request,
+        "telephony/imports.html",
+        {
+            "form": CdrUploadForm(user=user),
+            "recording_form": form,
+            "outcomes": outcomes,
+            "page": page,
+        },
+    )
 
 
 @capability_required("telephony.import")
@@ -101,7 +144,7 @@ def calls(request):
     queryset = (
         Call.objects.visible_to(user)
         .select_related("agent", "lead__customer")
-        .annotate(recording_count=Count("recordings"))
+        .annotate(recording_id=Min("recordings__id"))
         .order_by("-started_at", "-id")
     )
     call_filter = CallFilter(query, queryset=queryset, request=request)
@@ -161,5 +204,6 @@ urlpatterns = [
     path("calls/", calls, name="calls"),
     path("imports/", imports, name="imports"),
     path("imports/<int:pk>/", import_detail, name="import-detail"),
+    path("imports/recordings/", recordings_upload, name="recordings-upload"),
     path("calls/<int:pk>/lead/", call_to_lead, name="call-to-lead"),
 ]

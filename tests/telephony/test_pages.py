@@ -130,11 +130,11 @@ def test_folder_job_imports_new_files_once(tmp_path, store_a, alice):
     )
     (tmp_path / "Master-1.csv").write_bytes((SAMPLES / "master_basic.csv").read_bytes())
     first = tasks.import_folders()
-    assert first == {"files": 1, "skipped": 0}
+    assert first == {"files": 1, "skipped": 0, "failed_sources": 0}
     assert Call.objects.count() == 9
     (tmp_path / "Master-2.csv").write_bytes((SAMPLES / "master_transfer.csv").read_bytes())
     second = tasks.import_folders()
-    assert second == {"files": 1, "skipped": 1}
+    assert second == {"files": 1, "skipped": 1, "failed_sources": 0}
     assert Call.objects.count() == 11
     report = CallImport.objects.filter(via="folder").first()
     assert report.source.name == "FreePBX"
@@ -152,3 +152,64 @@ def test_call_times_follow_the_source_zone(tmp_path, store_a, sue):
     call = Call.objects.get(uniqueid="1705285800.1")
     # 02:30 UTC is 10:30 in Shanghai.
     assert call.started_at == datetime(2024, 1, 15, 10, 30, tzinfo=SHANGHAI)
+
+
+def test_folder_job_imports_recordings_and_survives_a_missing_folder(
+    tmp_path, settings, store_a, sue, alice
+):
+    from telephony.models import Format, Recording
+    from tests.telephony.recording_helpers import wav_bytes
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.TELEPHONY_RECORDING_MIN_AGE = 0
+    services.import_cdr(
+        actor=sue,
+        store=store_a,
+        fileobj=io.BytesIO((SAMPLES / "master_basic.csv").read_bytes()),
+        file_name="master_basic.csv",
+    )
+    monitor = tmp_path / "monitor" / "2024" / "01" / "15"
+    monitor.mkdir(parents=True)
+    name = "out-913912345678-8001-20240115-103500-1705286100.3.wav"
+    (monitor / name).write_bytes(wav_bytes())
+    CallSource.objects.create(
+        store=store_a,
+        name="Recordings",
+        format=Format.FREEPBX_RECORDINGS,
+        folder=str(tmp_path / "monitor"),
+    )
+    CallSource.objects.create(store=store_a, name="Gone", folder=str(tmp_path / "nowhere"))
+    assert tasks.import_folders() == {"files": 1, "skipped": 0, "failed_sources": 0}
+    recording = Recording.objects.get()
+    assert recording.call == Call.objects.get(uniqueid="1705286100.3")
+    assert recording.agent == alice
+    assert tasks.import_folders()["files"] == 0
+    assert Recording.objects.count() == 1
+
+
+def test_supervisor_uploads_recordings_in_the_browser(web, settings, tmp_path, imported, sue):
+    from telephony.models import Recording
+    from tests.telephony.recording_helpers import wav_bytes
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    name = "out-913912345678-8001-20240115-103500-1705286100.3.wav"
+    audio = wav_bytes()
+    files = [
+        SimpleUploadedFile(name, audio, content_type="audio/wav"),
+        SimpleUploadedFile(name, audio, content_type="audio/wav"),
+        SimpleUploadedFile("notes.wav", b"plain text, not audio", content_type="audio/wav"),
+    ]
+    response = web(sue).post(reverse("telephony:recordings-upload"), {"files": files})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-testid="recording-outcomes"' in page
+    recording = Recording.objects.get()
+    assert recording.call == Call.objects.get(uniqueid="1705286100.3")
+    assert page.count("bi-check-circle") == 1
+    assert page.count("bi-dash-circle") == 1  # the same audio again
+    assert page.count("bi-x-circle") == 1
+
+
+def test_agents_cannot_upload_recordings(web, alice):
+    response = web(alice).post(reverse("telephony:recordings-upload"), {})
+    assert response.status_code == 403

@@ -1,0 +1,676 @@
+"""The supervisor's and manager's dashboards and the DCC room's wall-board
+(issue 6 item 4): figures for one scope and month, by SQL aggregates only.
+
+Every count here is the ``count()`` of a queryset that the drill-down lists
+(``drill_rows`` for the breakdowns below, ``kpi.metrics.drilldown`` for the
+KPIs), so a number and its rows cannot disagree.
+
+- ``headline``: the main KPIs of the month beside last month (环比) and the
+  same month a year earlier (同比): ``kpi.metrics.compute`` for three periods
+  of one scope. A change is given in points (or units, for counts) and in
+  per cent of the earlier value; None when either value is None or, for the
+  per cent, when the earlier value is 0.
+- ``trend``: twelve months of follow-up rate, invitation-to-store rate,
+  deals and 30-day conversion in one grouped query per base table (months by
+  ``TruncMonth`` in the local time zone); the carried-over leads, whose
+  condition depends on each month's start, are twelve filtered counts of one
+  query. Each month equals ``compute`` for that month (a test keeps it so).
+- ``compare``: the same figures per agent, team or store, one query per base
+  table grouped by the path ``kpi.metrics`` uses for that kind of scope, so
+  each row equals ``compute`` for that agent, team or store. Agents are the
+  scope's active staff who hold leads and calls (``MEMBER_ROLES``); a person
+  who left keeps their figures in the team and store rows only.
+- ``channels``: leads received, customer calls and deals per channel of the
+  lead (a call without a lead, or of a lead without a channel, is "no
+  channel"), and the share of each vehicle model among leads received
+  (intended model) and deals (model sold).
+- ``breaches``: SLA breaches whose deadline fell in the month, by kind and by
+  the owner at the time; ``first_contact``: the month's leads received by
+  how long their first contact took (the thresholds of
+  ``followups.selectors.FIRST_CONTACT_WITHIN``), beside that selector's
+  per-owner medians.
+- ``defeats`` (战败分析, seed 001): leads defeated in the month (status
+  defeated, ``defeated_at`` in the month: the time the defeat took effect,
+  i.e. its approval where the store requires one) by reason, source,
+  channel, intended model and owner, from one grouped query. A lead
+  re-activated since has no defeat any more and is not counted.
+- ``wallboard``: today's calls, new leads not yet called, overdue follow-ups
+  (planned before today, as the queue reads it), open breaches, the month's
+  deals against the target and the top agents.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from dcc.models import Store, Team, User
+from dcc.timeutils import local_day_start
+from followups.models import Appointment, BreachKind, SlaBreach
+from followups.selectors import FIRST_CONTACT_WITHIN
+from kpi.metrics import KPIS, Metric, Period, Scope, compute, percent
+from kpi.metrics.base import LEAD_PATHS, STAFF_PATHS, TARGET_PATHS
+from kpi.metrics.rows import (
+    arrived_q,
+    between,
+    carried_over_q,
+    converted_q,
+    customer_calls,
+    deals,
+    first_call_q,
+    first_invited_q,
+    followups,
+    leads,
+    received_q,
+    sla_due_q,
+    sla_met_q,
+    visits,
+)
+from kpi.models import Target
+from kpi.selectors import MEMBER_ROLES
+from leads.models import OPEN_STATUSES, Channel, DefeatReason, Source, Status, VehicleModel
+from telephony.models import Direction, Disposition
+
+HEADLINE = (
+    "new_leads",
+    "followup_rate",
+    "invite_to_store_rate",
+    "deals",
+    "sales_completion",
+    "conversion_30d",
+    "sla_48h_compliance",
+    "calls_inbound",
+    "calls_outbound",
+)
+TREND = ("followup_rate", "invite_to_store_rate", "deals", "conversion_30d")
+COMPARED = (
+    "new_leads",
+    "followup_rate",
+    "invite_to_store_rate",
+    "deals",
+    "sales_completion",
+    "conversion_30d",
+    "sla_48h_compliance",
+    "calls_inbound",
+    "calls_outbound",
+)
+# Which comparisons each kind of scope shows.
+COMPARISONS = {"agent": (), "team": ("agent",), "store": ("agent", "team"), "group": ("store",)}
+# A breach reaches an agent by the owner it was flagged against.
+BREACH_PATHS = {"agent": "owner", "team": "owner__team", "store": "store"}
+TREND_MONTHS = 12
+NONE = "none"  # a filter value: the field is empty (no channel, no owner…)
+
+
+# ---------------------------------------------------------------- months
+
+
+def previous_month(period: Period) -> Period:
+    return Period.month(period.start.year, period.start.month).previous()
+
+
+def same_month_last_year(period: Period) -> Period:
+    return Period.month(period.start.year - 1, period.start.month)
+
+
+def months_back(period: Period, count: int) -> list[Period]:
+    """``count`` months ending with the period's month, oldest first."""
+    months = [Period.month(period.start.year, period.start.month)]
+    while len(months) < count:
+        months.insert(0, previous_month(months[0]))
+    return months
+
+
+def _month_key(value) -> date:
+    """A ``TruncMonth`` value as the first day of its local month."""
+    if isinstance(value, datetime):
+        if timezone.is_aware(value):
+            value = timezone.localtime(value)
+        return value.date().replace(day=1)
+    return value.replace(day=1)
+
+
+def _by_month(queryset, field: str, **counts) -> dict[date, dict]:
+    rows = (
+        queryset.annotate(month=TruncMonth(field, tzinfo=timezone.get_default_timezone()))
+        .values("month")
+        .annotate(**counts)
+        .order_by()
+    )
+    return {_month_key(row.pop("month")): row for row in rows}
+
+
+# ---------------------------------------------------------------- headline
+
+
+@dataclass(frozen=True)
+class Change:
+    """How a figure moved against an earlier one: in points (or units) and in %."""
+
+    points: Decimal | int | None
+    percent: Decimal | None
+
+    @classmethod
+    def between(cls, current: Metric, earlier: Metric) -> Change:
+        if current.value is None or earlier.value is None:
+            return cls(None, None)
+        points = current.value - earlier.value
+        return cls(points, percent(points, earlier.value))
+
+
+def headline(scope: Scope, period: Period, *, today: date | None = None) -> list[dict]:
+    """The main KPIs of the month with 环比 (last month) and 同比 (a year before)."""
+    current = compute(scope, period, today=today)
+    last_month = compute(scope, previous_month(period), today=today)
+    last_year = compute(scope, same_month_last_year(period), today=today)
+    return [
+        {
+            "name": name,
+            "kpi": KPIS[name],
+            "current": current[name],
+            "last_month": last_month[name],
+            "last_year": last_year[name],
+            "mom": Change.between(current[name], last_month[name]),
+            "yoy": Change.between(current[name], last_year[name]),
+        }
+        for name in HEADLINE
+    ]
+
+
+# ---------------------------------------------------------------- trend
+
+
+def trend(scope: Scope, period: Period, *, months: int = TREND_MONTHS) -> list[dict]:
+    """The ``TREND`` figures of each of ``months`` months up to the period's."""
+    periods = months_back(period, months)
+    span = Period(periods[0].start, periods[-1].end)
+    first_calls = _by_month(
+        followups(scope).filter(first_call_q(span)), "occurred_at", n=Count("pk")
+    )
+    received = _by_month(
+        leads(scope).filter(received_q(span)),
+        "received_at",
+        received=Count("pk"),
+        converted=Count("pk", filter=converted_q(span)),
+    )
+    carried = leads(scope).aggregate(
+        **{f"m{i}": Count("pk", filter=carried_over_q(p)) for i, p in enumerate(periods)}
+    )
+    invited = _by_month(visits(scope, span).filter(first_invited_q()), "arrived_at", n=Count("pk"))
+    sold = _by_month(deals(scope, span), "counted_at", n=Count("pk"))
+    rows = []
+    for i, month in enumerate(periods):
+        calls = first_calls.get(month.start, {}).get("n", 0)
+        lead = received.get(month.start, {"received": 0, "converted": 0})
+        rows.append(
+            {
+                "period": month,
+                "label": month.month_label,
+                "figures": {
+                    "followup_rate": Metric.rate(calls, carried[f"m{i}"] + lead["received"]),
+                    "invite_to_store_rate": Metric.rate(
+                        invited.get(month.start, {}).get("n", 0), calls
+                    ),
+                    "deals": Metric.count(sold.get(month.start, {}).get("n", 0)),
+                    "conversion_30d": Metric.rate(lead["converted"], lead["received"]),
+                },
+            }
+        )
+    return rows
+
+
+# ---------------------------------------------------------------- comparison
+
+
+def compared_units(scope: Scope, by: str) -> list[tuple[Scope, str]]:
+    """The agents, teams or stores of the scope, each as a scope and a label."""
+    if by == "agent":
+        staff = User.objects.filter(is_active=True, role__in=MEMBER_ROLES)
+        if scope.kind == "team":
+            staff = staff.filter(team=scope.id)
+        elif scope.kind == "store":
+            staff = staff.filter(store=scope.id)
+        elif scope.kind == "agent":
+            staff = staff.filter(pk=scope.id)
+        return [(Scope("agent", u.pk), u.display_name) for u in staff.order_by("name", "username")]
+    if by == "team":
+        teams = Team.objects.select_related("store").order_by("store__code", "name")
+        if scope.kind == "store":
+            teams = teams.filter(store=scope.id)
+        elif scope.kind == "team":
+            teams = teams.filter(pk=scope.id)
+        elif scope.kind == "agent":
+            return []
+        label = (lambda t: f"{t.store} · {t.name}") if scope.kind == "group" else (lambda t: t.name)
+        return [(Scope("team", t.pk), label(t)) for t in teams]
+    if by == "store":
+        stores = Store.objects.order_by("code")
+        if scope.kind != "group":
+            stores = stores.filter(pk__in=scope.stores().values("pk"))
+        return [(Scope("store", s.pk), str(s)) for s in stores]
+    raise ValueError(f"cannot compare by {by!r}")
+
+
+def _grouped(queryset, path: str, **counts) -> dict:
+    rows = queryset.values(path).annotate(**counts).order_by()
+    return {row.pop(path): row for row in rows}
+
+
+def compare(scope: Scope, period: Period, by: str) -> list[dict]:
+    """``COMPARED`` per agent, team or store of the scope: one grouped query
+    per base table, each row equal to ``compute`` of that unit."""
+    units = compared_units(scope, by)
+    ids = [unit.id for unit, _label in units]
+    if not ids:
+        return []
+    lead_path, staff_path, target_path = LEAD_PATHS[by], STAFF_PATHS[by], TARGET_PATHS[by]
+    everyone = Scope("group")
+    lead = _grouped(
+        leads(everyone)
+        .filter(**{f"{lead_path}__in": ids})
+        .filter(received_q(period) | carried_over_q(period) | sla_due_q(period)),
+        lead_path,
+        received=Count("pk", filter=received_q(period)),
+        carried_over=Count("pk", filter=carried_over_q(period)),
+        converted=Count("pk", filter=converted_q(period)),
+        sla_due=Count("pk", filter=sla_due_q(period)),
+        sla_met=Count("pk", filter=sla_met_q(period)),
+    )
+    first_calls = _grouped(
+        followups(everyone).filter(**{f"{staff_path}__in": ids}).filter(first_call_q(period)),
+        staff_path,
+        n=Count("pk"),
+    )
+    invited = _grouped(
+        Appointment.objects.filter(**{f"{staff_path}__in": ids})
+        .filter(arrived_q(period))
+        .filter(first_invited_q()),
+        staff_path,
+        n=Count("pk"),
+    )
+    sold = _grouped(
+        deals(everyone, period).filter(**{f"{staff_path}__in": ids}), staff_path, n=Count("pk")
+    )
+    planned = _grouped(
+        Target.objects.filter(**{f"{target_path}__in": ids}, month__in=period.months()),
+        target_path,
+        units=Sum("units"),
+    )
+    calls = _grouped(
+        customer_calls(everyone, period).filter(**{f"{staff_path}__in": ids}),
+        staff_path,
+        inbound=Count("pk", filter=Q(direction=Direction.INBOUND)),
+        outbound=Count("pk", filter=Q(direction=Direction.OUTBOUND)),
+    )
+    zero_leads = dict.fromkeys(("received", "carried_over", "converted", "sla_due", "sla_met"), 0)
+    rows = []
+    for unit, label in units:
+        lf = lead.get(unit.id, zero_leads)
+        calls_made = first_calls.get(unit.id, {}).get("n", 0)
+        deal_count = sold.get(unit.id, {}).get("n", 0)
+        call = calls.get(unit.id, {"inbound": 0, "outbound": 0})
+        figures = {
+            "new_leads": Metric.count(lf["received"]),
+            "followup_rate": Metric.rate(calls_made, lf["carried_over"] + lf["received"]),
+            "invite_to_store_rate": Metric.rate(invited.get(unit.id, {}).get("n", 0), calls_made),
+            "deals": Metric.count(deal_count),
+            "sales_completion": Metric.rate(deal_count, planned.get(unit.id, {}).get("units") or 0),
+            "conversion_30d": Metric.rate(lf["converted"], lf["received"]),
+            "sla_48h_compliance": Metric.rate(lf["sla_met"], lf["sla_due"]),
+            "calls_inbound": Metric.count(call["inbound"]),
+            "calls_outbound": Metric.count(call["outbound"]),
+        }
+        rows.append({"scope": unit, "label": label, "figures": figures})
+    return rows
+
+
+# ---------------------------------------------------------------- drill-down sets
+
+# The rows each breakdown counts, and the query-string filters each accepts
+# (parameter → field; the value ``none`` means the field is empty).
+DRILL_FILTERS = {
+    "received": {"channel": "channel", "model": "intended_model", "bucket": None},
+    "calls": {"channel": "lead__channel"},
+    "deals": {"channel": "lead__channel", "model": "vehicle_model"},
+    "defeated": {
+        "reason": "defeat_reason",
+        "source": "source",
+        "channel": "channel",
+        "model": "intended_model",
+        "owner": "owner",
+    },
+    "breaches": {"kind": "kind", "owner": "owner"},
+}
+# What the drill-down page lists for each set.
+DRILL_KINDS = {
+    "received": "leads",
+    "calls": "calls",
+    "deals": "deals",
+    "defeated": "leads",
+    "breaches": "breaches",
+}
+DRILL_LABELS = {
+    "received": _("Leads received"),
+    "calls": _("Customer calls"),
+    "deals": _("Deals"),
+    "defeated": _("Defeated leads"),
+    "breaches": _("SLA breaches"),
+}
+TEXT_FILTERS = {"source": Source.values, "kind": BreachKind.values}
+
+
+def defeated_q(period: Period) -> Q:
+    return Q(status=Status.DEFEATED) & between("defeated_at", period)
+
+
+def breach_rows(scope: Scope, period: Period):
+    return SlaBreach.objects.filter(scope.q(BREACH_PATHS)).filter(between("due_at", period))
+
+
+def _buckets() -> list[tuple[str, Q]]:
+    """First contact after receipt, in minutes: up to each threshold of
+    ``FIRST_CONTACT_WITHIN`` (exclusive of the one before), beyond the last,
+    and not contacted yet."""
+    buckets, low = [], None
+    for label, minutes in FIRST_CONTACT_WITHIN:
+        q = Q(first_contact_minutes__lte=minutes)
+        if low is not None:
+            q &= Q(first_contact_minutes__gt=low)
+        buckets.append((f"≤ {label}", q))
+        low = minutes
+    buckets.append((f"> {FIRST_CONTACT_WITHIN[-1][0]}", Q(first_contact_minutes__gt=low)))
+    buckets.append((str(_("not contacted")), Q(first_contact_minutes__isnull=True)))
+    return buckets
+
+
+def _drill_base(scope: Scope, period: Period, name: str):
+    if name == "received":
+        return leads(scope).filter(received_q(period))
+    if name == "calls":
+        return customer_calls(scope, period)
+    if name == "deals":
+        return deals(scope, period)
+    if name == "defeated":
+        return leads(scope).filter(defeated_q(period))
+    if name == "breaches":
+        return breach_rows(scope, period)
+    raise LookupError(name)
+
+
+def drill_rows(scope: Scope, period: Period, name: str, filters: dict[str, str]):
+    """The rows behind one number of a breakdown. LookupError for an unknown
+    set, ValueError for a filter that set does not take or a bad value."""
+    if name not in DRILL_FILTERS:
+        raise LookupError(name)
+    queryset = _drill_base(scope, period, name)
+    allowed = DRILL_FILTERS[name]
+    for param, value in filters.items():
+        if param not in allowed:
+            raise ValueError(f"{name} has no filter {param}")
+        if param == "bucket":
+            buckets = _buckets()
+            if not value.isdigit() or int(value) >= len(buckets):
+                raise ValueError("no such bucket")
+            queryset = queryset.filter(buckets[int(value)][1])
+            continue
+        field = allowed[param]
+        if value == NONE:
+            queryset = queryset.filter(**{f"{field}__isnull": True})
+        elif param in TEXT_FILTERS:
+            if value not in TEXT_FILTERS[param]:
+                raise ValueError(f"no {param} {value}")
+            queryset = queryset.filter(**{field: value})
+        elif value.isdigit():
+            queryset = queryset.filter(**{field: int(value)})
+        else:
+            raise ValueError(f"bad {param} {value!r}")
+    return queryset
+
+
+def _key(value) -> str:
+    return NONE if value is None else str(value)
+
+
+# ---------------------------------------------------------------- channels and models
+
+
+def _share(part: int, whole: int) -> Decimal | None:
+    return percent(part, whole)
+
+
+def channels(scope: Scope, period: Period) -> dict:
+    """Leads, calls and deals per channel; leads and deals per vehicle model."""
+    lead_rows = list(
+        _drill_base(scope, period, "received")
+        .values("channel", "intended_model")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    call_rows = _grouped(_drill_base(scope, period, "calls"), "lead__channel", n=Count("pk"))
+    deal_rows = list(
+        _drill_base(scope, period, "deals")
+        .values("lead__channel", "vehicle_model")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    by_channel: dict = defaultdict(lambda: {"leads": 0, "calls": 0, "deals": 0})
+    by_model: dict = defaultdict(lambda: {"leads": 0, "deals": 0})
+    for row in lead_rows:
+        by_channel[row["channel"]]["leads"] += row["n"]
+        by_model[row["intended_model"]]["leads"] += row["n"]
+    for key, row in call_rows.items():
+        by_channel[key]["calls"] += row["n"]
+    for row in deal_rows:
+        by_channel[row["lead__channel"]]["deals"] += row["n"]
+        by_model[row["vehicle_model"]]["deals"] += row["n"]
+    known = list(Channel.objects.filter(Q(is_active=True) | Q(pk__in=[k for k in by_channel if k])))
+    channel_rows = [
+        {"key": _key(c.pk), "label": c.label, **by_channel.get(c.pk, by_channel.default_factory())}
+        for c in known
+    ]
+    if None in by_channel:
+        channel_rows.append({"key": NONE, "label": _("No channel"), **by_channel[None]})
+    models = {m.pk: m.name for m in VehicleModel.objects.filter(pk__in=[k for k in by_model if k])}
+    total_leads = sum(v["leads"] for v in by_model.values())
+    total_deals = sum(v["deals"] for v in by_model.values())
+    model_rows = [
+        {
+            "key": _key(key),
+            "label": models[key] if key else _("No model"),
+            **counts,
+            "lead_share": _share(counts["leads"], total_leads),
+            "deal_share": _share(counts["deals"], total_deals),
+        }
+        for key, counts in sorted(
+            by_model.items(), key=lambda kv: (-kv[1]["leads"], -kv[1]["deals"], str(kv[0]))
+        )
+    ]
+    return {"channels": channel_rows, "models": model_rows}
+
+
+# ---------------------------------------------------------------- SLA and first contact
+
+
+def _names(ids) -> dict:
+    ids = [i for i in ids if i]
+    return {u.pk: u.display_name for u in User.objects.filter(pk__in=ids)} if ids else {}
+
+
+def breaches(scope: Scope, period: Period) -> dict:
+    """Breaches whose deadline fell in the period: by kind and by owner."""
+    rows = list(
+        breach_rows(scope, period)
+        .values("kind", "owner")
+        .annotate(n=Count("pk"), open=Count("pk", filter=Q(acknowledged_at__isnull=True)))
+        .order_by()
+    )
+    by_kind: dict = defaultdict(lambda: {"n": 0, "open": 0})
+    by_owner: dict = defaultdict(lambda: {"n": 0, "open": 0})
+    for row in rows:
+        for table, key in ((by_kind, row["kind"]), (by_owner, row["owner"])):
+            table[key]["n"] += row["n"]
+            table[key]["open"] += row["open"]
+    names = _names(by_owner)
+    return {
+        "total": sum(v["n"] for v in by_kind.values()),
+        "kinds": [
+            {"key": kind.value, "label": kind.label, **by_kind.get(kind.value, {"n": 0, "open": 0})}
+            for kind in BreachKind
+        ],
+        "owners": [
+            {"key": _key(key), "label": names.get(key) or _("Unassigned"), **counts}
+            for key, counts in sorted(by_owner.items(), key=lambda kv: -kv[1]["n"])
+        ],
+    }
+
+
+def first_contact(scope: Scope, period: Period) -> list[dict]:
+    """The period's leads received by how long the first contact took."""
+    buckets = _buckets()
+    counts = _drill_base(scope, period, "received").aggregate(
+        **{f"b{i}": Count("pk", filter=q) for i, (_label, q) in enumerate(buckets)}
+    )
+    total = sum(counts.values())
+    return [
+        {
+            "key": str(i),
+            "label": label,
+            "n": counts[f"b{i}"],
+            "share": _share(counts[f"b{i}"], total),
+        }
+        for i, (label, _q) in enumerate(buckets)
+    ]
+
+
+# ---------------------------------------------------------------- defeat analysis
+
+DEFEAT_DIMENSIONS = (
+    ("reason", "defeat_reason", _("Reason")),
+    ("source", "source", _("Source")),
+    ("channel", "channel", _("Channel")),
+    ("model", "intended_model", _("Intended model")),
+    ("owner", "owner", _("Agent")),
+)
+
+
+def defeats(scope: Scope, period: Period) -> dict:
+    """战败分析: the month's defeated leads by reason, source, channel, model
+    and agent, from one query grouped by all five."""
+    fields = [field for _param, field, _label in DEFEAT_DIMENSIONS]
+    rows = list(
+        _drill_base(scope, period, "defeated").values(*fields).annotate(n=Count("pk")).order_by()
+    )
+    counts: dict[str, dict] = {param: defaultdict(int) for param, _f, _l in DEFEAT_DIMENSIONS}
+    for row in rows:
+        for param, field, _label in DEFEAT_DIMENSIONS:
+            counts[param][row[field]] += row["n"]
+    labels = {
+        "reason": dict(
+            DefeatReason.objects.filter(pk__in=[k for k in counts["reason"] if k]).values_list(
+                "pk", "label"
+            )
+        ),
+        "source": dict(Source.choices),
+        "channel": dict(
+            Channel.objects.filter(pk__in=[k for k in counts["channel"] if k]).values_list(
+                "pk", "label"
+            )
+        ),
+        "model": dict(
+            VehicleModel.objects.filter(pk__in=[k for k in counts["model"] if k]).values_list(
+                "pk", "name"
+            )
+        ),
+        "owner": _names(counts["owner"]),
+    }
+    total = sum(row["n"] for row in rows)
+    empty = {
+        "reason": _("No reason"),
+        "source": "—",
+        "channel": _("No channel"),
+        "model": _("No model"),
+        "owner": _("Unassigned"),
+    }
+    tables = []
+    for param, _field, label in DEFEAT_DIMENSIONS:
+        tables.append(
+            {
+                "param": param,
+                "label": label,
+                "rows": [
+                    {
+                        "key": _key(key),
+                        "label": labels[param].get(key, empty[param]) if key else empty[param],
+                        "n": n,
+                        "share": _share(n, total),
+                    }
+                    for key, n in sorted(counts[param].items(), key=lambda kv: (-kv[1], str(kv[0])))
+                ],
+            }
+        )
+    return {"total": total, "tables": tables}
+
+
+# ---------------------------------------------------------------- wall-board
+
+TOP_AGENTS = 5
+
+
+def wallboard(scope: Scope, *, now: datetime | None = None) -> dict:
+    """What the DCC room's TV shows: today, the queue, the month so far."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    today_start = local_day_start(today)
+    month = Period.month(today.year, today.month)
+    calls = customer_calls(scope, Period(today, today)).aggregate(
+        inbound=Count("pk", filter=Q(direction=Direction.INBOUND)),
+        outbound=Count("pk", filter=Q(direction=Direction.OUTBOUND)),
+        missed=Count(
+            "pk", filter=Q(direction=Direction.INBOUND) & ~Q(disposition=Disposition.ANSWERED)
+        ),
+    )
+    queue = (
+        leads(scope)
+        .filter(status__in=OPEN_STATUSES)
+        .aggregate(
+            waiting=Count("pk", filter=Q(status=Status.NEW, first_contacted_at__isnull=True)),
+            overdue=Count("pk", filter=Q(next_followup_at__lt=today_start)),
+        )
+    )
+    open_breaches = SlaBreach.objects.filter(scope.q(BREACH_PATHS)).open().count()
+    sold = deals(scope, month).count()
+    target = Target.objects.filter(scope.q(TARGET_PATHS), month=month.start).aggregate(
+        units=Sum("units")
+    )["units"]
+    agents = compare(scope, month, "agent") if scope.kind != "agent" else []
+    calls_today = _grouped(customer_calls(scope, Period(today, today)), "agent", n=Count("pk"))
+    top = sorted(
+        agents,
+        key=lambda row: (
+            -row["figures"]["deals"].value,
+            -(calls_today.get(row["scope"].id, {}).get("n", 0)),
+            row["label"],
+        ),
+    )[:TOP_AGENTS]
+    for row in top:
+        row["calls_today"] = calls_today.get(row["scope"].id, {}).get("n", 0)
+    return {
+        "now": now,
+        "today": today,
+        "month": month,
+        "calls": {**calls, "total": calls["inbound"] + calls["outbound"]},
+        "waiting": queue["waiting"],
+        "overdue": queue["overdue"],
+        "open_breaches": open_breaches,
+        "deals": sold,
+        "target": target,
+        "completion": Metric.rate(sold, target or 0),
+        "top_agents": top,
+    }

@@ -1,0 +1,80 @@
+"""A manager opens the dashboard in Chromium: Chart.js (vendored, no CDN)
+draws the charts beside their tables, and a number leads to the rows it
+counts. (Downloading the monthly workbook is the export's own test.)"""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.urls import reverse
+from playwright.sync_api import expect
+
+from leads.models import Channel, Source
+from leads.services import lead_create
+from tests.factories import VehicleModelFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def october(day, hour=12):
+    return datetime(2026, 10, day, hour, tzinfo=SHANGHAI)
+
+
+def test_manager_opens_the_dashboard_and_drills_into_a_number(
+    mike, alice, bob, login, live_server, page
+):
+    model = VehicleModelFactory(name="昂科威")
+    autohome = Channel.objects.get(code="autohome")
+
+    def lead(owner, phone, received, **fields):
+        return lead_create(
+            actor=mike,
+            store=mike.store,
+            name=f"客户{phone[-2:]}",
+            phone=phone,
+            source=Source.WEB,
+            intended_model=model,
+            owner=owner,
+            received_at=received,
+            **fields,
+        )
+
+    october_leads = [
+        lead(alice, "13900000001", october(1, 0), channel=autohome),
+        lead(alice, "13900000002", october(15)),
+        lead(bob, "13900000003", october(31, 23)),
+    ]
+    lead(bob, "13900000004", datetime(2026, 9, 30, 23, tzinfo=SHANGHAI), channel=autohome)
+
+    page = login("mike")
+    page.goto(f"{live_server.url}{reverse('kpi:dashboard')}?month=2026-10")
+    expect(page.get_by_test_id("page-title")).to_be_visible()
+    # Chart.js came from our own static files and drew the charts.
+    assert page.evaluate("typeof window.Chart") == "function"
+    for name in ("headline", "trend", "channels", "defeats"):
+        expect(page.locator(f'canvas[data-chart="{name}"]')).to_have_attribute("data-drawn", "true")
+    # Each chart has its table beside it.
+    row = page.locator('[data-testid="headline-row"][data-name="new_leads"]')
+    expect(row.locator('[data-col="current"]')).to_have_text("3")
+    expect(page.get_by_test_id("trend-row")).to_have_count(12)
+    expect(page.locator('[data-testid="compare-row"]').first).to_be_visible()
+
+    # Click "leads received: 3": the KPI drill-down lists exactly those leads.
+    row.get_by_test_id("headline-link").click()
+    page.wait_for_url("**/kpi/drill/new_leads/numerator/**")
+    expect(page.get_by_test_id("drill-row")).to_have_count(3)
+    for item in october_leads:
+        expect(page.locator(f'a[href="{reverse("leads:detail", args=[item.pk])}"]')).to_have_count(
+            1
+        )
+
+    # Back on the dashboard, the channel table's number lists October's autohome lead.
+    page.go_back()
+    channel = page.locator(f'[data-testid="channel-row"][data-key="{autohome.pk}"]')
+    expect(channel.locator('[data-col="leads"]')).to_have_text("1")
+    channel.locator('[data-col="leads"] a').click()
+    page.wait_for_url("**/kpi/dashboard/rows/received/**")
+    expect(page.get_by_test_id("drill-row")).to_have_count(1)
+    expect(page.get_by_test_id("drill-lead")).to_have_text(f"#{october_leads[0].pk}")

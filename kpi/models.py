@@ -9,10 +9,11 @@ through ``kpi.services``.
 from __future__ import annotations
 
 from datetime import time
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, TruncTime
@@ -222,3 +223,225 @@ class Meeting(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.held_at:%Y-%m-%d %H:%M}"
+
+
+# ---------------------------------------------------------------- scorecards
+
+
+class ScorecardRole(models.TextChoices):
+    """Whose card: the supervisor's (scored on the team's figures, seed 000)
+    or an agent's (scored on their own)."""
+
+    SUPERVISOR = "supervisor", _("Supervisor")
+    AGENT = "agent", _("Agent")
+
+
+class UnscoredItems(models.TextChoices):
+    """What an item without an actual (nothing to divide by) does to the total."""
+
+    EXCLUDE = "exclude", _("Leave it out and weigh the other items up to 100%")
+    ZERO = "zero", _("Count it as a score of 0")
+
+
+class ScorecardQuerySet(ScopedQuerySet):
+    """A store's scorecard and its settings: its manager (and an
+    administrator) sees them; a supervisor and the agents read their store's
+    (they are scored on them)."""
+
+    scope_paths = ScopePaths(store="store")
+
+    def scope_q(self, user, level):
+        if level in (Level.TEAM, Level.OWN):
+            level = Level.STORE
+        return super().scope_q(user, level)
+
+
+class ScorecardSettings(models.Model):
+    """A store's scoring rule and pay bases (DESIGN §3, seeds 000 and 003).
+    Defaults are seed 000's supervisor pay (800 / 4000 / 1000, 50 yuan per
+    unit, 90 % per model category) and seed 003's rule (+1.3 / −0.3 per 1 %).
+    How "1 %" is read: ``kpi.scorecard``."""
+
+    store = models.OneToOneField(
+        "dcc.Store",
+        on_delete=models.CASCADE,
+        related_name="scorecard_settings",
+        verbose_name=_("store"),
+    )
+    slope_above = models.DecimalField(
+        _("points per 1% above target"),
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal("1.3"),
+        validators=[MinValueValidator(Decimal(0))],
+        help_text=_("Seed rule: each 1% above the target adds 1.3 points."),
+    )
+    slope_below = models.DecimalField(
+        _("points per 1% below target"),
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal("0.3"),
+        validators=[MinValueValidator(Decimal(0))],
+        help_text=_("Seed rule: each 1% below the target takes off 0.3 points."),
+    )
+    cap_max = models.DecimalField(
+        _("highest item score"),
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal(150),
+        help_text=_("No item scores more than this (at least 100)."),
+    )
+    floor = models.DecimalField(
+        _("lowest item score"),
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal(0),
+        help_text=_("No item scores less than this (at most 100)."),
+    )
+    unscored_items = models.CharField(
+        _("item without an actual"),
+        max_length=10,
+        choices=UnscoredItems.choices,
+        default=UnscoredItems.EXCLUDE,
+        help_text=_("An item whose figure has nothing to divide by (e.g. no visits) has no score."),
+    )
+    base_pay = models.DecimalField(
+        _("base pay"), max_digits=10, decimal_places=2, default=Decimal(800)
+    )
+    monthly_performance_base = models.DecimalField(
+        _("monthly performance base"),
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal(4000),
+        help_text=_("Monthly performance pay = this × weighted total ÷ 100."),
+    )
+    quarterly_performance_base = models.DecimalField(
+        _("quarterly performance base"),
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal(1000),
+        help_text=_("Shown for reference: the seed does not say how the quarter is scored."),
+    )
+    commission_per_unit = models.DecimalField(
+        _("commission per unit"),
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal(50),
+        help_text=_("Paid per unit sold when the team reaches 100% of its sales target."),
+    )
+    commission_prorated = models.BooleanField(
+        _("pro-rated commission below 100%"),
+        default=True,
+        help_text=_(
+            "Below 100% team completion, pay completion × commission per unit "
+            "(seed 000); unticked: no commission below 100%."
+        ),
+    )
+    category_prerequisite = models.DecimalField(
+        _("completion required per model category (%)"),
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal(90),
+        validators=[MinValueValidator(Decimal(0))],
+        help_text=_("Each model category with a target must reach this completion."),
+    )
+    category_deductions = models.JSONField(
+        _("deduction per missed category"),
+        default=dict,
+        blank=True,
+        help_text=_("Yuan withheld for each model category below the required completion."),
+    )
+    default_category_deduction = models.DecimalField(
+        _("deduction for other categories"),
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal(100),
+        validators=[MinValueValidator(Decimal(0))],
+        help_text=_("For a missed category not listed above (seed: 100 to 300 yuan)."),
+    )
+
+    history = HistoricalRecords()
+    objects = ScorecardQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("scorecard settings")
+        verbose_name_plural = _("scorecard settings")
+
+    def __str__(self):
+        return str(self.store)
+
+    def clean(self):
+        errors = {}
+        if self.cap_max is not None and self.cap_max < 100:
+            errors["cap_max"] = _("The highest score is at least 100 (the score at target).")
+        if self.floor is not None and self.floor > 100:
+            errors["floor"] = _("The lowest score is at most 100 (the score at target).")
+        deductions = self.category_deductions
+        if not isinstance(deductions, dict) or not all(
+            isinstance(k, str) and k and _is_amount(v) for k, v in deductions.items()
+        ):
+            errors["category_deductions"] = _(
+                "Each model category needs an amount of zero or more yuan."
+            )
+        if errors:
+            raise ValidationError(errors)
+
+
+def _is_amount(value) -> bool:
+    try:
+        return not isinstance(value, bool) and Decimal(str(value)) >= 0
+    except (ArithmeticError, ValueError):
+        return False
+
+
+class ScorecardItem(models.Model):
+    """One line of a store's scorecard: a figure, its weight (the card's
+    active weights sum to 100) and its target, in the figure's unit (a
+    percentage for rates, a number for counts)."""
+
+    store = models.ForeignKey(
+        "dcc.Store",
+        on_delete=models.CASCADE,
+        related_name="scorecard_items",
+        verbose_name=_("store"),
+    )
+    role = models.CharField(
+        _("card"),
+        max_length=20,
+        choices=ScorecardRole.choices,
+        default=ScorecardRole.SUPERVISOR,
+    )
+    # One of kpi.metrics.KPIS or kpi.scorecard.EXTRA_METRICS (validated by
+    # the service: the list lives in code, not in a migration).
+    metric = models.CharField(_("figure"), max_length=50)
+    label = models.CharField(_("label"), max_length=100, blank=True, default="")
+    weight = models.DecimalField(
+        _("weight (%)"),
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal(100))],
+    )
+    target = models.DecimalField(
+        _("target"),
+        max_digits=12,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal(0))],
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    active = models.BooleanField(_("active"), default=True)
+
+    history = HistoricalRecords()
+    objects = ScorecardQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["store", "role", "order", "pk"]
+        verbose_name = _("scorecard item")
+        verbose_name_plural = _("scorecard items")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "role", "metric"], name="scorecard_item_once_per_card"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.store} {self.role} {self.metric} {self.weight}%"

@@ -28,6 +28,8 @@ NAV = [
     NavItem(_("Visits"), "followups:appointments", "calendar-check"),
     NavItem(_("Calls"), "telephony:calls", "telephone"),
     NavItem(_("KPIs"), "kpi:index", "graph-up", "kpi.view"),
+    NavItem(_("Dashboard"), "kpi:dashboard", "speedometer2", "kpi.dashboard.view"),
+    NavItem(_("Scorecard"), "kpi:scorecard", "clipboard-check", "kpi.scorecard.view"),
     NavItem(
         _("Breaches"),
         "followups:breaches",

@@ -154,6 +154,13 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "kpi.meetings.manage": frozenset({S, M, AD}),
     # The store's KPI settings (meeting on-time rule, working days).
     "kpi.settings.manage": frozenset({M, AD}),
+    # The dashboards and the DCC room's wall-board (supervisor: team; manager: store).
+    "kpi.dashboard.view": frozenset({S, M, AD}),
+    # Scorecards (DESIGN §3): agents and callers read their own card, a
+    # supervisor the team's and its members' (kpi.selectors.scope_for); a
+    # manager sets the store's items, weights, targets, slopes and pay bases.
+    "kpi.scorecard.view": frozenset({A, CA, S, M, AD}),
+    "kpi.scorecard.manage": frozenset({M, AD}),
     # Telephony (DESIGN §4): importing call logs and recordings, the sources
     # they come from, quality review of recordings, call statistics.
     "telephony.import": frozenset({S, M, AD}),

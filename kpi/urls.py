@@ -1,6 +1,8 @@
 from django.urls import path
 
 from kpi import views
+from kpi.views_dashboard import dashboard_urlpatterns
+from kpi.views_scorecard import scorecard_urlpatterns
 
 app_name = "kpi"
 
@@ -10,4 +12,6 @@ urlpatterns = [
     path("targets/", views.targets, name="targets"),
     path("meetings/", views.meetings, name="meetings"),
     path("settings/", views.kpi_settings, name="settings"),
+    *dashboard_urlpatterns,
+    *scorecard_urlpatterns,
 ]

@@ -327,7 +327,7 @@ class ScorecardSettings(models.Model):
         max_digits=10,
         decimal_places=2,
         default=Decimal(50),
-        help_text=_("Paid per unit sold when the team reaches 100% of its sales target."),
+        help_text=_("Paid per unit sold when the team reaches its whole sales target."),
     )
     commission_prorated = models.BooleanField(
         _("pro-rated commission below 100%"),

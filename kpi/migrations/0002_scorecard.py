@@ -199,7 +199,7 @@ class Migration(migrations.Migration):
                     models.DecimalField(
                         decimal_places=2,
                         default=Decimal("50"),
-                        help_text="Paid per unit sold when the team reaches 100% of its sales target.",
+                        help_text="Paid per unit sold when the team reaches its whole sales target.",
                         max_digits=10,
                         verbose_name="commission per unit",
                     ),
@@ -380,7 +380,7 @@ class Migration(migrations.Migration):
                     models.DecimalField(
                         decimal_places=2,
                         default=Decimal("50"),
-                        help_text="Paid per unit sold when the team reaches 100% of its sales target.",
+                        help_text="Paid per unit sold when the team reaches its whole sales target.",
                         max_digits=10,
                         verbose_name="commission per unit",
                     ),

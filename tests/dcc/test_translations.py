@@ -20,8 +20,10 @@ def _po_msgids() -> set[str]:
 def test_every_string_is_translated():
     with (LOCALE / "django.mo").open("rb") as fh:
         catalog = gettext.GNUTranslations(fh)._catalog
-    # Plural entries are keyed (msgid, index) in a compiled catalogue.
-    translated = {key[0] if isinstance(key, tuple) else key for key in catalog}
+    # Plural entries are keyed (msgid, index) in a compiled catalogue, and
+    # an entry with a context as "context\x04msgid".
+    keys = {key[0] if isinstance(key, tuple) else key for key in catalog}
+    translated = {key.rpartition("\x04")[2] for key in keys}
     untranslated = _po_msgids() - translated
     assert not untranslated
 

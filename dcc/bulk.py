@@ -21,8 +21,8 @@ booleans, dates and times, JSON), no multi-table inheritance.
 
 from __future__ import annotations
 
-import io
 import json
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
@@ -32,6 +32,14 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_escape(text: str) -> str:
+    """A string as a value in COPY's text format: backslash, tab and line
+    breaks escaped (looked for first: most strings have none)."""
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.translate(_ESCAPES)
+    return text
 
 
 def _text(value) -> str:
@@ -72,24 +80,53 @@ def _copy_value(value) -> str:
 
 
 def _copy(model, columns: list[str], rows) -> None:
-    buffer = io.StringIO()
-    for row in rows:
-        buffer.write("\t".join(_copy_value(value) for value in row))
-        buffer.write("\n")
-    buffer.seek(0)
+    format_value = _copy_value
+    copy_text(
+        model,
+        columns,
+        ("\t".join([format_value(value) for value in row]) + "\n" for row in rows),
+    )
+
+
+class _Chunks:
+    """A read-only file over an iterable of text lines, read in chunks of
+    about ``size`` characters: COPY streams the lines as they are made, so
+    the database writes one chunk while Python makes the next, and the data
+    is never in memory all at once."""
+
+    def __init__(self, lines: Iterable[str], size: int = 1 << 20):
+        self.lines = iter(lines)
+        self.size = size
+
+    def read(self, size: int = -1) -> str:
+        chunk, length = [], 0
+        for line in self.lines:
+            chunk.append(line)
+            length += len(line)
+            if length >= self.size:
+                break
+        return "".join(chunk)
+
+
+def copy_text(model, columns: list[str], lines: Iterable[str]) -> None:
+    """``COPY model (columns) FROM STDIN`` of lines already in COPY's text
+    format (tab-separated, ``\\N`` for null, backslash, tab and newlines
+    escaped, ending in a newline), streamed. PostgreSQL only."""
     table = connection.ops.quote_name(model._meta.db_table)
     names = ", ".join(connection.ops.quote_name(column) for column in columns)
     # copy_expert bypasses Django's cursor wrapper: translate driver errors
     # ourselves, so a unique violation is an IntegrityError like any insert's.
     with connection.cursor() as cursor, connection.wrap_database_errors:
-        cursor.copy_expert(f"COPY {table} ({names}) FROM STDIN", buffer)
+        # The read size positionally: Django's debug cursor passes no keywords.
+        cursor.copy_expert(f"COPY {table} ({names}) FROM STDIN", _Chunks(lines), 1 << 20)
 
 
 def copy_rows(model, columns: list[str], rows) -> None:
     """Insert plain tuples (values in ``columns`` order, by attname) without
-    building model instances: ``COPY`` on PostgreSQL, ``executemany``
-    elsewhere. No history, no ``auto_now``: for machine-written logs (a
-    million CDRs) where a model instance per row costs more than the write."""
+    building model instances: ``COPY`` on PostgreSQL (streamed: ``rows`` may
+    be a generator), ``executemany`` elsewhere. No history, no ``auto_now``:
+    for machine-written logs (a million CDRs) where a model instance per row
+    costs more than the write."""
     if connection.vendor == "postgresql":
         _copy(model, columns, rows)
         return

@@ -26,14 +26,20 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+import re
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
-from functools import cache, lru_cache
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from leads.phones import try_normalize
+import phonenumbers
+from django.utils.translation import gettext as _
+
+from leads.phones import _LOCAL_LANDLINE, ACCEPTED_TYPES, try_normalize
+
+Type = phonenumbers.PhoneNumberType
 
 INBOUND, OUTBOUND, INTERNAL = "inbound", "outbound", "internal"
 ANSWERED, NO_ANSWER, BUSY, FAILED, CONGESTION = (
@@ -74,7 +80,10 @@ class SourceConfig:
 
     def __post_init__(self):
         if self.format not in FORMATS:
-            raise ValueError(f"Unknown call-log format {self.format!r}; known: {FORMATS}")
+            raise ValueError(
+                _("Unknown call-log format %(format)s; known: %(known)s")
+                % {"format": repr(self.format), "known": ", ".join(FORMATS)}
+            )
         ZoneInfo(self.tz)  # fail on a misspelt zone now, not on the first row
 
     @property
@@ -214,17 +223,21 @@ def iter_rows(fileobj) -> Iterator[tuple[int, list[str]] | ParseError]:
     reader = csv.reader(feeder, strict=True)
     for number, text in iter_lines(fileobj):
         if text is None:
-            yield ParseError(number, "undecodable bytes (neither UTF-8 nor GBK/GB18030)")
+            yield ParseError(number, undecodable())
             continue
-        if not text.strip():
+        if not text or text.isspace():
             continue
         feeder.line = text
         try:
             row = next(reader)
         except csv.Error as error:
-            yield ParseError(number, f"malformed CSV: {error}")
+            yield ParseError(number, _("malformed CSV: %(error)s") % {"error": error})
             continue
         yield number, row
+
+
+def undecodable() -> str:
+    return _("undecodable bytes (neither UTF-8 nor GBK/GB18030)")
 
 
 def content_key(row: Iterable[str]) -> str:
@@ -249,50 +262,205 @@ def parse_time(text: str, zone: tzinfo) -> datetime:
     """``YYYY-MM-DD HH:MM:SS`` (also ``/`` separators or 14 digits) written
     in ``zone`` → an aware datetime in UTC. ValueError when it is not one."""
     if len(text) == 19 and text[4] == "-":
-        # The usual layout, a million times per import: the zone's offset is
-        # looked up once per hour of the clock, not per row.
-        moment = datetime.fromisoformat(text)
+        # The usual layout: see time_reader(), which imports use.
         key = (zone, text[:13])
         offset = _OFFSETS.get(key)
         if offset is None:
             if len(_OFFSETS) > 100_000:
                 _OFFSETS.clear()
-            offset = _OFFSETS[key] = zone.utcoffset(moment)
-        return (moment - offset).replace(tzinfo=UTC)
+            offset = _OFFSETS[key] = zone.utcoffset(datetime.fromisoformat(text))
+        return datetime.fromisoformat(text + "+00:00") - offset
     text = text.strip()
     if len(text) == 14 and text.isdigit():
         text = f"{text[:4]}-{text[4:6]}-{text[6:8]} {text[8:10]}:{text[10:12]}:{text[12:]}"
     elif "/" in text:
         text = text.replace("/", "-")
     if len(text) < 16:
-        raise ValueError(f"not a date and time: {text!r}")
+        raise ValueError("not a date and time")
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     return moment.astimezone(UTC)
 
 
-@lru_cache(maxsize=200_000)
+def time_reader(zone: tzinfo) -> Callable[[str], datetime]:
+    """parse_time() for one zone, for a million rows: the zone's offset
+    looked up once per hour of the clock, the time read as UTC and shifted
+    (cheaper than replacing its tzinfo); other layouts by parse_time()."""
+    offsets: dict[str, timedelta] = {}
+    fromisoformat = datetime.fromisoformat
+
+    def read(text: str) -> datetime:
+        if len(text) == 19 and text[4] == "-":
+            hour = text[:13]
+            offset = offsets.get(hour)
+            if offset is None:
+                if len(offsets) > 100_000:
+                    offsets.clear()
+                offset = offsets[hour] = zone.utcoffset(fromisoformat(text))
+            return fromisoformat(text + "+00:00") - offset
+        return parse_time(text, zone)
+
+    return read
+
+
+# ---------------------------------------------------------------- phone numbers
+
+
+class _MainlandDigits:
+    """leads.phones.try_normalize for a number written as plain ASCII digits,
+    without libphonenumber's parse() (some 50 µs a number: a million calls
+    are a million numbers, most of them distinct).
+
+    It follows libphonenumber step by step on the CN metadata that
+    libphonenumber itself ships (so new number ranges arrive with the
+    package): the store's area code before a local landline (as
+    leads.phones does), the national prefix (trunk ``0``, carrier codes)
+    stripped when libphonenumber would strip it, then the number type by
+    libphonenumber's order of tests; accepted types are leads.phones'.
+    Digits that libphonenumber would read as international (the IDD ``00``,
+    or a leading country code ``86``) are left to libphonenumber, as is
+    anything but digits. tests/telephony/test_phone_fast_path.py holds it
+    to libphonenumber.
+    """
+
+    def __init__(self, metadata):
+        general = metadata.general_desc
+        self.general = self._pattern(general)
+        lengths = tuple(general.possible_length)
+        self.general_lengths = lengths
+        self.local_only = frozenset(general.possible_length_local_only)
+        others = [
+            (kind, self._desc(getattr(metadata, name)))
+            for kind, name in (
+                (Type.PREMIUM_RATE, "premium_rate"),
+                (Type.TOLL_FREE, "toll_free"),
+                (Type.SHARED_COST, "shared_cost"),
+                (Type.VOIP, "voip"),
+                (Type.PERSONAL_NUMBER, "personal_number"),
+                (Type.PAGER, "pager"),
+                (Type.UAN, "uan"),
+                (Type.VOICEMAIL, "voicemail"),
+            )
+        ]
+        same = metadata.same_mobile_and_fixed_line_pattern
+        fixed, mobile = self._desc(metadata.fixed_line), self._desc(metadata.mobile)
+        self.mobile = mobile[1] if mobile and not same else None
+        # Per length of the national number: _number_type_helper's tests
+        # that a number of that length can pass, in its order (the types we
+        # do not accept come first, then fixed line, then mobile).
+        tests = [*others, (Type.FIXED_LINE, fixed)]
+        if not same:
+            tests.append((Type.MOBILE, mobile))
+        self.tests = {
+            length: [
+                (kind, pattern)
+                for kind, (possible, pattern) in ((k, d) for k, d in tests if d is not None)
+                if not possible or length in possible
+            ]
+            for length in lengths
+        }
+        self.same_mobile_and_fixed = same
+        prefix = metadata.national_prefix_for_parsing
+        self.national_prefix = re.compile(prefix).match if prefix else None
+        self.international = re.compile(metadata.international_prefix).match
+        self.country = str(metadata.country_code)
+        self.e164_prefix = "+" + self.country
+        # A transform rule rewrites numbers: not followed here; without
+        # possible lengths every type would have to be tried at every length.
+        self.usable = bool(self.general and lengths and not metadata.national_prefix_transform_rule)
+
+    @staticmethod
+    def _pattern(desc):
+        if desc is None or not desc.national_number_pattern:
+            return None
+        return re.compile(desc.national_number_pattern).fullmatch
+
+    @classmethod
+    def _desc(cls, desc):
+        """_is_number_matching_desc: the possible lengths, then the pattern."""
+        pattern = cls._pattern(desc)
+        if pattern is None:
+            return None
+        return frozenset(desc.possible_length), pattern
+
+    def _national(self, digits: str) -> str:
+        """The national significant number parse() keeps (national prefix
+        stripped when the rest is a viable number of a possible length)."""
+        match = self.national_prefix(digits) if self.national_prefix else None
+        if not match:
+            return digits
+        rest = digits[match.end() :]
+        general = self.general
+        if general(digits) is not None and general(rest) is None:
+            return digits
+        # _test_number_length(rest): too short, local-only or an impossible
+        # length keep the number as written (too long is taken).
+        length, lengths = len(rest), self.general_lengths
+        if length in self.local_only or length < min(lengths):
+            return digits
+        if length <= max(lengths) and length not in lengths:
+            return digits
+        return rest
+
+    def _type(self, national: str):
+        """libphonenumber's _number_type_helper: the general description
+        (length, pattern), then each type's, in its order."""
+        tests = self.tests.get(len(national))
+        if tests is None or self.general(national) is None:
+            return Type.UNKNOWN
+        for kind, pattern in tests:
+            if pattern(national) is not None:
+                if kind == Type.FIXED_LINE and (
+                    self.same_mobile_and_fixed
+                    or (self.mobile is not None and self.mobile(national) is not None)
+                ):
+                    return Type.FIXED_LINE_OR_MOBILE
+                return kind
+        return Type.UNKNOWN
+
+    def __call__(self, text: str, area_code: str) -> str | bool | None:
+        """E.164, or None when not a number leads.phones accepts, or False
+        when undecided here."""
+        if not (self.usable and text.isascii() and text.isdigit()) or len(text) < 2:
+            return False
+        if area_code and _LOCAL_LANDLINE.match(text):
+            text = "0" + area_code.lstrip("0") + text
+        if self.international(text) or text.startswith(self.country):
+            return False
+        national = self._national(text)
+        if len(national) > 17:
+            return False
+        return self.e164_prefix + national if self._type(national) in ACCEPTED_TYPES else None
+
+
+_mainland = _MainlandDigits(phonenumbers.PhoneMetadata.metadata_for_region("CN"))
+
+
+@lru_cache(maxsize=20_000)
 def _normalise_any(candidate: str, area_code: str) -> str | None:
     return try_normalize(candidate, area_code=area_code)
 
 
-@cache
-def _mobile_block(block: str) -> bool:
-    return try_normalize(block + "0000") is not None
+_NUMBERS: dict[str, dict[str, str | None]] = {}  # area code → number as written → E.164
 
 
 def _normalise(candidate: str, area_code: str) -> str | None:
-    """leads.phones.try_normalize, cached. Mainland mobiles (most numbers by
-    far, and mostly distinct) are cached per 7-digit block (1xx-xxxx, the
-    unit numbers are allocated in; libphonenumber's CN mobile patterns look
-    no deeper), so a million distinct mobiles cost a few thousand parses."""
-    if len(candidate) == 11 and candidate[0] == "1" and candidate[1] in "3456789":
-        if candidate.isdigit() and _mobile_block(candidate[:7]):
-            return "+86" + candidate
-        if candidate.isdigit():
-            return None
-    return _normalise_any(candidate, area_code)
+    """leads.phones.try_normalize, fast and cached: plain digits (what a PBX
+    writes) by :class:`_MainlandDigits`, anything else by libphonenumber."""
+    numbers = _NUMBERS.get(area_code)
+    if numbers is None:
+        numbers = _NUMBERS[area_code] = {}
+    number = numbers.get(candidate, False)
+    if number is not False:
+        return number
+    number = _mainland(candidate, area_code)
+    if number is False:
+        number = _normalise_any(candidate, area_code)
+    if len(numbers) >= 500_000:
+        numbers.clear()
+    numbers[candidate] = number
+    return number
 
 
 def external_number(raw: str, config: SourceConfig, *, dialled: bool = False) -> str | None:
@@ -343,16 +511,18 @@ def direction_and_parties(
     the agent is the destination channel's extension (or the dialled
     extension). Without channels, src/dst shapes decide.
     """
-    is_ext = config.is_extension
+    low, high = config.extension_lengths  # config.is_extension(), inline
     caller = channel_peer(channel) if channel else src
-    callee = channel_peer(dstchannel)
-    if is_ext(caller):
-        if is_ext(callee) or (not dstchannel and is_ext(dst)):
+    callee = channel_peer(dstchannel) if dstchannel else ""
+    callee_is_ext = low <= len(callee) <= high and callee.isdigit()
+    dst_is_ext = low <= len(dst) <= high and dst.isdigit()
+    if low <= len(caller) <= high and caller.isdigit():
+        if callee_is_ext or (not dstchannel and dst_is_ext):
             return INTERNAL, caller, ""
         return OUTBOUND, caller, dst
-    if is_ext(callee):
+    if callee_is_ext:
         agent = callee
-    elif is_ext(dst):
+    elif dst_is_ext:
         agent = dst
     else:
         agent = None
@@ -396,6 +566,8 @@ def merge_legs(key: str, legs: list[CallLeg]) -> Call:
     the earliest). Extension: the first answering leg's agent, else the main
     leg's; ``extensions`` lists every answering agent.
     """
+    if len(legs) == 1:
+        return _single_leg_call(key, legs)
     legs.sort(key=lambda leg: (leg.started_at, leg.line))
     main = _main_leg(legs)
     answered = [leg for leg in legs if leg.answered]
@@ -425,6 +597,33 @@ def merge_legs(key: str, legs: list[CallLeg]) -> Call:
     )
 
 
+def _single_leg_call(key: str, legs: list[CallLeg]) -> Call:
+    """merge_legs() of one leg (most calls), without the general case's work."""
+    (leg,) = legs
+    started, ended = leg.started_at, leg.ended_at
+    if leg.disposition == ANSWERED:
+        extension = leg.extension
+        extensions = (extension,) if extension else ()
+        answered_at, billsec = leg.answered_at, leg.billsec
+    else:
+        extensions, answered_at, billsec = (), None, 0
+    return Call(
+        key,
+        legs,
+        started,
+        answered_at,
+        ended,
+        round((ended - started).total_seconds()),
+        billsec,
+        leg.disposition,
+        leg.direction,
+        leg.extension,
+        extensions,
+        leg.external_number,
+        leg.external_raw,
+    )
+
+
 def group_calls(legs: Iterable[CallLeg], *, window=timedelta(hours=6)) -> Iterator[Call]:
     """Merge legs sharing linkedid (else uniqueid, else the row's content key)
     into calls, streaming.
@@ -436,23 +635,30 @@ def group_calls(legs: Iterable[CallLeg], *, window=timedelta(hours=6)) -> Iterat
     after its call was flushed makes a second Call with the same key; the
     importer merges by key.
     """
-    open_calls: OrderedDict[str, tuple[list[CallLeg], set[str], list[datetime]]] = OrderedDict()
+    # key → [last end, legs]; ``order``: the open calls in the order they began.
+    open_calls: dict[str, list] = {}
+    order: deque[tuple[str, list]] = deque()
     for leg in legs:
-        key = leg.call_key
+        key = leg.linkedid or leg.uniqueid or leg.key
+        ended = leg.ended_at
         entry = open_calls.get(key)
         if entry is None:
-            open_calls[key] = ([leg], {leg.key}, [leg.ended_at])
-        elif leg.key not in entry[1]:
-            entry[0].append(leg)
-            entry[1].add(leg.key)
-            entry[2][0] = max(entry[2][0], leg.ended_at)
-        while open_calls:
-            oldest_key, (oldest_legs, _, last_end) = next(iter(open_calls.items()))
-            if abs(leg.ended_at - last_end[0]) <= window:
-                break
+            entry = open_calls[key] = [ended, [leg]]
+            order.append((key, entry))
+        else:
+            call_legs = entry[1]
+            leg_key = leg.key
+            if all(other.key != leg_key for other in call_legs):
+                call_legs.append(leg)
+                if ended > entry[0]:
+                    entry[0] = ended
+        while abs(ended - order[0][1][0]) > window:
+            oldest_key, (_, oldest_legs) = order.popleft()
             del open_calls[oldest_key]
             yield merge_legs(oldest_key, oldest_legs)
-    for key, (call_legs, _, _) in open_calls.items():
+            if not order:
+                break
+    for key, (_, call_legs) in order:
         yield merge_legs(key, call_legs)
 
 

@@ -11,7 +11,10 @@ column map instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from operator import itemgetter
+
+from django.utils.translation import gettext as _
 
 from telephony.parsers import (
     ANSWERED,
@@ -19,6 +22,7 @@ from telephony.parsers import (
     CONGESTION,
     FAILED,
     NO_ANSWER,
+    OUTBOUND,
     CallLeg,
     ParseError,
     SourceConfig,
@@ -26,7 +30,7 @@ from telephony.parsers import (
     direction_and_parties,
     external_number,
     iter_rows,
-    parse_time,
+    time_reader,
 )
 
 BASE = (
@@ -78,82 +82,128 @@ def _indexes(columns: tuple[str, ...]) -> dict[str, int]:
     return {name: i for i, name in enumerate(columns) if name}
 
 
+# The fields _leg() reads, in this order; a layout without one reads "".
+FIELDS = (
+    "src",
+    "dst",
+    "clid",
+    "channel",
+    "dstchannel",
+    "start",
+    "answer",
+    "end",
+    "duration",
+    "billsec",
+    "disposition",
+    "uniqueid",
+    "linkedid",
+    "sequence",
+)
+
+
+def _layout(at: dict[str, int], width: int) -> Callable[[list[str]], tuple[str, ...]]:
+    """FIELDS out of a row: each one's column, or ``width`` (one past the
+    row, where _leg puts an empty string) for a field the layout lacks."""
+    return itemgetter(*(at.get(name, width) for name in FIELDS))
+
+
 def parse(fileobj, config: SourceConfig) -> Iterator[CallLeg | ParseError]:
     """One CallLeg per good CDR line, one ParseError per bad one."""
     if config.columns is not None:
         fixed = _indexes(config.columns)
         missing = [name for name in REQUIRED if name not in fixed]
         if missing:
-            raise ValueError(f"The column map lacks {', '.join(missing)}")
-        layouts = {len(config.columns): fixed}
+            raise ValueError(
+                _("The column map lacks %(missing)s") % {"missing": ", ".join(missing)}
+            )
+        layouts = {len(config.columns): _layout(fixed, len(config.columns))}
     else:
-        layouts = {count: _indexes(columns) for count, columns in LAYOUTS.items()}
+        layouts = {count: _layout(_indexes(columns), count) for count, columns in LAYOUTS.items()}
     expected = " or ".join(str(count) for count in sorted(layouts))
-    zone = config.zone
+    read_time = time_reader(config.zone)
     for item in iter_rows(fileobj):
-        if isinstance(item, ParseError):
+        if item.__class__ is ParseError:
             yield item
             continue
         number, row = item
-        at = layouts.get(len(row))
-        if at is None:
-            yield ParseError(number, f"{len(row)} columns, expected {expected}")
+        layout = layouts.get(len(row))
+        if layout is None:
+            yield ParseError(
+                number,
+                _("%(count)s columns, expected %(expected)s")
+                % {"count": len(row), "expected": expected},
+            )
             continue
         try:
-            yield _leg(number, row, at, config, zone)
+            yield _leg(number, row, layout, config, read_time)
         except ValueError as error:
             yield ParseError(number, str(error))
 
 
-def _field(row, at, name) -> str:
-    index = at.get(name)
-    return row[index] if index is not None else ""
+def _empty(name: str) -> ValueError:
+    return ValueError(_("%(field)s is empty") % {"field": name})
 
 
-def _time(row, at, name, zone, *, required=True):
-    index = at.get(name)
-    text = row[index] if index is not None else ""
-    if not text:
-        if required:
-            raise ValueError(f"{name} is empty")
-        return None
-    try:
-        return parse_time(text, zone)
-    except ValueError:
-        raise ValueError(f"{name} is not a date and time: {text!r}") from None
+def _not_a_time(name: str, text: str) -> ValueError:
+    return ValueError(
+        _("%(field)s is not a date and time: %(value)s") % {"field": name, "value": repr(text)}
+    )
 
 
-def _seconds(row, at, name):
-    text = row[at[name]]
+def _seconds(text: str, name: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise ValueError(f"{name} is not a whole number of seconds: {text!r}") from None
+        raise ValueError(
+            _("%(field)s is not a whole number of seconds: %(value)s")
+            % {"field": name, "value": repr(text)}
+        ) from None
     if value < 0:
-        raise ValueError(f"{name} is negative: {value}")
+        raise ValueError(_("%(field)s is negative: %(value)s") % {"field": name, "value": value})
     return value
 
 
-def _leg(number, row, at, config, zone) -> CallLeg:
-    written = row[at["disposition"]]
+def _leg(number, row, layout, config, read_time) -> CallLeg:
+    raw = tuple(row)
+    row.append("")  # what a field the layout lacks reads
+    (
+        src,
+        dst,
+        clid,
+        channel,
+        dstchannel,
+        start,
+        answer,
+        end,
+        duration,
+        billsec,
+        written,
+        uniqueid,
+        linkedid,
+        sequence,
+    ) = layout(row)
     disposition = DISPOSITIONS.get(written) or DISPOSITIONS.get(written.strip().upper())
     if disposition is None:
-        raise ValueError(f"unknown disposition {written!r}")
-    started_at = _time(row, at, "start", zone)
-    answered_at = _time(row, at, "answer", zone, required=False)
-    ended_at = _time(row, at, "end", zone)
-    duration = _seconds(row, at, "duration")
-    billsec = _seconds(row, at, "billsec")
-    src, dst = row[at["src"]], row[at["dst"]]
-    channel, dstchannel = row[at["channel"]], _field(row, at, "dstchannel")
-    clid = _field(row, at, "clid")
+        raise ValueError(_("unknown disposition %(value)s") % {"value": repr(written)})
+    try:
+        started_at = read_time(start) if start else None
+    except ValueError:
+        raise _not_a_time("start", start) from None
+    if started_at is None:
+        raise _empty("start")
+    try:
+        answered_at = read_time(answer) if answer else None
+    except ValueError:
+        raise _not_a_time("answer", answer) from None
+    try:
+        ended_at = read_time(end) if end else None
+    except ValueError:
+        raise _not_a_time("end", end) from None
+    if ended_at is None:
+        raise _empty("end")
     direction, extension, customer = direction_and_parties(
         config, src, dst, channel, dstchannel, clid
     )
-    uniqueid = _field(row, at, "uniqueid")
-    linkedid = _field(row, at, "linkedid")
-    sequence = _field(row, at, "sequence")
-    raw = tuple(row)
     # Without a sequence, a uniqueid may be shared by several CDRs (forked or
     # transferred legs): only uniqueid + linkedid + sequence name one CDR.
     key = f"cdr:{linkedid}:{uniqueid}:{sequence}" if uniqueid and sequence else content_key(raw)
@@ -166,12 +216,12 @@ def _leg(number, row, at, config, zone) -> CallLeg:
         started_at,
         answered_at,
         ended_at,
-        duration,
-        billsec,
+        _seconds(duration, "duration"),
+        _seconds(billsec, "billsec"),
         disposition,
         direction,
         extension,
-        external_number(customer, config, dialled=direction == "outbound") if customer else None,
+        external_number(customer, config, dialled=direction == OUTBOUND) if customer else None,
         customer,
         src,
         dst,

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils.translation import gettext as _
+
 from telephony.parsers import (
     INBOUND,
     INTERNAL,
@@ -64,6 +66,13 @@ class CardRecording:
     raw: tuple[str, ...]
 
 
+def _not_seconds(text: str) -> str:
+    return _("%(field)s is not seconds or HH:MM:SS: %(value)s") % {
+        "field": "duration",
+        "value": repr(text),
+    }
+
+
 def _seconds(text: str) -> int | None:
     text = text.strip()
     if not text:
@@ -71,7 +80,7 @@ def _seconds(text: str) -> int | None:
     if ":" in text:
         parts = text.split(":")
         if len(parts) > 3 or not all(part.isdigit() for part in parts):
-            raise ValueError(f"duration is not seconds or HH:MM:SS: {text!r}")
+            raise ValueError(_not_seconds(text))
         total = 0
         for part in parts:
             total = total * 60 + int(part)
@@ -79,7 +88,7 @@ def _seconds(text: str) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise ValueError(f"duration is not seconds or HH:MM:SS: {text!r}") from None
+        raise ValueError(_not_seconds(text)) from None
 
 
 def parse(fileobj, config: SourceConfig) -> Iterator[CardRecording | ParseError]:
@@ -101,13 +110,20 @@ def parse(fileobj, config: SourceConfig) -> Iterator[CardRecording | ParseError]
             if missing:
                 yield ParseError(
                     number,
-                    f"the header lacks {', '.join(missing)} (known columns: {', '.join(COLUMNS)}): "
-                    "the file is not read",
+                    _(
+                        "the header lacks %(missing)s (known columns: %(known)s): "
+                        "the file is not read"
+                    )
+                    % {"missing": ", ".join(missing), "known": ", ".join(COLUMNS)},
                 )
                 return
             continue
         if len(row) != width:
-            yield ParseError(number, f"{len(row)} columns, expected {width}")
+            yield ParseError(
+                number,
+                _("%(count)s columns, expected %(expected)s")
+                % {"count": len(row), "expected": width},
+            )
             continue
         try:
             yield _record(number, row, at, config, zone)
@@ -121,19 +137,22 @@ def _record(number, row, at, config, zone) -> CardRecording:
 
     file = value("file")
     if not file:
-        raise ValueError("file is empty")
+        raise ValueError(_("%(field)s is empty") % {"field": "file"})
     start = value("start")
     try:
         started_at = parse_time(start, zone)
     except ValueError:
-        raise ValueError(f"start is not a date and time: {start!r}") from None
+        raise ValueError(
+            _("%(field)s is not a date and time: %(value)s")
+            % {"field": "start", "value": repr(start)}
+        ) from None
     channel, caller, callee = value("channel"), value("caller"), value("callee")
     if config.caller_prefix_chars and len(caller) > config.caller_prefix_chars:
         caller = caller[config.caller_prefix_chars :]
     written = value("direction")
     direction = DIRECTIONS.get(written.lower()) if written else None
     if written and direction is None:
-        raise ValueError(f"unknown direction {written!r}")
+        raise ValueError(_("unknown direction %(value)s") % {"value": repr(written)})
     is_ext = config.is_extension
     if direction is None and is_ext(caller):
         direction = INTERNAL if is_ext(callee) else OUTBOUND

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils.translation import gettext as _
+
 from telephony.parsers import (
     INBOUND,
     INTERNAL,
@@ -28,6 +30,7 @@ from telephony.parsers import (
     external_number,
     iter_lines,
     parse_time,
+    undecodable,
 )
 
 NAME = re.compile(
@@ -64,19 +67,24 @@ def parse_name(path: str, config: SourceConfig, *, line: int = 0) -> RecordingNa
     match = NAME.fullmatch(name)
     if match is None:
         raise RecordingNameError(
-            f"{name!r} is not a FreePBX recording name "
-            "(<type>-<dest>-<from>-YYYYMMDD-HHMMSS[-<uniqueid>].<format>)"
+            _(
+                "%(name)s is not a FreePBX recording name "
+                "(<type>-<dest>-<from>-YYYYMMDD-HHMMSS[-<uniqueid>].<format>)"
+            )
+            % {"name": repr(name)}
         )
     kind = match["kind"].lower()
     if kind not in KINDS:
         raise RecordingNameError(
-            f"{name!r}: unknown recording type {match['kind']!r} (known: {', '.join(KINDS)})"
+            _("%(name)s: unknown recording type %(kind)s (known: %(known)s)")
+            % {"name": repr(name), "kind": repr(match["kind"]), "known": ", ".join(KINDS)}
         )
     try:
         started_at = parse_time(match["date"] + match["time"], config.zone)
     except ValueError:
         raise RecordingNameError(
-            f"{name!r}: {match['date']}-{match['time']} is not a date and time"
+            _("%(name)s: %(value)s is not a date and time")
+            % {"name": repr(name), "value": f"{match['date']}-{match['time']}"}
         ) from None
     dest, src = match["dest"], match["src"]
     is_ext = config.is_extension
@@ -119,7 +127,7 @@ def parse(fileobj, config: SourceConfig) -> Iterator[RecordingName | ParseError]
     """A listing of recording paths, one per line (``find monitor -type f``)."""
     for number, text in iter_lines(fileobj):
         if text is None:
-            yield ParseError(number, "undecodable bytes (neither UTF-8 nor GBK/GB18030)")
+            yield ParseError(number, undecodable())
             continue
         if not text.strip():
             continue

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from django.utils import translation
 
 from leads.phones import try_normalize
 from telephony import parsers
@@ -24,6 +25,13 @@ from telephony.parsers.freepbx_recordings import RecordingNameError, parse_name
 
 SAMPLES = Path(__file__).parent / "samples"
 SHANGHAI = SourceConfig(tz="Asia/Shanghai", dial_prefixes=("9", "0"), area_code="021")
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """The messages below in their source language (they are translated)."""
+    with translation.override("en"):
+        yield
 
 
 def utc(*args):

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.db import IntegrityError
 from django.urls import reverse
+from django.utils import translation
 
 from dcc.models import AuditEvent
 from telephony import audio, recordings
@@ -197,7 +198,7 @@ def test_what_is_not_a_usable_recording_is_refused(
 
 def test_a_size_limit_applies(sue, store_a, settings):
     settings.TELEPHONY_RECORDING_MAX_BYTES = 1000
-    with pytest.raises(ValidationError, match="at most"):
+    with translation.override("en"), pytest.raises(ValidationError, match="at most"):
         add(sue, store_a, "big.wav", started_at=at(9), direction="inbound")
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from dcc.models import User
 from dcc.roles import Role
@@ -199,7 +199,7 @@ def test_who_may_score(sue, alice, bob, carol, mary, store_a, make_lead, mike):
     ).recording  # fmt: skip
     sues.agent = sue
     sues.save()
-    with pytest.raises(ValidationError, match="own call"):
+    with translation.override("en"), pytest.raises(ValidationError, match="own call"):
         reviews.review_save(actor=sue, recording=sues, scores=full_scores(items))
 
 

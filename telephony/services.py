@@ -471,18 +471,28 @@ class _Reader:
             thread.join()
 
 
+_collector = threading.Lock()
+_collector_holds = [0, True]  # imports running, whether the collector was on
+
+
 @contextmanager
-def _fewer_collections():
-    """The cyclic garbage collector, while an import runs, every 100,000
-    allocations instead of every 700: a million calls are tens of millions of
-    objects (none in a reference cycle) that it would otherwise traverse
-    again and again, a quarter of the import's Python time."""
-    threshold = gc.get_threshold()
-    gc.set_threshold(max(threshold[0], 100_000), *threshold[1:])
+def _no_collections():
+    """No cyclic garbage collection while imports run (the collector as it
+    was once the last one ends): a million calls are tens of millions of
+    objects, none in a reference cycle, which it would traverse again and
+    again (a fifth of the import's Python time)."""
+    with _collector:
+        if _collector_holds[0] == 0:
+            _collector_holds[1] = gc.isenabled()
+            gc.disable()
+        _collector_holds[0] += 1
     try:
         yield
     finally:
-        gc.set_threshold(*threshold)
+        with _collector:
+            _collector_holds[0] -= 1
+            if _collector_holds[0] == 0 and _collector_holds[1]:
+                gc.enable()
 
 
 _DONE = object()
@@ -564,8 +574,10 @@ class _CdrImport:
 
     def _batches(self, fileobj) -> Iterator[dict[str, tuple]]:
         calls = parsers.group_calls(self._records(parsers.parse(fileobj, self.config)))
-        while batch := list(islice(calls, self.batch_size)):
+        size = min(2_000, self.batch_size)  # a small first batch: the database starts sooner
+        while batch := list(islice(calls, size)):
             yield self._prepared(batch)
+            size = self.batch_size
 
     def _prepared(self, batch: list[parsers.Call]) -> dict[str, tuple]:
         """key → (call, its COPY text up to the matching columns, or None
@@ -636,7 +648,7 @@ class _CdrImport:
         report = self.report
         timings = self.timings
         reader = _Reader(lambda: self._batches(fileobj))
-        with self._checked_as_written(), _fewer_collections():
+        with self._checked_as_written(), _no_collections():
             for batch in reader:
                 clock = time.perf_counter()
                 self._store(batch)
@@ -806,7 +818,9 @@ class _CdrImport:
         """Once every call is written: the report's match counts (the calls
         were matched as they were written) and, after a big import on
         PostgreSQL, fresh planner statistics for the calls table, which the
-        verification that follows (and every page) plans its queries by."""
+        verification that follows (and every page) plans its queries by.
+        ANALYZE's lock is held to the commit: a big import of another store
+        waits for it there."""
         report = self.report
         report.matched_leads = self.matched
         report.unmatched = self.unmatched
@@ -821,7 +835,13 @@ class _CdrImport:
                 # As autovacuum would, once a tenth of the table is new; it
                 # cannot yet, the rows being this transaction's.
                 if report.calls > 0.1 * max(known, 0):
-                    cursor.execute("ANALYZE telephony_call")
+                    # The columns queries filter and join on (not the legs:
+                    # statistics of a million JSON documents cost seconds).
+                    cursor.execute(
+                        "ANALYZE telephony_call (store_id, started_at, ended_at, agent_id,"
+                        " lead_id, disposition, direction, extension, external_number,"
+                        " new_caller, call_import_id)"
+                    )
             self.timings["statistics"] = time.perf_counter() - clock
 
 

@@ -365,17 +365,19 @@ class _Matcher:
             other.values_list("customer__phones__number", "received_at", "pk").order_by(),
         )
 
-    def prepare(self, numbers) -> None:
+    def prepare(self, numbers, *, everything=False) -> None:
         """Read the leads of the numbers not read yet."""
         if self.complete:
             return
         wanted = {number for number in numbers if number and number not in self.known}
-        if not wanted:
+        if not wanted and not everything:
             return
         if self.store_leads is None:
             self.store_leads = Lead.objects.filter(store_id=self.store_id).count()
         looked_up = len(self.known) + len(wanted)
-        if looked_up > self.store_leads / 10 and self.store_leads <= self.WHOLE_STORE:
+        if everything or (
+            looked_up > self.store_leads / 10 and self.store_leads <= self.WHOLE_STORE
+        ):
             chunks = [None]
             self.by_phone.clear()
             self.by_other.clear()
@@ -398,6 +400,24 @@ class _Matcher:
                         leads.sort(reverse=True)
         if not self.complete:
             self.known.update(wanted)
+
+    def read_all_if(self, numbers: int) -> None:
+        """Read all the store's leads now if about ``numbers`` numbers are
+        to come: then the matcher is complete (read only) from the start."""
+        if self.store_leads is None:
+            self.store_leads = Lead.objects.filter(store_id=self.store_id).count()
+        if numbers > self.store_leads / 10 and self.store_leads <= self.WHOLE_STORE:
+            self.prepare([""], everything=True)
+
+    def match(self, call) -> tuple[str, str, int | None, int | None, bool]:
+        """(extension, number, agent id, lead id, new caller) of a call as
+        it is written (extension and number at their columns' lengths)."""
+        extension = (call.extension or "")[:20]
+        number = call.external_number or ""
+        agent = self.agent(extension, call.started_at) if extension else None
+        lead = self.lead(number, call.ended_at) if number else None
+        new_caller = bool(number and lead is None and call.direction == Direction.INBOUND)
+        return extension, number, agent, lead, new_caller
 
     def agent(self, extension: str, moment) -> int | None:
         for valid_from, valid_to, staff_id in self.extensions.get(extension, ()):
@@ -499,6 +519,16 @@ _DONE = object()
 NULL = "\\N"  # COPY's null
 
 
+def _copy_tail(matched: tuple) -> str:
+    """The matching columns (new_caller, agent_id, lead_id) as COPY text,
+    ending the line: after _CdrImport._copy_head."""
+    _extension, _number, agent, lead, new_caller = matched
+    return (
+        f"{'t' if new_caller else 'f'}\t{NULL if agent is None else agent}\t"
+        f"{NULL if lead is None else lead}\n"
+    )
+
+
 def _iso(moment, texts: dict) -> str | None:
     """ISO 8601 of a time, formatted once per call (``texts``: by id)."""
     if moment is None:
@@ -548,11 +578,11 @@ class _CdrImport:
         self.matched = self.unmatched = self.unknown = 0
         # Seconds per step. parse: reading, parsing, grouping and formatting
         # (in the reader's thread, while the rest goes on); wait: for the
-        # reader; match: reading the batches' leads; store: looking calls up
-        # by key, writing and merging them; statistics: ANALYZE after a big
-        # import; verify: follow-ups.
+        # reader; match: reading the batches' leads; lookup: calls already
+        # stored with the batches' keys; store: writing and merging calls;
+        # statistics: ANALYZE after a big import; verify: follow-ups.
         self.timings = dict.fromkeys(
-            ("parse", "wait", "match", "store", "statistics", "verify"), 0.0
+            ("parse", "wait", "match", "lookup", "store", "statistics", "verify"), 0.0
         )
         self.first_start = None
         self.last_start = None
@@ -598,11 +628,19 @@ class _CdrImport:
                 last = call.ended_at
         self.first_start, self.last_start = first, last
         if not self.postgres:
-            return {key: (call, None) for key, call in by_key.items()}
-        return {key: (call, self._copy_head(key, call)) for key, call in by_key.items()}
+            return {key: (call, None, None) for key, call in by_key.items()}
+        if not self.matcher.complete:  # the import's thread reads leads, matches
+            return {key: (call, self._copy_head(key, call), None) for key, call in by_key.items()}
+        match = self.matcher.match
+        prepared = {}
+        for key, call in by_key.items():
+            matched = match(call)
+            prepared[key] = (call, self._copy_head(key, call) + _copy_tail(matched), matched)
+        return prepared
 
     def _copy_head(self, key: str, call: parsers.Call) -> str:
-        """CALL_COLUMNS up to legs, as COPY text, with a tab after."""
+        """CALL_COLUMNS up to legs, as COPY text, with a tab after (the
+        matching columns follow: _copy_tail)."""
         escape = copy_escape
         legs = call.legs
         if len(legs) == 1:  # most calls: the call's times are its leg's
@@ -647,6 +685,12 @@ class _CdrImport:
     def run(self, fileobj) -> None:
         report = self.report
         timings = self.timings
+        if self.postgres:
+            # A big file: the leads read first, then the reader matches too
+            # and this thread only writes (rows of some 300 bytes a line).
+            clock = time.perf_counter()
+            self.matcher.read_all_if(self.report.file_size // 300)
+            timings["match"] += time.perf_counter() - clock
         reader = _Reader(lambda: self._batches(fileobj))
         with self._checked_as_written(), _no_collections():
             for batch in reader:
@@ -655,7 +699,7 @@ class _CdrImport:
                 timings["store"] += time.perf_counter() - clock
         timings["parse"] = reader.busy
         timings["wait"] = reader.waited
-        timings["store"] -= timings["match"]
+        timings["store"] -= timings["match"] + timings["lookup"]
         report.duplicates = self.records - report.imported
         if report.calls or report.imported:
             self._match()
@@ -703,31 +747,35 @@ class _CdrImport:
 
     def _store(self, batch: dict[str, tuple]) -> None:
         report = self.report
+        clock = time.perf_counter()
         stored = self._stored(list(batch))
+        self.timings["lookup"] += time.perf_counter() - clock
         new = []
-        for key, (call, head) in batch.items():
+        for key, (call, text, matched) in batch.items():
             if key in stored:
                 self._merge(key, call, stored[key])
                 continue
-            new.append((key, call, head))
+            new.append((key, call, text, matched))
             report.imported += len(call.legs)
             report.calls += 1
         if not new:
             return
-        clock = time.perf_counter()
-        self.matcher.prepare(call.external_number for _key, call, _head in new)
-        self.timings["match"] += time.perf_counter() - clock
-        if self.postgres:
-            lines = []
-            for _key, call, head in new:
-                _extension, _number, agent, lead, new_caller = self._matched(call)
-                lines.append(
-                    f"{head}{'t' if new_caller else 'f'}\t{NULL if agent is None else agent}\t"
-                    f"{NULL if lead is None else lead}\n"
-                )
-            copy_text(Call, CALL_COLUMNS, lines)
-        else:
+        if not self.postgres:
+            self.matcher.prepare(call.external_number for _key, call, _text, _m in new)
             copy_rows(Call, CALL_COLUMNS, self._rows(new))
+            return
+        if new[0][3] is None:  # heads only: match here
+            clock = time.perf_counter()
+            self.matcher.prepare(call.external_number for _key, call, _text, _m in new)
+            self.timings["match"] += time.perf_counter() - clock
+            match = self.matcher.match
+            new = [(key, call, text, match(call)) for key, call, text, _m in new]
+            lines = [text + _copy_tail(matched) for _key, _call, text, matched in new]
+        else:
+            lines = [text for _key, _call, text, _matched in new]
+        for _key, _call, _text, matched in new:
+            self._count(*matched)
+        copy_text(Call, CALL_COLUMNS, lines)
 
     def _stored(self, keys: list[str]) -> dict[str, tuple]:
         """key → (pk, its legs' keys, call_import_id, agent_id, lead_id,
@@ -752,24 +800,8 @@ class _CdrImport:
         )
         return {key: (pk, [leg["key"] for leg in legs], *rest) for key, pk, legs, *rest in rows}
 
-    def _matched(self, call) -> tuple[str, str, int | None, int | None, bool]:
-        """(extension, number, agent id, lead id, new caller) of a call,
-        counted in the report."""
-        extension = (call.extension or "")[:20]
-        number = call.external_number or ""
-        matcher = self.matcher
-        agent = matcher.agent(extension, call.started_at) if extension else None
-        lead = matcher.lead(number, call.ended_at) if number else None
-        self._count(extension, number, agent, lead, 1)
-        return (
-            extension,
-            number,
-            agent,
-            lead,
-            bool(number and lead is None and call.direction == Direction.INBOUND),
-        )
-
-    def _count(self, extension, number, agent, lead, sign: int) -> None:
+    def _count(self, extension, number, agent, lead, _new_caller=None, sign: int = 1) -> None:
+        """One call in the report's match counts (sign -1: out again)."""
         if lead is not None:
             self.matched += sign
         elif number:
@@ -780,9 +812,11 @@ class _CdrImport:
     def _rows(self, new):
         """CALL_COLUMNS values of new calls (where there is no COPY)."""
         report = self.report
-        for key, call, _head in new:
+        for key, call, _text, _matched in new:
             fields = _call_fields(call)
-            _extension, _number, agent, lead, new_caller = self._matched(call)
+            matched = self.matcher.match(call)
+            self._count(*matched)
+            _extension, _number, agent, lead, new_caller = matched
             fields.update(
                 store_id=self.store_id,
                 key=key,
@@ -804,10 +838,12 @@ class _CdrImport:
         stored_legs = Call.objects.filter(pk=pk).values_list("legs", flat=True).get()
         merged = parsers.merge_legs(key, [leg_from_json(data) for data in stored_legs] + new)
         if call_import_id == self.report.pk:  # written (and counted) by this import
-            self._count(extension, number, agent, lead, -1)
+            self._count(extension, number, agent, lead, sign=-1)
         self.matcher.prepare([merged.external_number])
         fields = _call_fields(merged)
-        extension, number, agent, lead, new_caller = self._matched(merged)
+        matched = self.matcher.match(merged)
+        self._count(*matched)
+        _extension, _number, agent, lead, new_caller = matched
         fields.update(call_import_id=self.report.pk, agent_id=agent, lead_id=lead)
         if new_caller:  # never unset: a first-time caller stays one
             fields["new_caller"] = True

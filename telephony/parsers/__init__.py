@@ -39,7 +39,7 @@ from django.utils.translation import gettext as _
 
 from leads.phones import _LOCAL_LANDLINE, ACCEPTED_TYPES, try_normalize
 
-Type = phonenumbers.PhoneNumberType
+NumberType = phonenumbers.PhoneNumberType
 
 INBOUND, OUTBOUND, INTERNAL = "inbound", "outbound", "internal"
 ANSWERED, NO_ANSWER, BUSY, FAILED, CONGESTION = (
@@ -333,14 +333,14 @@ class _MainlandDigits:
         others = [
             (kind, self._desc(getattr(metadata, name)))
             for kind, name in (
-                (Type.PREMIUM_RATE, "premium_rate"),
-                (Type.TOLL_FREE, "toll_free"),
-                (Type.SHARED_COST, "shared_cost"),
-                (Type.VOIP, "voip"),
-                (Type.PERSONAL_NUMBER, "personal_number"),
-                (Type.PAGER, "pager"),
-                (Type.UAN, "uan"),
-                (Type.VOICEMAIL, "voicemail"),
+                (NumberType.PREMIUM_RATE, "premium_rate"),
+                (NumberType.TOLL_FREE, "toll_free"),
+                (NumberType.SHARED_COST, "shared_cost"),
+                (NumberType.VOIP, "voip"),
+                (NumberType.PERSONAL_NUMBER, "personal_number"),
+                (NumberType.PAGER, "pager"),
+                (NumberType.UAN, "uan"),
+                (NumberType.VOICEMAIL, "voicemail"),
             )
         ]
         same = metadata.same_mobile_and_fixed_line_pattern
@@ -349,9 +349,9 @@ class _MainlandDigits:
         # Per length of the national number: _number_type_helper's tests
         # that a number of that length can pass, in its order (the types we
         # do not accept come first, then fixed line, then mobile).
-        tests = [*others, (Type.FIXED_LINE, fixed)]
+        tests = [*others, (NumberType.FIXED_LINE, fixed)]
         if not same:
-            tests.append((Type.MOBILE, mobile))
+            tests.append((NumberType.MOBILE, mobile))
         self.tests = {
             length: [
                 (kind, pattern)
@@ -408,16 +408,16 @@ class _MainlandDigits:
         (length, pattern), then each type's, in its order."""
         tests = self.tests.get(len(national))
         if tests is None or self.general(national) is None:
-            return Type.UNKNOWN
+            return NumberType.UNKNOWN
         for kind, pattern in tests:
             if pattern(national) is not None:
-                if kind == Type.FIXED_LINE and (
+                if kind == NumberType.FIXED_LINE and (
                     self.same_mobile_and_fixed
                     or (self.mobile is not None and self.mobile(national) is not None)
                 ):
-                    return Type.FIXED_LINE_OR_MOBILE
+                    return NumberType.FIXED_LINE_OR_MOBILE
                 return kind
-        return Type.UNKNOWN
+        return NumberType.UNKNOWN
 
     def __call__(self, text: str, area_code: str) -> str | bool | None:
         """E.164, or None when not a number leads.phones accepts, or False

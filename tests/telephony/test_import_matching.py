@@ -88,7 +88,19 @@ def sql_counts(report):
     )
 
 
-def test_calls_are_matched_as_match_calls_would(utc, sue, store_a, alice, bob, mike, make_lead):
+@pytest.fixture(params=["leads read first", "leads read per batch"])
+def read_first(request, monkeypatch):
+    """Both ways the import reads leads: all of them before a big file (the
+    reader thread matches), or the numbers of each batch (the import's
+    thread matches)."""
+    if request.param == "leads read per batch":
+        monkeypatch.setattr(services._Matcher, "read_all_if", lambda self, numbers: None)
+    return request.param
+
+
+def test_calls_are_matched_as_match_calls_would(
+    utc, sue, store_a, alice, bob, mike, make_lead, read_first
+):
     # 8003 was Bob's until 3 March noon, Mike's after; 8009 is nobody's.
     ExtensionAssignment.objects.filter(extension="8003").delete()
     noon = datetime(2024, 3, 3, 12, tzinfo=UTC)

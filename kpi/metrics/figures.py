@@ -50,50 +50,100 @@ from telephony.models import Direction
 def compute(scope: Scope, period: Period, *, today: date | None = None) -> dict[str, Metric]:
     """Every KPI of ``KPIS`` for the scope and period, in ``KPIS`` order."""
     today = today or timezone.localdate()
+    counts = {
+        **_lead_figures(scope, period),
+        "first_calls": followups(scope).filter(first_call_q(period)).count(),
+        **_visit_figures(scope, period),
+        "deals": _deal_figures(scope, period)[0],
+        "target_units": sum(_target_figures(scope, period).values()),
+        **_card_figures(scope, period),
+        **_call_figures(scope, period),
+    }
+    return figures_from(counts, meetings_on_time(scope, period, today=today))
+
+
+def figures_from(counts: dict[str, int], meetings: Metric) -> dict[str, Metric]:
+    """The KPIs from the counts the queries answer (``compute`` for one
+    scope, ``kpi.grouped`` for every agent and team at once), in ``KPIS`` order."""
+    c = counts
     figures: dict[str, Metric] = {}
-    lead = _lead_figures(scope, period)
-    first_calls = followups(scope).filter(first_call_q(period)).count()
-    visit = _visit_figures(scope, period)
-    deal_total, _by_category = _deal_figures(scope, period)
-    target_total = sum(_target_figures(scope, period).values())
-    card = _card_figures(scope, period)
-    call = _call_figures(scope, period)
-    figures["followup_rate"] = Metric.rate(first_calls, lead["carried_over"] + lead["received"])
-    figures["invite_to_store_rate"] = Metric.rate(visit["first_invited"], first_calls)
-    figures["deals"] = Metric.count(deal_total)
-    figures["sla_48h_compliance"] = Metric.rate(lead["sla_met"], lead["sla_due"])
-    figures["card_creation_rate"] = Metric.rate(card["carded"], card["callers"])
-    figures["return_visit_rate"] = Metric.rate(visit["second_visits"], visit["first_visits"])
-    figures["test_drive_rate"] = Metric.rate(visit["test_drives"], visit["visits"])
-    figures["conversion_30d"] = Metric.rate(lead["converted"], lead["received"])
-    figures["sales_completion"] = Metric.rate(deal_total, target_total)
-    figures["meetings_on_time"] = meetings_on_time(scope, period, today=today)
-    figures["new_leads"] = Metric.count(lead["received"])
-    figures["new_a_cards"] = Metric.count(lead["a_cards"])
-    figures["calls_inbound"] = Metric.count(call["inbound"])
-    figures["calls_outbound"] = Metric.count(call["outbound"])
-    figures["inbound_calls_per_agent_day"] = Metric.per_day(call["inbound"], call["agent_days"])
-    figures["outbound_calls_per_agent_day"] = Metric.per_day(call["outbound"], call["agent_days"])
-    figures["talk_seconds_per_agent_day"] = Metric.per_day(call["talk"], call["agent_days"])
-    figures["answered_in_time_rate"] = Metric.rate(call["in_time"], call["inbound"])
+    figures["followup_rate"] = Metric.rate(c["first_calls"], c["carried_over"] + c["received"])
+    figures["invite_to_store_rate"] = Metric.rate(c["first_invited"], c["first_calls"])
+    figures["deals"] = Metric.count(c["deals"])
+    figures["sla_48h_compliance"] = Metric.rate(c["sla_met"], c["sla_due"])
+    figures["card_creation_rate"] = Metric.rate(c["carded"], c["callers"])
+    figures["return_visit_rate"] = Metric.rate(c["second_visits"], c["first_visits"])
+    figures["test_drive_rate"] = Metric.rate(c["test_drives"], c["visits"])
+    figures["conversion_30d"] = Metric.rate(c["converted"], c["received"])
+    figures["sales_completion"] = Metric.rate(c["deals"], c["target_units"])
+    figures["meetings_on_time"] = meetings
+    figures["new_leads"] = Metric.count(c["received"])
+    figures["new_a_cards"] = Metric.count(c["a_cards"])
+    figures["calls_inbound"] = Metric.count(c["inbound"])
+    figures["calls_outbound"] = Metric.count(c["outbound"])
+    figures["inbound_calls_per_agent_day"] = Metric.per_day(c["inbound"], c["agent_days"])
+    figures["outbound_calls_per_agent_day"] = Metric.per_day(c["outbound"], c["agent_days"])
+    figures["talk_seconds_per_agent_day"] = Metric.per_day(c["talk"], c["agent_days"])
+    figures["answered_in_time_rate"] = Metric.rate(c["in_time"], c["inbound"])
     return {name: figures[name] for name in KPIS}
+
+
+# The counts as aggregates: ``compute`` aggregates them over one scope,
+# ``kpi.grouped`` annotates them per agent or team (GROUP BY), so both count
+# by the one definition.
+
+
+def lead_counted_q(period: Period) -> Q:
+    """The leads any lead figure may count (narrows the scan)."""
+    return received_q(period) | carried_over_q(period) | sla_due_q(period)
+
+
+def lead_counts(period: Period) -> dict:
+    return {
+        "received": Count("pk", filter=received_q(period)),
+        "carried_over": Count("pk", filter=carried_over_q(period)),
+        "a_cards": Count("pk", filter=received_q(period) & valid_a_card_q()),
+        "sla_due": Count("pk", filter=sla_due_q(period)),
+        "sla_met": Count("pk", filter=sla_met_q(period)),
+        "converted": Count("pk", filter=converted_q(period)),
+    }
+
+
+def visit_counts_for_agent(where: Q | None = None) -> dict:
+    """Per arrived visit, for the agent who booked (or recorded) it."""
+    where = where or Q()
+    return {
+        "visits": Count("pk", filter=where) if where else Count("pk"),
+        "test_drives": Count("pk", filter=where & Q(test_drive=True)),
+        "first_invited": Count("pk", filter=where & first_invited_q()),
+    }
+
+
+def visit_counts_for_owner(where: Q | None = None) -> dict:
+    """Per lead, for the lead's owner."""
+    where = where or Q()
+    return {
+        "first_visits": Count("lead", distinct=True, filter=where & Q(visit_number=1)),
+        "second_visits": Count("lead", distinct=True, filter=where & Q(visit_number=2)),
+    }
+
+
+def card_counts(period: Period) -> dict:
+    return {"callers": Count("pk"), "carded": Count("pk", filter=carded_q(period))}
+
+
+def call_counts() -> dict:
+    return {
+        "inbound": Count("pk", filter=Q(direction=Direction.INBOUND)),
+        "outbound": Count("pk", filter=Q(direction=Direction.OUTBOUND)),
+        "talk": Coalesce(Sum("billsec"), 0),
+        "in_time": Count("pk", filter=answered_in_time_q()),
+    }
 
 
 def _lead_figures(scope: Scope, period: Period) -> dict[str, int]:
     """One pass over the scope's leads that any lead figure may count."""
-    counted = received_q(period) | carried_over_q(period) | sla_due_q(period)
-    return (
-        leads(scope)
-        .filter(counted)
-        .aggregate(
-            received=Count("pk", filter=received_q(period)),
-            carried_over=Count("pk", filter=carried_over_q(period)),
-            a_cards=Count("pk", filter=received_q(period) & valid_a_card_q()),
-            sla_due=Count("pk", filter=sla_due_q(period)),
-            sla_met=Count("pk", filter=sla_met_q(period)),
-            converted=Count("pk", filter=converted_q(period)),
-        )
-    )
+    return leads(scope).filter(lead_counted_q(period)).aggregate(**lead_counts(period))
 
 
 def _visit_figures(scope: Scope, period: Period) -> dict[str, int]:
@@ -103,13 +153,7 @@ def _visit_figures(scope: Scope, period: Period) -> dict[str, int]:
     return (
         Appointment.objects.filter(arrived_q(period))
         .filter(by_agent | by_owner)
-        .aggregate(
-            visits=Count("pk", filter=by_agent),
-            test_drives=Count("pk", filter=by_agent & Q(test_drive=True)),
-            first_invited=Count("pk", filter=by_agent & first_invited_q()),
-            first_visits=Count("lead", distinct=True, filter=by_owner & Q(visit_number=1)),
-            second_visits=Count("lead", distinct=True, filter=by_owner & Q(visit_number=2)),
-        )
+        .aggregate(**visit_counts_for_agent(by_agent), **visit_counts_for_owner(by_owner))
     )
 
 
@@ -125,19 +169,12 @@ def _target_figures(scope: Scope, period: Period) -> dict[str, int]:
 
 
 def _card_figures(scope: Scope, period: Period) -> dict[str, int]:
-    return first_time_callers(scope, period).aggregate(
-        callers=Count("pk"), carded=Count("pk", filter=carded_q(period))
-    )
+    return first_time_callers(scope, period).aggregate(**card_counts(period))
 
 
 def _call_figures(scope: Scope, period: Period) -> dict[str, int]:
     calls = customer_calls(scope, period)
-    figures = calls.aggregate(
-        inbound=Count("pk", filter=Q(direction=Direction.INBOUND)),
-        outbound=Count("pk", filter=Q(direction=Direction.OUTBOUND)),
-        talk=Coalesce(Sum("billsec"), 0),
-        in_time=Count("pk", filter=answered_in_time_q()),
-    )
+    figures = calls.aggregate(**call_counts())
     figures["agent_days"] = (
         calls.filter(agent__isnull=False)
         .annotate(day=TruncDate("started_at"))
@@ -176,17 +213,10 @@ def meetings_on_time(scope: Scope, period: Period, *, today: date | None = None)
     last = min(period.end, today)
     if last < period.start:
         return Metric.rate(0, 0)
-    stores = list(scope.stores().values_list("pk", flat=True))
-    configured = dict(
-        KpiSettings.objects.filter(store__in=stores).values_list("store", "working_weekdays")
-    )
-    weekdays = {
-        store: frozenset(int(d) for d in configured.get(store, DEFAULT_WORKING_WEEKDAYS))
-        for store in stores
-    }
+    weekdays = store_weekdays(scope.stores().values_list("pk", flat=True))
     elapsed = Period(period.start, last)
     if scope.kind == "agent":
-        units = dict.fromkeys(stores, 1)
+        units = dict.fromkeys(weekdays, 1)
         group_by = ["day"]
         rows = Meeting.objects.filter(scope.q(MEETING_PATHS))
     else:
@@ -200,15 +230,37 @@ def meetings_on_time(scope: Scope, period: Period, *, today: date | None = None)
         group_by = ["team", "day"]
         rows = Meeting.objects.filter(scope.q(MEETING_PATHS), team__in=teams.values("pk"))
     denominator = sum(
-        working_days(elapsed, weekdays[store], until=last) * units.get(store, 0) for store in stores
+        working_days(elapsed, days, until=last) * units.get(store, 0)
+        for store, days in weekdays.items()
     )
+    numerator = on_time_days(rows, elapsed, weekdays, group_by).count()
+    return Metric.rate(numerator, denominator)
+
+
+def store_weekdays(stores) -> dict[int, frozenset[int]]:
+    """Each store's working ISO weekdays (``KpiSettings``, else the default)."""
+    stores = list(stores)
+    configured = dict(
+        KpiSettings.objects.filter(store__in=stores).values_list("store", "working_weekdays")
+    )
+    return {
+        store: frozenset(int(d) for d in configured.get(store, DEFAULT_WORKING_WEEKDAYS))
+        for store in stores
+    }
+
+
+def on_time_days(rows, elapsed: Period, weekdays: dict[int, frozenset[int]], group_by: list[str]):
+    """``rows`` (meetings) grouped by ``group_by`` (which ends with ``day``),
+    keeping the working days of the meeting's store (``weekdays``) within
+    ``elapsed`` with both a morning and an evening meeting on time: one row
+    per such day (and per whatever else ``group_by`` names)."""
     by_days: dict[frozenset[int], list[int]] = defaultdict(list)
     for store, days in weekdays.items():
         by_days[days].append(store)
     working = Q(pk__in=[])
     for days, store_ids in by_days.items():
         working |= Q(store__in=store_ids, weekday__in=sorted(days))
-    numerator = (
+    return (
         rows.filter(between("held_at", elapsed))
         .with_on_time()
         .filter(on_time=True)
@@ -221,6 +273,4 @@ def meetings_on_time(scope: Scope, period: Period, *, today: date | None = None)
         )
         .filter(mornings__gt=0, evenings__gt=0)
         .order_by()
-        .count()
     )
-    return Metric.rate(numerator, denominator)

@@ -195,8 +195,11 @@ def customer_calls(scope: Scope, period: Period):
     )
 
 
-def first_time_callers(scope: Scope, period: Period):
-    """One call per first-time caller's number: its earliest in the period."""
+def first_time_callers(scope: Scope, period: Period, *, per: str | None = None):
+    """One call per first-time caller's number: its earliest in the period.
+    ``per`` (e.g. ``agent``) splits the scope by that field: the earliest
+    call per number for each of its values, as each one's own scope would
+    count it (``kpi.grouped``: every agent's figure in one query)."""
 
     def candidates():
         return (
@@ -210,6 +213,7 @@ def first_time_callers(scope: Scope, period: Period):
         | Q(started_at=OuterRef("started_at"), pk__lt=OuterRef("pk")),
         store=OuterRef("store"),
         external_number=OuterRef("external_number"),
+        **({per: OuterRef(per)} if per else {}),
     )
     return candidates().filter(~Q(Exists(earlier)))
 

@@ -15,6 +15,7 @@ from followups.api import (
     QueueView,
 )
 from kpi.api import KpiView
+from kpi.api_export import KpiExportView
 from leads.api import DefeatReasonViewSet, LeadViewSet, VehicleModelViewSet
 from leads.api_import import LeadImportTemplateView, LeadImportView
 from telephony.api_urls import urlpatterns as telephony_urls
@@ -45,6 +46,7 @@ urlpatterns = [
     path("leads/<int:pk>/followups/", LeadFollowUpView.as_view(), name="lead-followups"),
     path("leads/<int:pk>/appointments/", LeadAppointmentView.as_view(), name="lead-appointments"),
     path("queue/", QueueView.as_view(), name="queue"),
+    path("kpi/export/", KpiExportView.as_view(), name="kpi-export"),
     path("kpi/", KpiView.as_view(), name="kpi"),
     *telephony_urls,
     *router.urls,

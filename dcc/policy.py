@@ -154,6 +154,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "kpi.meetings.manage": frozenset({S, M, AD}),
     # The store's KPI settings (meeting on-time rule, working days).
     "kpi.settings.manage": frozenset({M, AD}),
+    # The monthly Excel workbook of a store (kpi.export): download and keep.
+    "kpi.export": frozenset({S, M, AD}),
     # The dashboards and the DCC room's wall-board (supervisor: team; manager: store).
     "kpi.dashboard.view": frozenset({S, M, AD}),
     # Scorecards (DESIGN §3): agents and callers read their own card, a

@@ -287,12 +287,22 @@ def card_scope(scope: Scope) -> tuple[str, Scope, Scope]:
     return ScorecardRole.AGENT, scope, team
 
 
-def scorecard(scope: Scope, period: Period, *, store: Store | None = None) -> Card:
+def scorecard(
+    scope: Scope,
+    period: Period,
+    *,
+    store: Store | None = None,
+    figures: dict[str, Metric] | None = None,
+) -> Card:
     """The card of a team (its supervisor's) or a member for the period:
     each active item's actual (``kpi.metrics.compute``), target, score and
     weighted score; the total, the performance pay and the commission.
     About twenty queries whatever the data. ValueError for a store, the
-    group, or someone without a store."""
+    group, or someone without a store.
+
+    ``figures``: the KPIs of the scope the card is scored on (its team for
+    a supervisor's card), when the caller has them already (the monthly
+    export computes every team's in a few grouped queries)."""
     role, figures_scope, basis = card_scope(scope)
     store = store or figures_scope.stores().first()
     if store is None:
@@ -301,7 +311,8 @@ def scorecard(scope: Scope, period: Period, *, store: Store | None = None) -> Ca
     items = list(
         ScorecardItem.objects.filter(store=store, role=role, active=True).order_by("order", "pk")
     )
-    figures = metrics.compute(figures_scope, period)
+    if figures is None:
+        figures = metrics.compute(figures_scope, period)
     results = []
     for item in items:
         unit = metric_unit(item.metric)

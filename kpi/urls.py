@@ -2,6 +2,7 @@ from django.urls import path
 
 from kpi import views
 from kpi.views_dashboard import dashboard_urlpatterns
+from kpi.views_export import export_urlpatterns
 from kpi.views_scorecard import scorecard_urlpatterns
 
 app_name = "kpi"
@@ -14,4 +15,5 @@ urlpatterns = [
     path("settings/", views.kpi_settings, name="settings"),
     *dashboard_urlpatterns,
     *scorecard_urlpatterns,
+    *export_urlpatterns,
 ]

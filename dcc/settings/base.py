@@ -12,6 +12,7 @@ the two in step, and docker-compose.yml may only set variables read here.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -221,6 +222,11 @@ CELERY_BEAT_SCHEDULE = {
     "followups.flag_overdue_appointments": {
         "task": "followups.tasks.flag_overdue_appointments",
         "schedule": 600.0,
+    },
+    # Last month's KPI workbook of every store, kept for download (CELERY_TIMEZONE: local).
+    "kpi.monthly_export": {
+        "task": "kpi.tasks.monthly_export",
+        "schedule": crontab(minute=0, hour=1, day_of_month=1),
     },
 }
 

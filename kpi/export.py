@@ -1,0 +1,625 @@
+"""The monthly Excel workbook of a store (issue 6 item 5; API.md "KPI"), and
+the workbooks kept for download.
+
+``build_workbook(store, month)`` answers the ``.xlsx`` bytes, one sheet per
+level:
+
+1. 门店汇总 (store summary): every KPI of ``kpi.metrics`` with its numerator,
+   denominator and value (``compute`` of the store), then sales completion
+   per vehicle model category.
+2. 团队 (teams): one row per team of the store: its supervisor scorecard's
+   total, performance pay and commission, then every KPI.
+3. 坐席明细 (agent detail): one row per staff member, every KPI.
+4. 渠道统计 (channel statistics): leads, valid A-cards, calls, visits and deals
+   per source and channel with their shares, then leads and deals per
+   vehicle model with their shares.
+
+Decisions:
+
+- Headers are fixed Chinese text, like the lead import template
+  (``leads.importer.COLUMNS``): the workbook is a Chinese business document
+  (issue: "Chinese headers"), read and forwarded as such whatever the
+  language of the person who downloads it. A KPI added to ``KPIS`` later
+  without a Chinese label here falls back to its translated label (zh-hans).
+- Rates are written as fractions (the percentage ÷ 100) formatted ``0.00%``,
+  counts as integers ``#,##0``, per-day figures ``#,##0.00``; a figure
+  without a base (``value`` None) is a blank cell, not 0.
+- Each sheet: a title row (store, month, when generated), the header row,
+  both frozen; column widths from the longest header or value (CJK
+  characters count double).
+- Speed: agents and teams come from ``kpi.grouped`` (a fixed number of
+  grouped queries, not ``compute`` per agent); the workbook is written by
+  openpyxl in write-only mode, each cell taking its column's named style.
+
+Kept workbooks (``generate_monthly``) live in Django's default storage under
+``kpi-exports/<store code>/<YYYY-MM>.xlsx`` and are served only through the
+scoped views (``kpi.views_export``, ``kpi.api_export``), never as media.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db.models import Count
+from django.utils import timezone, translation
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
+from openpyxl.utils import get_column_letter
+
+from dcc.models import Store, Team, User
+from dcc.roles import Role
+from kpi import grouped
+from kpi.metrics import (
+    COUNT,
+    KPIS,
+    PER_DAY,
+    PERCENT,
+    Metric,
+    Period,
+    Scope,
+    compute,
+    customer_calls,
+    deals,
+    leads,
+    sales_completion_by_category,
+    visits,
+)
+from kpi.metrics.base import without_jit
+from kpi.metrics.rows import received_q, valid_a_card_q
+from kpi.scorecard import scorecard
+from kpi.selectors import MEMBER_ROLES
+from leads.models import Channel, Source
+
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+EXPORT_DIR = "kpi-exports"
+_KEPT_NAME = re.compile(r"^(\d{4})-(\d{2})\.xlsx$")
+
+SHEETS = ("门店汇总", "团队", "坐席明细", "渠道统计")
+
+# The KPIs' Chinese names (DESIGN §3) and what their parts count.
+ZH_KPIS: dict[str, tuple[str, str, str]] = {
+    "followup_rate": ("电话跟进率", "首次电话跟进数", "遗留未跟进线索+新增线索"),
+    "invite_to_store_rate": ("邀约到店率", "首次邀约到店数", "首次电话跟进数"),
+    "deals": ("客户成交量", "成交台数（订单，无订单按交车）", ""),
+    "sla_48h_compliance": ("48小时首次跟进及时率", "按时首次跟进的厂家线索", "到期的厂家线索"),
+    "card_creation_rate": ("建卡率", "建有效A卡的首次来电客户", "首次来电客户"),
+    "return_visit_rate": ("再回展厅率", "二次到店线索", "首次到店线索"),
+    "test_drive_rate": ("试乘试驾率", "试乘试驾的到店", "到店批次"),
+    "conversion_30d": ("30天转化率", "30天内成交的线索", "新增线索"),
+    "sales_completion": ("销量完成率", "成交台数", "目标台数"),
+    "meetings_on_time": ("晨会夕会按时率", "晨夕会均按时召开的工作日", "工作日"),
+    "new_leads": ("新增线索", "新增线索", ""),
+    "new_a_cards": ("新增有效A卡", "新增线索中的有效A卡", ""),
+    "calls_inbound": ("呼入电话", "呼入电话", ""),
+    "calls_outbound": ("呼出电话", "呼出电话", ""),
+    "inbound_calls_per_agent_day": ("人均每日呼入", "呼入电话", "有通话的人天"),
+    "outbound_calls_per_agent_day": ("人均每日呼出", "呼出电话", "有通话的人天"),
+    "talk_seconds_per_agent_day": ("人均每日通话时长（秒）", "通话时长（秒）", "有通话的人天"),
+    "answered_in_time_rate": ("三声内接听率", "按时接听的呼入电话", "呼入电话"),
+}
+ZH_ROLES = {
+    Role.AGENT: "电话营销专员",
+    Role.CALLER: "电话外呼专员",
+    Role.SUPERVISOR: "电话营销主管",
+    Role.MANAGER: "销售经理",
+    Role.CONSULTANT: "展厅销售顾问",
+    Role.ADMIN: "系统管理员",
+}
+ZH_SOURCES = {
+    Source.MANUFACTURER: "厂家下发",
+    Source.WEB: "网络",
+    Source.LOW_INTENT: "低意向及战败转入",
+    Source.REPURCHASE: "基盘客户再购",
+    Source.INBOUND: "来电",
+    Source.WALK_IN: "到店",
+}
+NO_LEAD = "未关联线索"
+NO_CHANNEL = "—"
+NO_MODEL = "未填写车型"
+NO_TEAM = "（无团队）"
+
+# Named styles (registered once per workbook, then applied by name).
+TITLE, HEADER, TEXT, INTEGER, DECIMAL, RATE = (
+    "kpi_title",
+    "kpi_header",
+    "kpi_text",
+    "kpi_integer",
+    "kpi_decimal",
+    "kpi_percent",
+)
+FORMATS = {INTEGER: "#,##0", DECIMAL: "#,##0.00", RATE: "0.00%"}
+MAX_WIDTH = 60
+
+
+def zh_label(name: str) -> str:
+    if name in ZH_KPIS:
+        return ZH_KPIS[name][0]
+    with translation.override("zh-hans"):
+        return str(KPIS[name].label)
+
+
+# ---------------------------------------------------------------- one sheet
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    style: str = TEXT
+
+
+@dataclass(frozen=True)
+class Styled:
+    """A value whose row needs another style than its column's (the store
+    summary's value column holds rates, counts and per-day figures)."""
+
+    value: object
+    style: str
+
+
+def _split(value, style: str) -> tuple[object, str]:
+    return (value.value, value.style) if isinstance(value, Styled) else (value, style)
+
+
+class _Sheet:
+    """Rows collected first (the widths depend on them), then written."""
+
+    def __init__(self, title: str, caption: str):
+        self.title, self.caption = title, caption
+        self.blocks: list[tuple[list[Column], list[list]]] = []
+
+    def block(self, columns: list[Column], rows: list[list]) -> None:
+        self.blocks.append((columns, rows))
+
+    def write(self, workbook: Workbook, *, frozen_columns: int = 0) -> None:
+        sheet = workbook.create_sheet(self.title)
+        widths: dict[int, int] = {}
+        for columns, rows in self.blocks:
+            for index, column in enumerate(columns):
+                widths[index] = max(widths.get(index, 0), _width(column.header))
+                for row in rows:
+                    widths[index] = max(
+                        widths[index], _width(_shown(*_split(row[index], column.style)))
+                    )
+        for index, width in widths.items():
+            letter = _letter(index)
+            sheet.column_dimensions[letter].width = min(width + 2, MAX_WIDTH)
+        # 1. The title row and the first header row stay in view.
+        sheet.freeze_panes = f"{_letter(frozen_columns)}3"
+        sheet.append([_cell(sheet, self.caption, TITLE)])
+        for number, (columns, rows) in enumerate(self.blocks):
+            if number:
+                sheet.append([])
+            sheet.append([_cell(sheet, column.header, HEADER) for column in columns])
+            styles = [column.style for column in columns]
+            for row in rows:
+                cells = []
+                for value, style in zip(row, styles, strict=True):
+                    value, style = _split(value, style)
+                    cells.append(_cell(sheet, _excel(value, style), style))
+                sheet.append(cells)
+
+
+def _letter(index: int) -> str:
+    return get_column_letter(index + 1)
+
+
+def _cell(sheet, value, style: str):
+    cell = WriteOnlyCell(sheet, value)
+    cell.style = style
+    return cell
+
+
+def _excel(value, style: str):
+    """The value as Excel stores it: a rate as a fraction; None stays blank."""
+    if value is None:
+        return None
+    if style == RATE:
+        return float(Decimal(value) / 100)
+    if style == DECIMAL:
+        return float(value)
+    return value
+
+
+def _shown(value, style: str) -> str:
+    if value is None:
+        return ""
+    if style == RATE:
+        return f"{Decimal(value):.2f}%"
+    if style == INTEGER:
+        return f"{int(value):,}"
+    if style == DECIMAL:
+        return f"{Decimal(value):,.2f}"
+    return str(value)
+
+
+def _width(text: str) -> int:
+    """Display width: East Asian wide and full-width characters count double."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(text))
+
+
+def _styles(workbook: Workbook) -> None:
+    header = NamedStyle(HEADER)
+    header.font = Font(bold=True, color="FFFFFF")
+    header.fill = PatternFill("solid", fgColor="305496")
+    header.alignment = Alignment(horizontal="center", vertical="center")
+    title = NamedStyle(TITLE)
+    title.font = Font(bold=True, size=13)
+    workbook.add_named_style(title)
+    workbook.add_named_style(header)
+    workbook.add_named_style(NamedStyle(TEXT))
+    for name, number_format in FORMATS.items():
+        workbook.add_named_style(NamedStyle(name, number_format=number_format))
+
+
+# ---------------------------------------------------------------- the KPI columns
+
+
+def _unit_style(unit: str) -> str:
+    return {PERCENT: RATE, COUNT: INTEGER, PER_DAY: DECIMAL}[unit]
+
+
+def kpi_columns() -> list[tuple[str, str, Column]]:
+    """(KPI name, part, column) per figure column of the team and agent
+    sheets: a count is one column; a rate or per-day figure is numerator,
+    denominator and value."""
+    columns = []
+    for name, kpi in KPIS.items():
+        label = zh_label(name)
+        if kpi.unit == COUNT:
+            columns.append((name, "value", Column(label, INTEGER)))
+            continue
+        columns.append((name, "numerator", Column(f"{label}·分子", INTEGER)))
+        columns.append((name, "denominator", Column(f"{label}·分母", INTEGER)))
+        columns.append((name, "value", Column(label, _unit_style(kpi.unit))))
+    return columns
+
+
+def _figure_cells(figures: dict[str, Metric], columns) -> list:
+    return [getattr(figures[name], part) for name, part, _column in columns]
+
+
+def _has_figures(figures: dict[str, Metric]) -> bool:
+    return any(m.numerator or m.denominator for n, m in figures.items() if n != "meetings_on_time")
+
+
+# ---------------------------------------------------------------- the sheets
+
+
+def _period(month) -> Period:
+    if isinstance(month, Period):
+        return month
+    if isinstance(month, date):
+        return Period.month(month.year, month.month)
+    return Period.parse_month(month)
+
+
+def _period_label(period: Period) -> str:
+    return period.month_label or f"{period.start:%Y-%m-%d}～{period.end:%Y-%m-%d}"
+
+
+@without_jit
+def build_workbook(store: Store, month, *, today: date | None = None) -> bytes:
+    """The store's workbook for ``month`` (``YYYY-MM``, a date in the month
+    or any ``Period``)."""
+    period = _period(month)
+    today = today or timezone.localdate()
+    generated = timezone.localtime().strftime("%Y-%m-%d %H:%M")
+    caption = f"{store.name}（{store.code}） {_period_label(period)}"
+
+    def title(sheet: str) -> str:
+        return f"{caption} DCC {sheet}　生成于 {generated}"
+
+    workbook = Workbook(write_only=True)
+    _styles(workbook)
+    agents, teams = grouped.by_agent_and_team(store, period, today=today)
+    _store_sheet(store, period, title(SHEETS[0]), today).write(workbook)
+    _team_sheet(store, period, teams, title(SHEETS[1])).write(workbook, frozen_columns=1)
+    _agent_sheet(store, agents, title(SHEETS[2])).write(workbook, frozen_columns=3)
+    _channel_sheet(store, period, title(SHEETS[3])).write(workbook)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _store_sheet(store: Store, period: Period, caption: str, today: date) -> _Sheet:
+    scope = Scope("store", store.pk)
+    figures = compute(scope, period, today=today)
+    sheet = _Sheet(SHEETS[0], caption)
+    rows = []
+    for name, kpi in KPIS.items():
+        metric = figures[name]
+        label, numerator, denominator = ZH_KPIS.get(name, (zh_label(name), "", ""))
+        value = Styled(metric.value, _unit_style(kpi.unit))
+        rows.append([label, metric.numerator, metric.denominator, value, numerator, denominator])
+    sheet.block(
+        [
+            Column("指标"),
+            Column("分子", INTEGER),
+            Column("分母", INTEGER),
+            Column("数值", RATE),
+            Column("分子说明"),
+            Column("分母说明"),
+        ],
+        rows,
+    )
+    by_category = sales_completion_by_category(scope, period)
+    sheet.block(
+        [
+            Column("车型类别"),
+            Column("成交台数", INTEGER),
+            Column("目标台数", INTEGER),
+            Column("销量完成率", RATE),
+        ],
+        [
+            [category or NO_MODEL, m.numerator, m.denominator, m.value]
+            for category, m in by_category.items()
+        ],
+    )
+    return sheet
+
+
+SCORECARD_COLUMNS = (
+    Column("考核得分", DECIMAL),
+    Column("绩效工资", DECIMAL),
+    Column("提成", DECIMAL),
+)
+
+
+def _scorecards(
+    store: Store, teams: list[Team], period: Period, figures: dict[int, dict[str, Metric]]
+) -> dict[int, list]:
+    """Per team, its scorecard's (the supervisor's card) weighted total, the
+    performance pay and the net commission, scored on the team's figures
+    already computed for the sheet."""
+    cards = {}
+    for team in teams:
+        card = scorecard(Scope("team", team.pk), period, store=store, figures=figures[team.pk])
+        cards[team.pk] = [card.total, card.pay, card.commission.net]
+    return cards
+
+
+def _team_sheet(store: Store, period: Period, teams: dict[int, dict], caption: str) -> _Sheet:
+    team_rows = list(Team.objects.filter(store=store).order_by("name"))
+    members = dict(
+        User.objects.filter(store=store, team__isnull=False, is_active=True)
+        .values("team")
+        .annotate(n=Count("pk"))
+        .values_list("team", "n")
+        .order_by()
+    )
+    columns = kpi_columns()
+    cards = _scorecards(store, team_rows, period, teams)
+    header = [Column("团队"), Column("在岗人数", INTEGER), *SCORECARD_COLUMNS]
+    header += [column for _n, _p, column in columns]
+    rows = []
+    for team in team_rows:
+        row = [team.name, members.get(team.pk, 0), *cards[team.pk]]
+        rows.append(row + _figure_cells(teams[team.pk], columns))
+    sheet = _Sheet(SHEETS[1], caption)
+    sheet.block(header, rows)
+    return sheet
+
+
+def _agent_sheet(store: Store, agents: dict[int, dict], caption: str) -> _Sheet:
+    """Every active DCC member of the store, and anyone else (a manager who
+    recorded a walk-in, someone who left) with a figure this period."""
+    columns = kpi_columns()
+    staff = (
+        User.objects.filter(store=store)
+        .select_related("team")
+        .order_by("team__name", "name", "username")
+    )
+    rows = []
+    for member in staff:
+        figures = agents[member.pk]
+        listed = member.is_active and member.role in MEMBER_ROLES
+        if not (listed or _has_figures(figures)):
+            continue
+        rows.append(
+            [
+                member.team.name if member.team else NO_TEAM,
+                member.display_name,
+                ZH_ROLES.get(member.role, member.role),
+                *_figure_cells(figures, columns),
+            ]
+        )
+    sheet = _Sheet(SHEETS[2], caption)
+    sheet.block(
+        [Column("团队"), Column("坐席"), Column("岗位"), *(c for _n, _p, c in columns)], rows
+    )
+    return sheet
+
+
+def _share(part: int, whole: int) -> Decimal | None:
+    if not whole:
+        return None
+    return Decimal(100) * Decimal(part) / Decimal(whole)
+
+
+def _channel_sheet(store: Store, period: Period, caption: str) -> _Sheet:
+    """Per source and channel of the lead (DESIGN §2: the channel is kept for
+    these statistics): leads received, valid A-cards, customer calls, arrived
+    visits and deals of the period; calls without a lead form their own row."""
+    scope = Scope("store", store.pk)
+    keys = ("source", "channel")
+    counts: dict[tuple, dict[str, int]] = {}
+
+    def add(rows, prefix: str, **names):
+        for row in rows:
+            key = (row[f"{prefix}source"], row[f"{prefix}channel"])
+            bucket = counts.setdefault(
+                key, dict.fromkeys(("leads", "a_cards", "calls", "visits", "deals"), 0)
+            )
+            for name in names:
+                bucket[name] += row[name]
+
+    received = leads(scope).filter(received_q(period))
+    add(
+        received.values(*keys)
+        .annotate(leads=Count("pk"), a_cards=Count("pk", filter=valid_a_card_q()))
+        .order_by(),
+        "",
+        leads=1,
+        a_cards=1,
+    )
+    lead_keys = [f"lead__{k}" for k in keys]
+    for name, rows in (
+        ("calls", customer_calls(scope, period)),
+        ("visits", visits(scope, period)),
+        ("deals", deals(scope, period)),
+    ):
+        add(
+            rows.values(*lead_keys).annotate(**{name: Count("pk")}).order_by(),
+            "lead__",
+            **{name: 1},
+        )
+    channels = dict(Channel.objects.values_list("pk", "label"))
+    order = list(Source.values)
+    total_leads = sum(c["leads"] for c in counts.values())
+    total_deals = sum(c["deals"] for c in counts.values())
+
+    def sort_key(key):
+        source, channel = key
+        return (
+            source is None,
+            order.index(source) if source in order else len(order),
+            channels.get(channel, ""),
+        )
+
+    rows = []
+    for key in sorted(counts, key=sort_key):
+        source, channel = key
+        c = counts[key]
+        rows.append(
+            [
+                ZH_SOURCES.get(source, source) if source else NO_LEAD,
+                channels.get(channel, NO_CHANNEL),
+                c["leads"],
+                c["a_cards"],
+                c["calls"],
+                c["visits"],
+                c["deals"],
+                _share(c["leads"], total_leads),
+                _share(c["deals"], total_deals),
+            ]
+        )
+    sheet = _Sheet(SHEETS[3], caption)
+    sheet.block(
+        [
+            Column("来源"),
+            Column("渠道"),
+            Column("新增线索", INTEGER),
+            Column("有效A卡", INTEGER),
+            Column("通话", INTEGER),
+            Column("到店", INTEGER),
+            Column("成交", INTEGER),
+            Column("线索占比", RATE),
+            Column("成交占比", RATE),
+        ],
+        rows,
+    )
+    # Per vehicle model: the leads' intended model, the deals' sold model.
+    models: dict[str, dict[str, int]] = {}
+    for field, name, rows in (
+        ("intended_model__name", "leads", received),
+        ("vehicle_model__name", "deals", deals(scope, period)),
+    ):
+        for row in rows.values(field).annotate(n=Count("pk")).order_by():
+            model = models.setdefault(row[field] or NO_MODEL, {"leads": 0, "deals": 0})
+            model[name] += row["n"]
+    sheet.block(
+        [
+            Column("车型"),
+            Column("新增线索", INTEGER),
+            Column("线索占比", RATE),
+            Column("成交", INTEGER),
+            Column("成交占比", RATE),
+        ],
+        [
+            [
+                model,
+                c["leads"],
+                _share(c["leads"], total_leads),
+                c["deals"],
+                _share(c["deals"], total_deals),
+            ]
+            for model, c in sorted(models.items(), key=lambda item: (-item[1]["leads"], item[0]))
+        ],
+    )
+    return sheet
+
+
+# ---------------------------------------------------------------- kept workbooks
+
+
+def kept_name(store: Store, period: Period) -> str:
+    return f"{EXPORT_DIR}/{store.code}/{period.start:%Y-%m}.xlsx"
+
+
+def download_name(store: Store, period: Period) -> str:
+    return f"DCC-KPI-{store.code}-{_period_label(period)}.xlsx"
+
+
+def generate_monthly(store: Store, month, *, today: date | None = None) -> str:
+    """Build the store's workbook for ``month`` and keep it (replacing a
+    kept one): the storage name."""
+    period = _period(month)
+    name = kept_name(store, period)
+    content = ContentFile(build_workbook(store, period, today=today))
+    # Two runs at once (a redelivered beat task) may both get here: the
+    # storage then keeps the second file under a suffixed name, which
+    # ``kept_months`` ignores; the name below holds a complete workbook
+    # either way.
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    return default_storage.save(name, content)
+
+
+def kept_exists(store: Store, period: Period) -> bool:
+    return default_storage.exists(kept_name(store, period))
+
+
+def open_kept(store: Store, period: Period):
+    return default_storage.open(kept_name(store, period), "rb")
+
+
+@dataclass(frozen=True)
+class KeptWorkbook:
+    store: Store
+    period: Period
+    size: int
+    modified: datetime | None
+
+
+def kept_months(store: Store) -> list[KeptWorkbook]:
+    """The store's kept workbooks, latest month first."""
+    folder = f"{EXPORT_DIR}/{store.code}"
+    try:
+        _dirs, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return []
+    kept = []
+    for filename in files:
+        match = _KEPT_NAME.match(filename)
+        if not match:
+            continue
+        period = Period.month(int(match[1]), int(match[2]))
+        name = f"{folder}/{filename}"
+        try:
+            modified = default_storage.get_modified_time(name)
+        except NotImplementedError:
+            modified = None
+        kept.append(KeptWorkbook(store, period, default_storage.size(name), modified))
+    return sorted(kept, key=lambda k: k.period.start, reverse=True)
+
+
+def is_closed(period: Period, today: date | None = None) -> bool:
+    return period.end < (today or timezone.localdate())

@@ -30,6 +30,7 @@ NAV = [
     NavItem(_("KPIs"), "kpi:index", "graph-up", "kpi.view"),
     NavItem(_("Dashboard"), "kpi:dashboard", "speedometer2", "kpi.dashboard.view"),
     NavItem(_("Scorecard"), "kpi:scorecard", "clipboard-check", "kpi.scorecard.view"),
+    NavItem(_("Workbooks"), "kpi:exports", "file-earmark-excel", "kpi.export"),
     NavItem(
         _("Breaches"),
         "followups:breaches",

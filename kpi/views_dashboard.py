@@ -26,11 +26,11 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from dcc.policy import capability_required, require
+from dcc.policy import can, capability_required, require
 from kpi import dashboards, metrics, selectors
 from kpi.metrics import KPIS, PERCENT, Metric, Period, Scope
 from kpi.views import PAGE_SIZE, _display, _key, _query, _scope
@@ -92,12 +92,12 @@ class _Links:
         return f"{reverse('kpi:dashboard-drill', args=[name])}?{urlencode(params)}"
 
 
-def _export_url(scope: Scope, period: Period) -> str | None:
-    """The monthly workbook, once its page exists (another change adds it)."""
-    try:
-        url = reverse("kpi:export")
-    except NoReverseMatch:
+def _export_url(user, scope: Scope, period: Period) -> str | None:
+    """The store's workbook of the month shown (``kpi.views_export``), for
+    whoever may download it."""
+    if not can(user, "kpi.export"):
         return None
+    url = reverse("kpi:export")
     params = {"month": period.month_label}
     if scope.kind == "store":
         params["store"] = scope.id
@@ -183,7 +183,7 @@ def dashboard(request):
         "defeats": defeats,
         "defeats_link": links.rows("defeated"),
         "charts": _charts(headline, trend, comparisons, channels, breaches, first_contact, defeats),
-        "export_url": _export_url(scope, period),
+        "export_url": _export_url(request.user, scope, period),
         "wallboard_url": f"{reverse('kpi:wallboard')}?s={_key(scope)}",
     }
     return render(request, "kpi/dashboard.html", context)

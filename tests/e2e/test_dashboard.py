@@ -1,9 +1,13 @@
 """A manager opens the dashboard in Chromium: Chart.js (vendored, no CDN)
 draws the charts beside their tables, and a number leads to the rows it
-counts. (Downloading the monthly workbook is the export's own test.)"""
+counts, and the manager downloads the month's Excel workbook from it."""
 
+import io
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from openpyxl import load_workbook
 
 import pytest
 from django.urls import reverse
@@ -22,7 +26,7 @@ def october(day, hour=12):
     return datetime(2026, 10, day, hour, tzinfo=SHANGHAI)
 
 
-def test_manager_opens_the_dashboard_and_drills_into_a_number(
+def test_manager_opens_the_dashboard_drills_into_a_number_and_downloads_the_workbook(
     mike, alice, bob, login, live_server, page
 ):
     model = VehicleModelFactory(name="昂科威")
@@ -79,3 +83,16 @@ def test_manager_opens_the_dashboard_and_drills_into_a_number(
     page.wait_for_url("**/kpi/dashboard/rows/received/**")
     expect(page.get_by_test_id("drill-row")).to_have_count(1)
     expect(page.get_by_test_id("drill-lead")).to_have_text(f"#{october_leads[0].pk}")
+
+    # Back on the dashboard: the month's workbook downloads, and its store
+    # summary counts the same three leads.
+    page.go_back()
+    with page.expect_download() as download_info:
+        page.get_by_test_id("export-workbook").click()
+    download = download_info.value
+    assert download.suggested_filename == f"DCC-KPI-{mike.store.code}-2026-10.xlsx"
+    # The saved file has no extension, which openpyxl wants: read its bytes.
+    book = load_workbook(io.BytesIO(Path(download.path()).read_bytes()))
+    assert book.sheetnames == ["门店汇总", "团队", "坐席明细", "渠道统计"]
+    summary = {row[0]: row for row in book["门店汇总"].iter_rows(min_row=3, values_only=True)}
+    assert summary["新增线索"][1] == 3

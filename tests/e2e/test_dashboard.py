@@ -7,10 +7,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from openpyxl import load_workbook
-
 import pytest
 from django.urls import reverse
+from openpyxl import load_workbook
 from playwright.sync_api import expect
 
 from leads.models import Channel, Source

@@ -53,12 +53,13 @@ from django.utils.translation import gettext_lazy as _
 
 from dcc.models import Store, Team, User
 from dcc.timeutils import local_day_start
-from followups.models import Appointment, BreachKind, SlaBreach
+from followups.models import BreachKind, SlaBreach
 from followups.selectors import FIRST_CONTACT_WITHIN
+from kpi import grouped
 from kpi.metrics import KPIS, Metric, Period, Scope, compute, percent
-from kpi.metrics.base import LEAD_PATHS, STAFF_PATHS, TARGET_PATHS
+from kpi.metrics.base import TARGET_PATHS
+from kpi.metrics.figures import figures_from
 from kpi.metrics.rows import (
-    arrived_q,
     between,
     carried_over_q,
     converted_q,
@@ -69,8 +70,6 @@ from kpi.metrics.rows import (
     followups,
     leads,
     received_q,
-    sla_due_q,
-    sla_met_q,
     visits,
 )
 from kpi.models import Target
@@ -263,71 +262,22 @@ def _grouped(queryset, path: str, **counts) -> dict:
     return {row.pop(path): row for row in rows}
 
 
-def compare(scope: Scope, period: Period, by: str) -> list[dict]:
-    """``COMPARED`` per agent, team or store of the scope: one grouped query
-    per base table, each row equal to ``compute`` of that unit."""
+def compare(scope: Scope, period: Period, by: str, *, names=COMPARED) -> list[dict]:
+    """The KPIs ``names`` per agent, team or store of the scope: one grouped
+    query per base table they need (``kpi.grouped``), each row equal to
+    ``compute`` of that unit."""
     units = compared_units(scope, by)
-    ids = [unit.id for unit, _label in units]
-    if not ids:
-        return []
-    lead_path, staff_path, target_path = LEAD_PATHS[by], STAFF_PATHS[by], TARGET_PATHS[by]
-    everyone = Scope("group")
-    lead = _grouped(
-        leads(everyone)
-        .filter(**{f"{lead_path}__in": ids})
-        .filter(received_q(period) | carried_over_q(period) | sla_due_q(period)),
-        lead_path,
-        received=Count("pk", filter=received_q(period)),
-        carried_over=Count("pk", filter=carried_over_q(period)),
-        converted=Count("pk", filter=converted_q(period)),
-        sla_due=Count("pk", filter=sla_due_q(period)),
-        sla_met=Count("pk", filter=sla_met_q(period)),
+    counts = grouped.unit_counts(
+        by, [unit.id for unit, _label in units], period, tables=grouped.tables_for(names)
     )
-    first_calls = _grouped(
-        followups(everyone).filter(**{f"{staff_path}__in": ids}).filter(first_call_q(period)),
-        staff_path,
-        n=Count("pk"),
-    )
-    invited = _grouped(
-        Appointment.objects.filter(**{f"{staff_path}__in": ids})
-        .filter(arrived_q(period))
-        .filter(first_invited_q()),
-        staff_path,
-        n=Count("pk"),
-    )
-    sold = _grouped(
-        deals(everyone, period).filter(**{f"{staff_path}__in": ids}), staff_path, n=Count("pk")
-    )
-    planned = _grouped(
-        Target.objects.filter(**{f"{target_path}__in": ids}, month__in=period.months()),
-        target_path,
-        units=Sum("units"),
-    )
-    calls = _grouped(
-        customer_calls(everyone, period).filter(**{f"{staff_path}__in": ids}),
-        staff_path,
-        inbound=Count("pk", filter=Q(direction=Direction.INBOUND)),
-        outbound=Count("pk", filter=Q(direction=Direction.OUTBOUND)),
-    )
-    zero_leads = dict.fromkeys(("received", "carried_over", "converted", "sla_due", "sla_met"), 0)
     rows = []
     for unit, label in units:
-        lf = lead.get(unit.id, zero_leads)
-        calls_made = first_calls.get(unit.id, {}).get("n", 0)
-        deal_count = sold.get(unit.id, {}).get("n", 0)
-        call = calls.get(unit.id, {"inbound": 0, "outbound": 0})
-        figures = {
-            "new_leads": Metric.count(lf["received"]),
-            "followup_rate": Metric.rate(calls_made, lf["carried_over"] + lf["received"]),
-            "invite_to_store_rate": Metric.rate(invited.get(unit.id, {}).get("n", 0), calls_made),
-            "deals": Metric.count(deal_count),
-            "sales_completion": Metric.rate(deal_count, planned.get(unit.id, {}).get("units") or 0),
-            "conversion_30d": Metric.rate(lf["converted"], lf["received"]),
-            "sla_48h_compliance": Metric.rate(lf["sla_met"], lf["sla_due"]),
-            "calls_inbound": Metric.count(call["inbound"]),
-            "calls_outbound": Metric.count(call["outbound"]),
-        }
-        rows.append({"scope": unit, "label": label, "figures": figures})
+        # Counts of tables not read are zeros: only ``names`` are kept. No
+        # meeting figure is compared (a placeholder).
+        figures = figures_from(grouped.filled(counts[unit.id]), Metric.rate(0, 0))
+        rows.append(
+            {"scope": unit, "label": label, "figures": {name: figures[name] for name in names}}
+        )
     return rows
 
 
@@ -649,7 +599,11 @@ def wallboard(scope: Scope, *, now: datetime | None = None) -> dict:
     target = Target.objects.filter(scope.q(TARGET_PATHS), month=month.start).aggregate(
         units=Sum("units")
     )["units"]
-    agents = compare(scope, month, "agent") if scope.kind != "agent" else []
+    agents = (
+        compare(scope, month, "agent", names=("deals", "followup_rate"))
+        if scope.kind != "agent"
+        else []
+    )
     calls_today = _grouped(customer_calls(scope, Period(today, today)), "agent", n=Count("pk"))
     top = sorted(
         agents,

@@ -41,6 +41,7 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -65,7 +66,6 @@ from kpi.metrics import (
     Metric,
     Period,
     Scope,
-    compute,
     customer_calls,
     deals,
     leads,
@@ -305,13 +305,39 @@ def _period_label(period: Period) -> str:
     return period.month_label or f"{period.start:%Y-%m-%d}～{period.end:%Y-%m-%d}"
 
 
-@without_jit
 def build_workbook(store: Store, month, *, today: date | None = None) -> bytes:
     """The store's workbook for ``month`` (``YYYY-MM``, a date in the month
     or any ``Period``)."""
+    return build_workbooks([store], month, today=today)[store.pk]
+
+
+@without_jit
+def build_workbooks(stores, month, *, today: date | None = None) -> dict[int, bytes]:
+    """Each store's workbook for ``month``, by store id: the figures of all
+    the stores, their teams and staff read at once (``kpi.grouped.by_store``,
+    grouped queries over every store), then one workbook per store."""
+    stores = list(stores)
     period = _period(month)
     today = today or timezone.localdate()
     generated = timezone.localtime().strftime("%Y-%m-%d %H:%M")
+    ids = [store.pk for store in stores]
+    figures = grouped.by_store(ids, period, today=today)
+    channels = _channel_counts(ids, period)
+    models = _model_counts(ids, period)
+    return {
+        store.pk: _workbook(
+            store,
+            period,
+            figures[store.pk],
+            channels.get(store.pk, {}),
+            models.get(store.pk, {}),
+            generated,
+        )
+        for store in stores
+    }
+
+
+def _workbook(store, period, figures, channels, models, generated) -> bytes:
     caption = f"{store.name}（{store.code}） {_period_label(period)}"
 
     def title(sheet: str) -> str:
@@ -319,19 +345,17 @@ def build_workbook(store: Store, month, *, today: date | None = None) -> bytes:
 
     workbook = Workbook(write_only=True)
     _styles(workbook)
-    agents, teams = grouped.by_agent_and_team(store, period, today=today)
-    _store_sheet(store, period, title(SHEETS[0]), today).write(workbook)
-    _team_sheet(store, period, teams, title(SHEETS[1])).write(workbook, frozen_columns=1)
-    _agent_sheet(store, agents, title(SHEETS[2])).write(workbook, frozen_columns=3)
-    _channel_sheet(store, period, title(SHEETS[3])).write(workbook)
+    _store_sheet(store, period, figures.store, title(SHEETS[0])).write(workbook)
+    _team_sheet(store, period, figures.teams, title(SHEETS[1])).write(workbook, frozen_columns=1)
+    _agent_sheet(store, figures.agents, title(SHEETS[2])).write(workbook, frozen_columns=3)
+    _channel_sheet(channels, models, title(SHEETS[3])).write(workbook)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
 
 
-def _store_sheet(store: Store, period: Period, caption: str, today: date) -> _Sheet:
+def _store_sheet(store: Store, period: Period, figures: dict[str, Metric], caption: str) -> _Sheet:
     scope = Scope("store", store.pk)
-    figures = compute(scope, period, today=today)
     sheet = _Sheet(SHEETS[0], caption)
     rows = []
     for name, kpi in KPIS.items():
@@ -444,43 +468,77 @@ def _share(part: int, whole: int) -> Decimal | None:
     return Decimal(100) * Decimal(part) / Decimal(whole)
 
 
-def _channel_sheet(store: Store, period: Period, caption: str) -> _Sheet:
-    """Per source and channel of the lead (DESIGN §2: the channel is kept for
-    these statistics): leads received, valid A-cards, customer calls, arrived
-    visits and deals of the period; calls without a lead form their own row."""
-    scope = Scope("store", store.pk)
-    keys = ("source", "channel")
-    counts: dict[tuple, dict[str, int]] = {}
+COUNTED = ("leads", "a_cards", "calls", "visits", "deals")
 
-    def add(rows, prefix: str, **names):
+
+def _channel_counts(stores: list[int], period: Period) -> dict[int, dict[tuple, dict[str, int]]]:
+    """Per store, per source and channel of the lead (DESIGN §2: the channel
+    is kept for these statistics): leads received, valid A-cards, customer
+    calls, arrived visits and deals of the period (calls without a lead
+    under (None, None)); each table read once for all the stores."""
+    group = Scope("group")
+    counts: dict[int, dict[tuple, dict[str, int]]] = defaultdict(dict)
+
+    def add(rows, prefix: str, *names):
         for row in rows:
+            buckets = counts[row["store"]]
             key = (row[f"{prefix}source"], row[f"{prefix}channel"])
-            bucket = counts.setdefault(
-                key, dict.fromkeys(("leads", "a_cards", "calls", "visits", "deals"), 0)
-            )
+            bucket = buckets.setdefault(key, dict.fromkeys(COUNTED, 0))
             for name in names:
                 bucket[name] += row[name]
 
-    received = leads(scope).filter(received_q(period))
     add(
-        received.values(*keys)
+        leads(group)
+        .filter(received_q(period), store__in=stores)
+        .values("store", "source", "channel")
         .annotate(leads=Count("pk"), a_cards=Count("pk", filter=valid_a_card_q()))
         .order_by(),
         "",
-        leads=1,
-        a_cards=1,
+        "leads",
+        "a_cards",
     )
-    lead_keys = [f"lead__{k}" for k in keys]
     for name, rows in (
-        ("calls", customer_calls(scope, period)),
-        ("visits", visits(scope, period)),
-        ("deals", deals(scope, period)),
+        ("calls", customer_calls(group, period)),
+        ("visits", visits(group, period)),
+        ("deals", deals(group, period)),
     ):
         add(
-            rows.values(*lead_keys).annotate(**{name: Count("pk")}).order_by(),
+            rows.filter(store__in=stores)
+            .values("store", "lead__source", "lead__channel")
+            .annotate(**{name: Count("pk")})
+            .order_by(),
             "lead__",
-            **{name: 1},
+            name,
         )
+    return counts
+
+
+def _model_counts(stores: list[int], period: Period) -> dict[int, dict[str, dict[str, int]]]:
+    """Per store, per vehicle model: the received leads' intended model, the
+    deals' sold model."""
+    group = Scope("group")
+    models: dict[int, dict[str, dict[str, int]]] = defaultdict(dict)
+    for field_name, name, rows in (
+        ("intended_model__name", "leads", leads(group).filter(received_q(period))),
+        ("vehicle_model__name", "deals", deals(group, period)),
+    ):
+        grouped_rows = (
+            rows.filter(store__in=stores)
+            .values("store", field_name)
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        for row in grouped_rows:
+            model = models[row["store"]].setdefault(
+                row[field_name] or NO_MODEL, {"leads": 0, "deals": 0}
+            )
+            model[name] += row["n"]
+    return models
+
+
+def _channel_sheet(counts: dict, models: dict, caption: str) -> _Sheet:
+    """Leads, valid A-cards, calls, visits and deals per source and channel
+    with their shares, then leads and deals per vehicle model."""
     channels = dict(Channel.objects.values_list("pk", "label"))
     order = list(Source.values)
     total_leads = sum(c["leads"] for c in counts.values())
@@ -526,15 +584,6 @@ def _channel_sheet(store: Store, period: Period, caption: str) -> _Sheet:
         ],
         rows,
     )
-    # Per vehicle model: the leads' intended model, the deals' sold model.
-    models: dict[str, dict[str, int]] = {}
-    for field, name, rows in (
-        ("intended_model__name", "leads", received),
-        ("vehicle_model__name", "deals", deals(scope, period)),
-    ):
-        for row in rows.values(field).annotate(n=Count("pk")).order_by():
-            model = models.setdefault(row[field] or NO_MODEL, {"leads": 0, "deals": 0})
-            model[name] += row["n"]
     sheet.block(
         [
             Column("车型"),

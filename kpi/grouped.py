@@ -1,39 +1,44 @@
-"""Every KPI of every agent and every team of a store, in a fixed number of
-grouped queries (the monthly export: ``kpi.export``).
+"""Every KPI of many agents, teams or stores at once, in a fixed number of
+grouped queries: the dashboards' comparisons (``kpi.dashboards.compare``)
+and the monthly export of every store (``kpi.export``).
 
 ``compute(Scope("agent", id), period)`` answers one agent in about twelve
-queries; a store of 500 agents would take 6,000. Here each base table is
-read once with ``GROUP BY`` the agent path of ``kpi.metrics`` (a lead's
-owner, a follow-up's, visit's, call's and deal's staff member, a target's
-member, a meeting's attendees). The conditions and the aggregates are
-``kpi.metrics``' own (``lead_counts``, ``visit_counts_for_*``,
-``card_counts``, ``call_counts``, ``figures_from``, ``on_time_days``), so
-each agent's figures equal ``compute`` of that agent exactly (a test keeps
-them equal).
+queries; 500 agents would take 6,000. Here each base table is read once
+with ``GROUP BY`` the path ``compute`` follows for the level
+(``kpi.metrics.base``: a lead's owner, its owner's team or its store; a
+follow-up's, visit's, call's and deal's staff member, their team or the
+store; a target's member; a meeting's attendees). The conditions and the
+aggregates are ``kpi.metrics``' own (``lead_counts``,
+``visit_counts_for_*``, ``card_counts``, ``call_counts``, ``figures_from``,
+``on_time_days``), so each unit's figures equal ``compute`` of that unit
+exactly (tests keep them equal).
 
-Teams: every count whose rows belong to exactly one agent adds up from the
-members' counts (the team path is the agent path's ``team``). Two do not:
-first-time callers are the earliest call per number *within the scope*
-(two members called by the same new number: one caller for the team, one
-for each agent), and meetings count team-days, not attendance; both are
-read per team in their own grouped query.
+Teams of a store batch (``by_store``): every count whose rows belong to
+exactly one agent adds up from the members' counts (the team path is the
+agent path's ``team``). Two do not: first-time callers are the earliest
+call per number *within the scope* (two members called by the same new
+number: one caller for the team, one for each agent), and meetings count
+team-days, not attendance; both are read per team in their own grouped
+query.
 
-Who: the staff whose store is ``store`` (active or not); their figures
-follow them, as in ``compute``, whichever store the rows lie in.
+Who: the staff whose store is one of the stores (active or not); their
+figures follow them, as in ``compute``, whichever store the rows lie in.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import date
 
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from dcc.models import Store, Team, User
+from dcc.models import Team, User
 from followups.models import Appointment
 from kpi.metrics import Metric, Period, Scope, working_days
+from kpi.metrics.base import LEAD_PATHS, STAFF_PATHS, TARGET_PATHS, VISIT_LEAD_PATHS
 from kpi.metrics.figures import (
     call_counts,
     card_counts,
@@ -98,107 +103,119 @@ def _per(rows, key: str, into: dict[int, Counter], names=None) -> None:
                 counts[name] += value or 0
 
 
-def agent_counts(store: Store, period: Period) -> dict[int, Counter]:
-    """Every count ``figures_from`` needs, per staff member of ``store``:
-    one grouped query per base table."""
-    staff = User.objects.filter(store=store)
-    ids = staff.values("pk")
-    counts: dict[int, Counter] = {pk: Counter() for pk in staff.values_list("pk", flat=True)}
-    # 1. Leads, for their owner.
-    _per(
-        leads(GROUP)
-        .filter(lead_counted_q(period), owner__in=ids)
-        .values("owner")
-        .annotate(**lead_counts(period))
-        .order_by(),
-        "owner",
-        counts,
-    )
-    # 2. First phone follow-ups, for who made them.
-    _per(
-        followups(GROUP)
-        .filter(first_call_q(period), agent__in=ids)
-        .values("agent")
-        .annotate(first_calls=Count("pk"))
-        .order_by(),
-        "agent",
-        counts,
-    )
-    # 3. Arrived visits: per visit for who booked it, per lead for its owner.
-    visits = Appointment.objects.filter(arrived_q(period))
-    _per(
-        visits.filter(agent__in=ids)
-        .values("agent")
-        .annotate(**visit_counts_for_agent())
-        .order_by(),
-        "agent",
-        counts,
-    )
-    _per(
-        visits.filter(lead__owner__in=ids)
-        .values("lead__owner")
-        .annotate(**visit_counts_for_owner())
-        .order_by(),
-        "lead__owner",
-        counts,
-    )
-    # 4. Deals and targets.
-    _per(
-        deals(GROUP, period)
-        .filter(agent__in=ids)
-        .values("agent")
-        .annotate(deals=Count("pk"))
-        .order_by(),
-        "agent",
-        counts,
-    )
-    _per(
-        targets(GROUP, period)
-        .filter(member__in=ids)
-        .values("member")
-        .annotate(target_units=Sum("units"))
-        .order_by(),
-        "member",
-        counts,
-    )
-    # 5. First-time callers: the earliest call per number of each agent.
-    _per(
-        first_time_callers(GROUP, period, per="agent")
-        .filter(agent__in=ids)
-        .values("agent")
-        .annotate(**card_counts(period))
-        .order_by(),
-        "agent",
-        counts,
-    )
-    # 6. Customer calls; an agent-day is a local day with a call.
-    _per(
-        customer_calls(GROUP, period)
-        .filter(agent__in=ids)
-        .values("agent")
-        .annotate(**call_counts(), agent_days=Count(TruncDate("started_at"), distinct=True))
-        .order_by(),
-        "agent",
-        counts,
-    )
+# The base tables ``unit_counts`` reads, each one grouped query (two for
+# visits); a caller wanting some KPIs names only the tables they need.
+TABLES = ("leads", "first_calls", "visits", "deals", "targets", "callers", "calls")
+
+
+# The tables each KPI is counted from (``meetings_on_time``: none of them).
+NEEDS: dict[str, tuple[str, ...]] = {
+    "followup_rate": ("first_calls", "leads"),
+    "invite_to_store_rate": ("visits", "first_calls"),
+    "deals": ("deals",),
+    "sla_48h_compliance": ("leads",),
+    "card_creation_rate": ("callers",),
+    "return_visit_rate": ("visits",),
+    "test_drive_rate": ("visits",),
+    "conversion_30d": ("leads",),
+    "sales_completion": ("deals", "targets"),
+    "meetings_on_time": (),
+    "new_leads": ("leads",),
+    "new_a_cards": ("leads",),
+    "calls_inbound": ("calls",),
+    "calls_outbound": ("calls",),
+    "inbound_calls_per_agent_day": ("calls",),
+    "outbound_calls_per_agent_day": ("calls",),
+    "talk_seconds_per_agent_day": ("calls",),
+    "answered_in_time_rate": ("calls",),
+}
+
+
+def tables_for(names) -> tuple[str, ...]:
+    """The tables ``unit_counts`` reads for the KPIs ``names``."""
+    needed = {table for name in names for table in NEEDS[name]}
+    return tuple(table for table in TABLES if table in needed)
+
+
+def unit_counts(
+    level: str, ids, period: Period, *, tables: tuple[str, ...] = TABLES
+) -> dict[int, Counter]:
+    """The counts ``figures_from`` needs, per agent, team or store (``level``)
+    of ``ids``, each by the path ``compute`` of that unit follows (a lead's
+    owner, its owner's team or its store; a follow-up's, visit's, call's and
+    deal's staff member, their team or the store; a target's member):
+    one grouped query per base table in ``tables``."""
+    ids = list(ids)
+    counts: dict[int, Counter] = {pk: Counter() for pk in ids}
+    if not ids:
+        return counts
+    lead_path, staff_path = LEAD_PATHS[level], STAFF_PATHS[level]
+
+    def per(rows, path, **aggregates):
+        _per(
+            rows.filter(**{f"{path}__in": ids}).values(path).annotate(**aggregates).order_by(),
+            path,
+            counts,
+        )
+
+    if "leads" in tables:
+        per(leads(GROUP).filter(lead_counted_q(period)), lead_path, **lead_counts(period))
+    if "first_calls" in tables:
+        per(followups(GROUP).filter(first_call_q(period)), staff_path, first_calls=Count("pk"))
+    if "visits" in tables:
+        # Per visit for who booked it; per lead for its owner.
+        visits = Appointment.objects.filter(arrived_q(period))
+        per(visits, staff_path, **visit_counts_for_agent())
+        per(visits, VISIT_LEAD_PATHS[level], **visit_counts_for_owner())
+    if "deals" in tables:
+        per(deals(GROUP, period), staff_path, deals=Count("pk"))
+    if "targets" in tables:
+        per(targets(GROUP, period), TARGET_PATHS[level], target_units=Sum("units"))
+    if "callers" in tables:
+        # The earliest call per number within each unit.
+        per(
+            first_time_callers(GROUP, period, per=staff_path),
+            staff_path,
+            **card_counts(period),
+        )
+    if "calls" in tables:
+        calls = customer_calls(GROUP, period)
+        per(calls, staff_path, **call_counts())
+        # An agent-day: an agent's local day with a call.
+        if level == "agent":
+            per(
+                calls.filter(agent__isnull=False),
+                staff_path,
+                agent_days=Count(TruncDate("started_at"), distinct=True),
+            )
+        else:
+            days = (
+                calls.filter(**{f"{staff_path}__in": ids}, agent__isnull=False)
+                .annotate(day=TruncDate("started_at"))
+                .values_list(staff_path, "agent", "day")
+                .distinct()
+                .order_by()
+            )
+            for unit, _agent, _day in days.iterator():
+                counts[unit]["agent_days"] += 1
     return counts
 
 
-def agent_meetings(store: Store, period: Period, *, today: date) -> dict[int, Metric]:
-    """Per staff member of ``store``: working days on which they attended
-    both meetings on time ÷ the store's working days (``meetings_on_time``)."""
-    staff = list(User.objects.filter(store=store).values_list("pk", flat=True))
+def agent_meetings(stores: list[int], period: Period, *, today: date) -> dict[int, Metric]:
+    """Per staff member of ``stores``: working days on which they attended
+    both meetings on time ÷ their store's working days (``meetings_on_time``)."""
+    store_of = dict(User.objects.filter(store__in=stores).values_list("pk", "store"))
     last = min(period.end, today)
     if last < period.start:
-        return {pk: Metric.rate(0, 0) for pk in staff}
-    weekdays = store_weekdays([store.pk])
+        return {pk: Metric.rate(0, 0) for pk in store_of}
+    weekdays = store_weekdays(stores)
     elapsed = Period(period.start, last)
-    days = working_days(elapsed, weekdays[store.pk], until=last)
-    rows = Meeting.objects.filter(attendees__in=staff)
+    days = {store: working_days(elapsed, weekdays[store], until=last) for store in stores}
+    rows = Meeting.objects.filter(attendees__in=list(store_of))
     attended = Counter(
         row["attendees"] for row in on_time_days(rows, elapsed, weekdays, ["attendees", "day"])
     )
-    return {pk: Metric.rate(attended[pk], days) for pk in staff}
+    return {pk: Metric.rate(attended[pk], days[store]) for pk, store in store_of.items()}
 
 
 def team_meetings(teams: list[Team], period: Period, *, today: date) -> dict[int, Metric]:
@@ -227,28 +244,28 @@ def team_meetings(teams: list[Team], period: Period, *, today: date) -> dict[int
 
 def team_callers(teams: list[Team], period: Period) -> dict[int, Counter]:
     """First-time callers per team: the earliest call per number within the team."""
-    counts = {team.pk: Counter() for team in teams}
-    _per(
-        first_time_callers(GROUP, period, per="agent__team")
-        .filter(agent__team__in=list(counts))
-        .values("agent__team")
-        .annotate(**card_counts(period))
-        .order_by(),
-        "agent__team",
-        counts,
-    )
-    return counts
+    return unit_counts("team", [team.pk for team in teams], period, tables=("callers",))
 
 
-def by_agent_and_team(
-    store: Store, period: Period, *, today: date | None = None
-) -> tuple[dict[int, dict], dict[int, dict]]:
-    """``({agent id: figures}, {team id: figures})`` for every staff member
-    and team of ``store``; figures as ``compute`` answers them."""
+@dataclass
+class StoreFigures:
+    """A store's figures, its staff's and its teams', as ``compute`` answers them."""
+
+    store: dict[str, Metric]
+    agents: dict[int, dict[str, Metric]] = field(default_factory=dict)
+    teams: dict[int, dict[str, Metric]] = field(default_factory=dict)
+
+
+def by_store(stores, period: Period, *, today: date | None = None) -> dict[int, StoreFigures]:
+    """Per store of ``stores`` (ids): its figures, every staff member's and
+    every team's, each base table read once for all of them (the monthly
+    export of every store)."""
     today = today or timezone.localdate()
-    per_agent = agent_counts(store, period)
-    teams = list(Team.objects.filter(store=store))
-    team_of = dict(User.objects.filter(store=store).values_list("pk", "team"))
+    stores = list(stores)
+    staff = dict(User.objects.filter(store__in=stores).values_list("pk", "store"))
+    team_of = dict(User.objects.filter(store__in=stores).values_list("pk", "team"))
+    teams = list(Team.objects.filter(store__in=stores))
+    per_agent = unit_counts("agent", staff, period)
     per_team: dict[int, Counter] = defaultdict(Counter)
     for agent, counts in per_agent.items():
         if team_of.get(agent) is not None:
@@ -256,17 +273,31 @@ def by_agent_and_team(
                 if name not in NOT_ADDITIVE:
                     per_team[team_of[agent]][name] += value
     callers = team_callers(teams, period)
-    agent_meeting = agent_meetings(store, period, today=today)
+    per_store = unit_counts("store", stores, period)
+    agent_meeting = agent_meetings(stores, period, today=today)
     team_meeting = team_meetings(teams, period, today=today)
-    agents = {
-        pk: figures_from(_filled(counts), agent_meeting[pk]) for pk, counts in per_agent.items()
+    # A store's meetings: its teams' on-time days ÷ their working days (a
+    # meeting is its team's store's).
+    held: Counter = Counter()
+    days: Counter = Counter()
+    for team in teams:
+        held[team.store_id] += team_meeting[team.pk].numerator
+        days[team.store_id] += team_meeting[team.pk].denominator
+    result = {
+        store: StoreFigures(
+            store=figures_from(filled(per_store[store]), Metric.rate(held[store], days[store]))
+        )
+        for store in stores
     }
-    team_figures = {
-        team.pk: figures_from(_filled(per_team[team.pk] + callers[team.pk]), team_meeting[team.pk])
-        for team in teams
-    }
-    return agents, team_figures
+    for pk, counts in per_agent.items():
+        result[staff[pk]].agents[pk] = figures_from(filled(counts), agent_meeting[pk])
+    for team in teams:
+        result[team.store_id].teams[team.pk] = figures_from(
+            filled(per_team[team.pk] + callers[team.pk]), team_meeting[team.pk]
+        )
+    return result
 
 
-def _filled(counts: Counter) -> dict[str, int]:
+def filled(counts: Counter) -> dict[str, int]:
+    """The counts with a zero for each one not there (a unit without rows)."""
     return {name: counts.get(name, 0) for name in COUNTS}

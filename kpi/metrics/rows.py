@@ -213,7 +213,8 @@ def first_time_callers(scope: Scope, period: Period, *, per: str | None = None):
         | Q(started_at=OuterRef("started_at"), pk__lt=OuterRef("pk")),
         store=OuterRef("store"),
         external_number=OuterRef("external_number"),
-        **({per: OuterRef(per)} if per else {}),
+        # Numbers are counted per store already.
+        **({per: OuterRef(per)} if per and per != "store" else {}),
     )
     return candidates().filter(~Q(Exists(earlier)))
 

@@ -141,3 +141,38 @@ def pbx_call(store_a):
         )
 
     return make
+
+
+@pytest.fixture
+def october_activity(
+    alice, bob, carol, dave, mike, mary, lead, call_log, visit, deal, pbx_call, envision, gl8
+):
+    """October 2026 in stores A (alice, bob, carol) and B (dave), the same
+    for each agent ``n`` = 0…3: a September lead carried over, first called,
+    visited twice (a test drive for odd ``n``) and ordered; an October
+    manufacturer lead called in time (even ``n``) or late, visited with a
+    test drive and ordered; a lead without a model and one received on the
+    month's last second, never called; a first-time caller who is carded,
+    one who is not (rung 30 s), an outbound call; and a walk-in mike
+    recorded for bob's lead (mike and mary, the stores' managers, enter
+    what is not the agents' own). Every row belongs to exactly one agent, team
+    and store (modules add what does not)."""
+    for agent, n in [(alice, 0), (bob, 1), (carol, 2), (dave, 3)]:
+        old = lead(agent, at(9, 20 + n), source="manufacturer" if n % 2 else "web")
+        call_log(agent, old, at(10, 2 + n))
+        visit(agent, old, at(10, 5 + n), test_drive=bool(n % 2))
+        visit(agent, old, at(10, 12 + n))
+        deal(old, envision, at(10, 20 + n))
+        new = lead(agent, at(10, 10 + n, 9), source="manufacturer")
+        call_log(agent, new, at(10, 11 + n + 2 * (n % 2), 10))
+        visit(agent, new, at(10, 25, 10), test_drive=True)
+        deal(new, gl8, at(10, 26), stage="order")
+        lead(agent, at(10, 16 + n), intended_model=None)
+        lead(agent, at(10, 31, 23, 59, 59))
+        number = f"+86137{n:04d}0000"
+        pbx_call(agent, number, at(10, 3 + n, 10), new_caller=True)
+        lead(agent, at(10, 3 + n, 10, 3), phone=number)
+        pbx_call(agent, f"+86137{n:04d}0001", at(10, 4 + n), new_caller=True, ring_seconds=30)
+        pbx_call(agent, number, at(10, 6 + n), direction="outbound")
+    walk_in = lead(bob, at(10, 1, 10))
+    visit(None, walk_in, at(10, 1, 11), test_drive=True)

@@ -12,7 +12,7 @@ from django.db.models import Sum
 
 from kpi import services
 from kpi.metrics import KPIS, PARTS, Scope, compute, drilldown, has_rows
-from tests.kpi.conftest import OCTOBER, at
+from tests.kpi.conftest import OCTOBER
 
 pytestmark = pytest.mark.django_db
 
@@ -23,49 +23,7 @@ ADDITIVE = [
 
 
 @pytest.fixture
-def scenario(
-    alice,
-    bob,
-    carol,
-    dave,
-    mike,
-    mary,
-    sue,
-    team_a1,
-    team_a2,
-    team_b1,
-    lead,
-    call_log,
-    visit,
-    deal,
-    pbx_call,
-    envision,
-    gl8,
-):
-    people = [(alice, 0), (bob, 1), (carol, 2), (dave, 3)]
-    for agent, n in people:
-        # A September lead carried over and first called in October, invited,
-        # visited twice, ordered.
-        old = lead(agent, at(9, 20 + n), source="manufacturer" if n % 2 else "web")
-        call_log(agent, old, at(10, 2 + n))
-        visit(agent, old, at(10, 5 + n), test_drive=bool(n % 2))
-        visit(agent, old, at(10, 12 + n))
-        deal(old, envision, at(10, 20 + n))
-        # An October manufacturer lead, called late or in time, visited once.
-        new = lead(agent, at(10, 10 + n, 9), source="manufacturer")
-        call_log(agent, new, at(10, 11 + n, 9 + 2 * n))
-        visit(agent, new, at(10, 25, 10), test_drive=True)
-        # A lead received on the month's last second, never called.
-        lead(agent, at(10, 31, 23, 59, 59))
-        # A first-time caller who is carded, one who is not, an outbound call.
-        number = f"+86137{n:04d}0000"
-        pbx_call(agent, number, at(10, 3 + n, 10), new_caller=True)
-        lead(agent, at(10, 3 + n, 10, 3), phone=number)
-        pbx_call(agent, f"+86137{n:04d}0001", at(10, 4 + n), new_caller=True)
-        pbx_call(agent, number, at(10, 6 + n), direction="outbound")
-    # A walk-in recorded by mike, who has no team.
-    walk_in = lead(bob, at(10, 1, 10))
-    visit(None, walk_in, at(10, 1, 11), test_drive=True)
+def scenario(october_activity, alice, bob, carol, dave, sue, mike, mary, team_a1, team_a2, team_b1):
     month = date(2026, 10, 1)
     services.targets_set(
         actor=sue, team=team_a1, month=month, units={(alice.pk, "SUV"): 2, (bob.pk, "MPV"): 1}

@@ -1,7 +1,8 @@
 """The monthly Excel workbook of a store (issue 6 item 5; API.md "KPI"), and
 the workbooks kept for download.
 
-``build_workbook(store, month)`` answers the ``.xlsx`` bytes, one sheet per
+``build_workbook(store, month)`` answers the ``.xlsx`` bytes
+(``build_workbooks(stores, month)`` those of many stores), one sheet per
 level:
 
 1. 门店汇总 (store summary): every KPI of ``kpi.metrics`` with its numerator,
@@ -27,9 +28,12 @@ Decisions:
 - Each sheet: a title row (store, month, when generated), the header row,
   both frozen; column widths from the longest header or value (CJK
   characters count double).
-- Speed: agents and teams come from ``kpi.grouped`` (a fixed number of
-  grouped queries, not ``compute`` per agent); the workbook is written by
-  openpyxl in write-only mode, each cell taking its column's named style.
+- Speed: the figures of the store, its teams and staff come from
+  ``kpi.grouped.by_store`` (a fixed number of grouped queries, not
+  ``compute`` per agent), for every store at once when several workbooks
+  are built (``build_workbooks``: the job on the 1st); the workbook is
+  written by openpyxl in write-only mode, each cell taking its column's
+  named style.
 
 Kept workbooks (``generate_monthly``) live in Django's default storage under
 ``kpi-exports/<store code>/<YYYY-MM>.xlsx`` and are served only through the
@@ -69,7 +73,6 @@ from kpi.metrics import (
     customer_calls,
     deals,
     leads,
-    sales_completion_by_category,
     visits,
 )
 from kpi.metrics.base import without_jit
@@ -345,8 +348,8 @@ def _workbook(store, period, figures, channels, models, generated) -> bytes:
 
     workbook = Workbook(write_only=True)
     _styles(workbook)
-    _store_sheet(store, period, figures.store, title(SHEETS[0])).write(workbook)
-    _team_sheet(store, period, figures.teams, title(SHEETS[1])).write(workbook, frozen_columns=1)
+    _store_sheet(figures, title(SHEETS[0])).write(workbook)
+    _team_sheet(store, period, figures, title(SHEETS[1])).write(workbook, frozen_columns=1)
     _agent_sheet(store, figures.agents, title(SHEETS[2])).write(workbook, frozen_columns=3)
     _channel_sheet(channels, models, title(SHEETS[3])).write(workbook)
     buffer = io.BytesIO()
@@ -354,12 +357,11 @@ def _workbook(store, period, figures, channels, models, generated) -> bytes:
     return buffer.getvalue()
 
 
-def _store_sheet(store: Store, period: Period, figures: dict[str, Metric], caption: str) -> _Sheet:
-    scope = Scope("store", store.pk)
+def _store_sheet(figures: grouped.StoreFigures, caption: str) -> _Sheet:
     sheet = _Sheet(SHEETS[0], caption)
     rows = []
     for name, kpi in KPIS.items():
-        metric = figures[name]
+        metric = figures.store[name]
         label, numerator, denominator = ZH_KPIS.get(name, (zh_label(name), "", ""))
         value = Styled(metric.value, _unit_style(kpi.unit))
         rows.append([label, metric.numerator, metric.denominator, value, numerator, denominator])
@@ -374,7 +376,6 @@ def _store_sheet(store: Store, period: Period, figures: dict[str, Metric], capti
         ],
         rows,
     )
-    by_category = sales_completion_by_category(scope, period)
     sheet.block(
         [
             Column("车型类别"),
@@ -384,7 +385,7 @@ def _store_sheet(store: Store, period: Period, figures: dict[str, Metric], capti
         ],
         [
             [category or NO_MODEL, m.numerator, m.denominator, m.value]
-            for category, m in by_category.items()
+            for category, m in figures.categories.items()
         ],
     )
     return sheet
@@ -398,19 +399,27 @@ SCORECARD_COLUMNS = (
 
 
 def _scorecards(
-    store: Store, teams: list[Team], period: Period, figures: dict[int, dict[str, Metric]]
+    store: Store, teams: list[Team], period: Period, figures: grouped.StoreFigures
 ) -> dict[int, list]:
     """Per team, its scorecard's (the supervisor's card) weighted total, the
     performance pay and the net commission, scored on the team's figures
-    already computed for the sheet."""
+    already computed for the sheet (``kpi.grouped.StoreFigures``)."""
     cards = {}
     for team in teams:
-        card = scorecard(Scope("team", team.pk), period, store=store, figures=figures[team.pk])
+        card = scorecard(
+            Scope("team", team.pk),
+            period,
+            store=store,
+            figures=figures.teams[team.pk],
+            by_category=figures.team_categories[team.pk],
+        )
         cards[team.pk] = [card.total, card.pay, card.commission.net]
     return cards
 
 
-def _team_sheet(store: Store, period: Period, teams: dict[int, dict], caption: str) -> _Sheet:
+def _team_sheet(
+    store: Store, period: Period, figures: grouped.StoreFigures, caption: str
+) -> _Sheet:
     team_rows = list(Team.objects.filter(store=store).order_by("name"))
     members = dict(
         User.objects.filter(store=store, team__isnull=False, is_active=True)
@@ -420,13 +429,13 @@ def _team_sheet(store: Store, period: Period, teams: dict[int, dict], caption: s
         .order_by()
     )
     columns = kpi_columns()
-    cards = _scorecards(store, team_rows, period, teams)
+    cards = _scorecards(store, team_rows, period, figures)
     header = [Column("团队"), Column("在岗人数", INTEGER), *SCORECARD_COLUMNS]
     header += [column for _n, _p, column in columns]
     rows = []
     for team in team_rows:
         row = [team.name, members.get(team.pk, 0), *cards[team.pk]]
-        rows.append(row + _figure_cells(teams[team.pk], columns))
+        rows.append(row + _figure_cells(figures.teams[team.pk], columns))
     sheet = _Sheet(SHEETS[1], caption)
     sheet.block(header, rows)
     return sheet
@@ -620,16 +629,27 @@ def download_name(store: Store, period: Period) -> str:
 def generate_monthly(store: Store, month, *, today: date | None = None) -> str:
     """Build the store's workbook for ``month`` and keep it (replacing a
     kept one): the storage name."""
+    return generate_many([store], month, today=today)[0]
+
+
+def generate_many(stores, month, *, today: date | None = None) -> list[str]:
+    """Build the workbooks of ``stores`` for ``month`` at once
+    (``build_workbooks``) and keep each (replacing a kept one): the storage
+    names, in the stores' order."""
+    stores = list(stores)
     period = _period(month)
-    name = kept_name(store, period)
-    content = ContentFile(build_workbook(store, period, today=today))
+    books = build_workbooks(stores, period, today=today)
+    return [_keep(kept_name(store, period), books[store.pk]) for store in stores]
+
+
+def _keep(name: str, content: bytes) -> str:
     # Two runs at once (a redelivered beat task) may both get here: the
     # storage then keeps the second file under a suffixed name, which
     # ``kept_months`` ignores; the name below holds a complete workbook
     # either way.
     if default_storage.exists(name):
         default_storage.delete(name)
-    return default_storage.save(name, content)
+    return default_storage.save(name, ContentFile(content))
 
 
 def kept_exists(store: Store, period: Period) -> bool:

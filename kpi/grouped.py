@@ -31,7 +31,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -41,8 +41,10 @@ from kpi.metrics import Metric, Period, Scope, working_days
 from kpi.metrics.base import LEAD_PATHS, STAFF_PATHS, TARGET_PATHS, VISIT_LEAD_PATHS
 from kpi.metrics.figures import (
     call_counts,
-    card_counts,
+    caller_counts,
+    completion_by_category,
     figures_from,
+    groups_per,
     lead_counted_q,
     lead_counts,
     on_time_days,
@@ -55,7 +57,6 @@ from kpi.metrics.rows import (
     customer_calls,
     deals,
     first_call_q,
-    first_time_callers,
     followups,
     leads,
     targets,
@@ -173,11 +174,12 @@ def unit_counts(
         per(targets(GROUP, period), TARGET_PATHS[level], target_units=Sum("units"))
     if "callers" in tables:
         # The earliest call per number within each unit.
-        per(
-            first_time_callers(GROUP, period, per=staff_path),
-            staff_path,
-            **card_counts(period),
-        )
+        callers = caller_counts(
+            GROUP, period, {level: staff_path}, where=Q(**{f"{staff_path}__in": ids})
+        )[level]
+        for unit, values in callers.items():
+            if unit in counts:
+                counts[unit].update(values)
     if "calls" in tables:
         calls = customer_calls(GROUP, period)
         per(calls, staff_path, **call_counts())
@@ -188,17 +190,118 @@ def unit_counts(
                 staff_path,
                 agent_days=Count(TruncDate("started_at"), distinct=True),
             )
-        else:
-            days = (
-                calls.filter(**{f"{staff_path}__in": ids}, agent__isnull=False)
-                .annotate(day=TruncDate("started_at"))
-                .values_list(staff_path, "agent", "day")
-                .distinct()
-                .order_by()
-            )
-            for unit, _agent, _day in days.iterator():
-                counts[unit]["agent_days"] += 1
+        else:  # the unit's agents' days, each agent's counted once
+            _unit_agent_days(calls.filter(**{f"{staff_path}__in": ids}), staff_path, counts)
     return counts
+
+
+def _unit_agent_days(calls, path: str, into: dict[int, Counter]) -> None:
+    """Agent-days per unit (``path``) of ``calls``: the distinct local days
+    with a call of each agent, summed over the unit's agents (an agent-day
+    is one agent's day)."""
+    rows = (
+        calls.filter(agent__isnull=False)
+        .values(path, "agent")
+        .annotate(days=Count(TruncDate("started_at"), distinct=True))
+        .order_by()
+    )
+    for row in rows:
+        counts = into.get(row[path])
+        if counts is not None:
+            counts["agent_days"] += row["days"]
+
+
+def store_and_agent_counts(
+    stores: list[int], staff: list[int], period: Period
+) -> tuple[dict[int, Counter], dict[int, Counter]]:
+    """Per store and per staff member, every count but first-time callers'.
+    Each table is grouped once by (its store path, its agent path): a row has
+    one of each, so the pairs add up exactly to both the store's counts and
+    the agent's (``unit_counts`` would read each table once per level). Two
+    counts are no plain sums of pairs. Visited leads (distinct per owner and
+    per store) have a query per level. Agent-days (an agent's distinct days
+    with a call) come with the calls' pairs: a store's are the sum of its
+    agents' days there; an agent's are the sum over stores, unless they
+    called from two stores (the same day could count twice): those agents'
+    days are counted again on their own."""
+    per_store: dict[int, Counter] = {pk: Counter() for pk in stores}
+    per_agent: dict[int, Counter] = {pk: Counter() for pk in staff}
+
+    def pairs(rows, paths: dict[str, str], **aggregates):
+        store_path, agent_path = paths["store"], paths["agent"]
+        where = Q(**{f"{store_path}__in": stores}) | Q(**{f"{agent_path}__in": staff})
+        grouped = (
+            rows.filter(where).values(store_path, agent_path).annotate(**aggregates).order_by()
+        )
+        seen = []
+        for row in grouped:
+            store, agent = row.pop(store_path), row.pop(agent_path)
+            seen.append((store, agent))
+            for into, key in ((per_store, store), (per_agent, agent)):
+                counts = into.get(key)
+                if counts is not None:
+                    for name, value in row.items():
+                        counts[name] += value or 0
+        return seen
+
+    pairs(leads(GROUP).filter(lead_counted_q(period)), LEAD_PATHS, **lead_counts(period))
+    pairs(followups(GROUP).filter(first_call_q(period)), STAFF_PATHS, first_calls=Count("pk"))
+    visits = Appointment.objects.filter(arrived_q(period))
+    pairs(visits, STAFF_PATHS, **visit_counts_for_agent())
+    pairs(deals(GROUP, period), STAFF_PATHS, deals=Count("pk"))
+    pairs(targets(GROUP, period), TARGET_PATHS, target_units=Sum("units"))
+    calls = customer_calls(GROUP, period)
+    day = TruncDate("started_at")
+    called = pairs(
+        calls,
+        STAFF_PATHS,
+        **call_counts(),
+        agent_days=Count(day, distinct=True, filter=Q(agent__isnull=False)),
+    )
+    for level, ids, into in (("agent", staff, per_agent), ("store", stores, per_store)):
+        path = VISIT_LEAD_PATHS[level]
+        _per(
+            visits.filter(**{f"{path}__in": ids})
+            .values(path)
+            .annotate(**visit_counts_for_owner())
+            .order_by(),
+            path,
+            into,
+        )
+    stores_of = defaultdict(set)
+    for store, agent in called:
+        stores_of[agent].add(store)
+    several = [agent for agent, seen in stores_of.items() if agent in per_agent and len(seen) > 1]
+    if several:
+        for agent in several:
+            per_agent[agent]["agent_days"] = 0
+        _per(
+            calls.filter(agent__in=several)
+            .values("agent")
+            .annotate(agent_days=Count(day, distinct=True))
+            .order_by(),
+            "agent",
+            per_agent,
+        )
+    return per_store, per_agent
+
+
+def categories_by(level: str, ids, period: Period) -> dict[int, dict[str, Metric]]:
+    """``sales_completion_by_category`` per agent, team or store of ``ids``:
+    deals and targets each grouped once by unit and category."""
+    ids = list(ids)
+    sold: dict[int, dict[str, int]] = defaultdict(dict)
+    planned: dict[int, dict[str, int]] = defaultdict(dict)
+    for rows, path, category, into, aggregate in (
+        (deals(GROUP, period), STAFF_PATHS[level], "vehicle_model__category", sold, Count("pk")),
+        (targets(GROUP, period), TARGET_PATHS[level], "category", planned, Sum("units")),
+    ):
+        grouped_rows = (
+            rows.filter(**{f"{path}__in": ids}).values(path, category).annotate(n=aggregate)
+        )
+        for row in grouped_rows.order_by():
+            into[row[path]][row[category]] = row["n"]
+    return {pk: completion_by_category(sold[pk], planned[pk]) for pk in ids}
 
 
 def agent_meetings(stores: list[int], period: Period, *, today: date) -> dict[int, Metric]:
@@ -212,9 +315,7 @@ def agent_meetings(stores: list[int], period: Period, *, today: date) -> dict[in
     elapsed = Period(period.start, last)
     days = {store: working_days(elapsed, weekdays[store], until=last) for store in stores}
     rows = Meeting.objects.filter(attendees__in=list(store_of))
-    attended = Counter(
-        row["attendees"] for row in on_time_days(rows, elapsed, weekdays, ["attendees", "day"])
-    )
+    attended = groups_per(on_time_days(rows, elapsed, weekdays, ["attendees", "day"]), "attendees")
     return {pk: Metric.rate(attended[pk], days[store]) for pk, store in store_of.items()}
 
 
@@ -232,7 +333,7 @@ def team_meetings(teams: list[Team], period: Period, *, today: date) -> dict[int
     weekdays = store_weekdays({team.store_id for team in teams})
     elapsed = Period(period.start, last)
     rows = Meeting.objects.filter(team__in=active)
-    held = Counter(row["team"] for row in on_time_days(rows, elapsed, weekdays, ["team", "day"]))
+    held = groups_per(on_time_days(rows, elapsed, weekdays, ["team", "day"]), "team")
     return {
         team.pk: Metric.rate(
             held[team.pk],
@@ -242,11 +343,6 @@ def team_meetings(teams: list[Team], period: Period, *, today: date) -> dict[int
     }
 
 
-def team_callers(teams: list[Team], period: Period) -> dict[int, Counter]:
-    """First-time callers per team: the earliest call per number within the team."""
-    return unit_counts("team", [team.pk for team in teams], period, tables=("callers",))
-
-
 @dataclass
 class StoreFigures:
     """A store's figures, its staff's and its teams', as ``compute`` answers them."""
@@ -254,6 +350,9 @@ class StoreFigures:
     store: dict[str, Metric]
     agents: dict[int, dict[str, Metric]] = field(default_factory=dict)
     teams: dict[int, dict[str, Metric]] = field(default_factory=dict)
+    # Sales completion per vehicle model category (the commission's rule).
+    categories: dict[str, Metric] = field(default_factory=dict)
+    team_categories: dict[int, dict[str, Metric]] = field(default_factory=dict)
 
 
 def by_store(stores, period: Period, *, today: date | None = None) -> dict[int, StoreFigures]:
@@ -265,15 +364,26 @@ def by_store(stores, period: Period, *, today: date | None = None) -> dict[int, 
     staff = dict(User.objects.filter(store__in=stores).values_list("pk", "store"))
     team_of = dict(User.objects.filter(store__in=stores).values_list("pk", "team"))
     teams = list(Team.objects.filter(store__in=stores))
-    per_agent = unit_counts("agent", staff, period)
+    per_store, per_agent = store_and_agent_counts(stores, list(staff), period)
+    # First-time callers of every agent, team and store in one query.
+    callers = caller_counts(
+        GROUP,
+        period,
+        {"agent": "agent", "team": "agent__team", "store": "store"},
+        where=Q(agent__in=list(staff)) | Q(agent__team__in=teams) | Q(store__in=stores),
+    )
+    for unit, values in callers["agent"].items():
+        if unit in per_agent:
+            per_agent[unit].update(values)
     per_team: dict[int, Counter] = defaultdict(Counter)
     for agent, counts in per_agent.items():
         if team_of.get(agent) is not None:
             for name, value in counts.items():
                 if name not in NOT_ADDITIVE:
                     per_team[team_of[agent]][name] += value
-    callers = team_callers(teams, period)
-    per_store = unit_counts("store", stores, period)
+    for unit, values in callers["store"].items():
+        if unit in per_store:
+            per_store[unit].update(values)
     agent_meeting = agent_meetings(stores, period, today=today)
     team_meeting = team_meetings(teams, period, today=today)
     # A store's meetings: its teams' on-time days ÷ their working days (a
@@ -289,12 +399,17 @@ def by_store(stores, period: Period, *, today: date | None = None) -> dict[int, 
         )
         for store in stores
     }
+    for store, categories in categories_by("store", stores, period).items():
+        result[store].categories = categories
+    team_categories = categories_by("team", [team.pk for team in teams], period)
     for pk, counts in per_agent.items():
         result[staff[pk]].agents[pk] = figures_from(filled(counts), agent_meeting[pk])
     for team in teams:
         result[team.store_id].teams[team.pk] = figures_from(
-            filled(per_team[team.pk] + callers[team.pk]), team_meeting[team.pk]
+            filled(per_team[team.pk] + Counter(callers["team"].get(team.pk, {}))),
+            team_meeting[team.pk],
         )
+        result[team.store_id].team_categories[team.pk] = team_categories[team.pk]
     return result
 
 

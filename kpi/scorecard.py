@@ -293,6 +293,7 @@ def scorecard(
     *,
     store: Store | None = None,
     figures: dict[str, Metric] | None = None,
+    by_category: dict[str, Metric] | None = None,
 ) -> Card:
     """The card of a team (its supervisor's) or a member for the period:
     each active item's actual (``kpi.metrics.compute``), target, score and
@@ -302,7 +303,8 @@ def scorecard(
 
     ``figures``: the KPIs of the scope the card is scored on (its team for
     a supervisor's card), when the caller has them already (the monthly
-    export computes every team's in a few grouped queries)."""
+    export computes every team's in a few grouped queries); ``by_category``
+    likewise, the commission basis's ``sales_completion_by_category``."""
     role, figures_scope, basis = card_scope(scope)
     store = store or figures_scope.stores().first()
     if store is None:
@@ -341,7 +343,7 @@ def scorecard(
         items=results,
         total=total,
         pay=performance_pay(total, settings),
-        commission=commission(basis, period, settings, units=units),
+        commission=commission(basis, period, settings, units=units, by_category=by_category),
     )
 
 
@@ -355,12 +357,19 @@ def _review_score(scope: Scope, period: Period) -> Decimal | None:
 
 
 def commission(
-    scope: Scope, period: Period, settings: ScorecardSettings, *, units: int | None = None
+    scope: Scope,
+    period: Period,
+    settings: ScorecardSettings,
+    *,
+    units: int | None = None,
+    by_category: dict[str, Metric] | None = None,
 ) -> Commission:
     """The commission rule on ``scope`` (a team, or a store) for the month:
     ``units`` are the units paid for (default: the scope's own deals). See
-    the module doc; two queries."""
-    by_category = metrics.sales_completion_by_category(scope, period)
+    the module doc; two queries, none when ``by_category`` (the scope's
+    ``sales_completion_by_category``) is given."""
+    if by_category is None:
+        by_category = metrics.sales_completion_by_category(scope, period)
     sold = sum(m.numerator for m in by_category.values())
     planned = sum(m.denominator or 0 for m in by_category.values())
     units = sold if units is None else units

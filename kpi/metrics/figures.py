@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import date, timedelta
 
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import Coalesce, ExtractIsoWeekDay, TruncDate
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, Sum, Value, Window
+from django.db.models.functions import Coalesce, ExtractIsoWeekDay, RowNumber, TruncDate
 from django.utils import timezone
 
 from dcc.models import Team
@@ -31,7 +33,7 @@ from kpi.metrics.rows import (
     deals,
     first_call_q,
     first_invited_q,
-    first_time_callers,
+    first_time_caller_q,
     followups,
     leads,
     received_q,
@@ -42,7 +44,7 @@ from kpi.metrics.rows import (
 )
 from kpi.metrics.table import KPIS
 from kpi.models import DEFAULT_WORKING_WEEKDAYS, KpiSettings, Meeting, MeetingKind
-from telephony.models import Direction
+from telephony.models import Call, Direction
 
 # ---------------------------------------------------------------- compute
 
@@ -128,8 +130,60 @@ def visit_counts_for_owner(where: Q | None = None) -> dict:
     }
 
 
-def card_counts(period: Period) -> dict:
-    return {"callers": Count("pk"), "carded": Count("pk", filter=carded_q(period))}
+def caller_counts(
+    scope: Scope, period: Period, per: dict[str, str | None], *, where: Q | None = None
+) -> dict[str, dict[object, dict[str, int]]]:
+    """First-time callers and those of them carded (``callers``, ``carded``)
+    per unit of each level of ``per`` (a name → the call's path to its unit,
+    e.g. ``agent``, ``agent__team``, ``store``; None: the whole scope, as
+    unit 0), in one query for every level: the scope's candidate calls
+    (``where`` narrows them; it must keep every call of the units wanted),
+    one window per level numbering each number's calls within its unit by
+    time, the first of each counted. The same calls as ``first_time_callers``
+    (its NOT EXISTS per call re-checked each earlier call: seconds for a
+    year), which the drill-down lists."""
+    calls = (
+        Call.objects.filter(scope.q(STAFF_PATHS))
+        .filter(between("started_at", period))
+        .filter(first_time_caller_q())
+    )
+    if where is not None:
+        calls = calls.filter(where)
+    order_by = [F("started_at").asc(), F("pk").asc()]
+    columns = {"carded": ExpressionWrapper(carded_q(period), output_field=BooleanField())}
+    for i, path in enumerate(per.values()):
+        partition = [F("store"), F("external_number")]
+        if path and path != "store":  # numbers are counted per store already
+            partition.append(F(path))
+        columns[f"unit_{i}"] = F(path) if path else Value(0)
+        columns[f"first_{i}"] = Window(RowNumber(), partition_by=partition, order_by=order_by)
+    counts: dict[str, dict[object, dict[str, int]]] = {name: {} for name in per}
+    try:
+        sql, params = calls.annotate(**columns).values(*columns).order_by().query.sql_with_params()
+    except EmptyResultSet:  # a condition no call can meet
+        return counts
+    quote = connection.ops.quote_name
+    units = [quote(f"unit_{i}") for i in range(len(per))]
+    firsts = [f"{quote(f'first_{i}')} = 1" for i in range(len(per))]
+    selected = [*units, *(f"CASE WHEN {first} THEN 1 ELSE 0 END" for first in firsts)]
+    selected.append(f"CASE WHEN {quote('carded')} THEN 1 ELSE 0 END")
+    positions = ", ".join(str(n + 1) for n in range(len(selected)))
+    # Built from quoted aliases and the ORM's own SQL; values are parameters.
+    query = (
+        f"SELECT {', '.join(selected)}, COUNT(*) FROM ({sql}) calls"  # noqa: S608
+        f" WHERE {' OR '.join(firsts)} GROUP BY {positions}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        for row in cursor.fetchall():
+            levels = len(per)
+            carded, n = row[-2], row[-1]
+            for i, name in enumerate(per):
+                if row[levels + i]:
+                    unit = counts[name].setdefault(row[i], {"callers": 0, "carded": 0})
+                    unit["callers"] += n
+                    unit["carded"] += n if carded else 0
+    return counts
 
 
 def call_counts() -> dict:
@@ -169,7 +223,8 @@ def _target_figures(scope: Scope, period: Period) -> dict[str, int]:
 
 
 def _card_figures(scope: Scope, period: Period) -> dict[str, int]:
-    return first_time_callers(scope, period).aggregate(**card_counts(period))
+    counts = caller_counts(scope, period, {"scope": None})["scope"]
+    return counts.get(0, {"callers": 0, "carded": 0})
 
 
 def _call_figures(scope: Scope, period: Period) -> dict[str, int]:
@@ -189,7 +244,11 @@ def sales_completion_by_category(scope: Scope, period: Period) -> dict[str, Metr
     """Deals ÷ target per vehicle model category (the commission's
     prerequisite, DESIGN §3): every category with a target or a deal."""
     _total, sold = _deal_figures(scope, period)
-    planned = _target_figures(scope, period)
+    return completion_by_category(sold, _target_figures(scope, period))
+
+
+def completion_by_category(sold: dict[str, int], planned: dict[str, int]) -> dict[str, Metric]:
+    """Units sold ÷ units planned per category, every category with either."""
     return {
         category: Metric.rate(sold.get(category, 0), planned.get(category, 0))
         for category in sorted(set(sold) | set(planned))
@@ -235,6 +294,27 @@ def meetings_on_time(scope: Scope, period: Period, *, today: date | None = None)
     )
     numerator = on_time_days(rows, elapsed, weekdays, group_by).count()
     return Metric.rate(numerator, denominator)
+
+
+def groups_per(grouped, column: str) -> Counter:
+    """How many rows of a grouped queryset (``values(column, …).annotate(…)``)
+    each value of ``column`` has, counted by the database (a row per unit
+    and day would be thousands to fetch)."""
+    counts: Counter = Counter()
+    try:
+        sql, params = grouped.query.sql_with_params()
+    except EmptyResultSet:  # a condition no row can meet (e.g. in an empty list)
+        return counts
+    name = connection.ops.quote_name(column)
+    with connection.cursor() as cursor:
+        # The ORM's own SQL and a quoted alias; values are parameters.
+        cursor.execute(
+            f"SELECT {name}, COUNT(*) FROM ({sql}) grouped GROUP BY {name}",  # noqa: S608
+            params,
+        )
+        for value, n in cursor.fetchall():
+            counts[value] = n
+    return counts
 
 
 def store_weekdays(stores) -> dict[int, frozenset[int]]:

@@ -5,16 +5,18 @@ team; the beat task keeps each store's file once; every download is scoped.
 """
 
 import io
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.storage import default_storage
 from openpyxl import load_workbook
 
 from kpi import export, grouped, services, tasks
-from kpi.metrics import KPIS, Period, Scope, compute
+from kpi.metrics import KPIS, Period, Scope, compute, sales_completion_by_category
 from kpi.scorecard import scorecard
+from telephony.models import Call, Direction, Disposition
 from tests.kpi.conftest import OCTOBER, at
 
 pytestmark = pytest.mark.django_db
@@ -23,6 +25,7 @@ API = "/api/v1/kpi/"
 EXPORT_API = "/api/v1/kpi/export/"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TODAY = date(2026, 11, 15)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture(autouse=True)
@@ -84,9 +87,14 @@ def test_grouped_figures_equal_compute_for_every_store_agent_and_team(
     assert set(by_store) == {store_a.pk, store_b.pk}
     a = by_store[store_a.pk]
     assert set(a.teams) == {team_a1.pk, team_a2.pk}
-    assert dave.pk in by_store[store_b.pk].agents and dave.pk not in a.agents
+    assert dave.pk in by_store[store_b.pk].agents
+    assert dave.pk not in a.agents
     for store, figures in by_store.items():
         assert figures.store == compute(Scope("store", store), OCTOBER, today=TODAY), store
+        scope = Scope("store", store)
+        assert figures.categories == sales_completion_by_category(scope, OCTOBER), store
+        for pk, categories in figures.team_categories.items():
+            assert categories == sales_completion_by_category(Scope("team", pk), OCTOBER), pk
         for pk, agent in figures.agents.items():
             assert agent == compute(Scope("agent", pk), OCTOBER, today=TODAY), pk
         for pk, team in figures.teams.items():
@@ -104,12 +112,39 @@ def test_grouped_figures_equal_compute_for_every_store_agent_and_team(
     )
 
 
+def test_an_agent_who_called_through_two_stores_counts_each_day_once(
+    scenario, store_a, store_b, bob
+):
+    # Bob called from store A on 7 October (the scenario); that afternoon a
+    # call of his is logged by store B's PBX.
+    started = at(10, 7, 15)
+    Call.objects.create(
+        store=store_b,
+        key="bob-through-b",
+        started_at=started,
+        ended_at=started + timedelta(minutes=2),
+        direction=Direction.OUTBOUND,
+        disposition=Disposition.ANSWERED,
+        external_number="+8613911112222",
+        agent=bob,
+        billsec=100,
+    )
+    by_store = grouped.by_store([store_a.pk, store_b.pk], OCTOBER, today=TODAY)
+    bob_figures = by_store[store_a.pk].agents[bob.pk]
+    assert bob_figures == compute(Scope("agent", bob.pk), OCTOBER, today=TODAY)
+    days = Call.objects.filter(agent=bob).datetimes("started_at", "day", tzinfo=SHANGHAI)
+    assert bob_figures["outbound_calls_per_agent_day"].denominator == len(days)
+    for store in (store_a, store_b):
+        expected = compute(Scope("store", store.pk), OCTOBER, today=TODAY)
+        assert by_store[store.pk].store == expected
+
+
 def test_grouped_figures_take_a_fixed_number_of_queries(
     scenario, store_a, store_b, django_assert_num_queries
 ):
     # One query per base table and grouping, whatever the number of stores,
     # teams and agents.
-    with django_assert_num_queries(28) as one:
+    with django_assert_num_queries(22) as one:
         grouped.by_store([store_a.pk], OCTOBER, today=TODAY)
     with django_assert_num_queries(len(one.captured_queries)):
         grouped.by_store([store_a.pk, store_b.pk], OCTOBER, today=TODAY)
@@ -339,6 +374,22 @@ def test_the_beat_task_keeps_last_months_workbook_once(scenario, store_a, store_
     # A regenerate replaces the file under the same name.
     assert export.generate_monthly(store_a, "2026-10") == "kpi-exports/A01/2026-10.xlsx"
     assert default_storage.listdir("kpi-exports/A01")[1] == ["2026-10.xlsx"]
+
+
+def test_one_store_failing_does_not_stop_the_others(scenario, store_a, store_b, monkeypatch):
+    real = export._workbook
+
+    def broken(store, *args):
+        if store.pk == store_b.pk:
+            raise RuntimeError("store B's workbook cannot be written")
+        return real(store, *args)
+
+    monkeypatch.setattr(export, "_workbook", broken)
+    # All at once fails; store by store, A is kept and B is left for a rerun.
+    assert tasks.monthly_export(today="2026-11-01") == ["kpi-exports/A01/2026-10.xlsx"]
+    assert not export.kept_exists(store_b, Period.month(2026, 10))
+    monkeypatch.setattr(export, "_workbook", real)
+    assert tasks.monthly_export(today="2026-11-01") == ["kpi-exports/B01/2026-10.xlsx"]
 
 
 def test_the_beat_entry_runs_on_the_first_at_one(settings):

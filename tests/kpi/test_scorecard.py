@@ -557,3 +557,18 @@ def test_manager_sets_the_rule_and_the_deductions(web, mike, store_a):
 def test_settings_are_the_managers(web, sue, mary, store_a):
     assert web(sue).get(SETTINGS_PAGE).status_code == 403
     assert web(mary).get(SETTINGS_PAGE, {"store": store_a.pk}).status_code == 404
+
+
+def test_the_admin_shows_scorecards_with_history_but_changes_none(web, root, store_a):
+    cards.settings_for(store_a)  # the default card
+    client = web(root)
+    for model in ("scorecardsettings", "scorecarditem"):
+        listing = client.get(f"/admin/kpi/{model}/")
+        assert listing.status_code == 200
+        assert store_a.name in listing.content.decode()
+        assert client.get(f"/admin/kpi/{model}/add/").status_code == 403
+    item = ScorecardItem.objects.filter(store=store_a).first()
+    page = client.get(f"/admin/kpi/scorecarditem/{item.pk}/change/")
+    assert page.status_code == 200
+    assert 'name="weight"' not in page.content.decode()  # read only
+    assert client.get(f"/admin/kpi/scorecarditem/{item.pk}/history/").status_code == 200

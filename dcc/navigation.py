@@ -57,20 +57,29 @@ NAV = [
 
 
 def items_for(user, current_path: str, badges: dict | None = None):
+    """The user's entries; the active one is the entry whose address is the
+    longest start of the current path (``/kpi/dashboard/…`` is the
+    dashboard's, not also the KPIs' at ``/kpi/``)."""
     badges = badges or {}
     items = []
     for item in NAV:
         if item.capability and not can(user, item.capability):
             continue
         url = reverse(item.url_name)
-        active = current_path == url if url == "/" else current_path.startswith(url)
         items.append(
             {
                 "label": item.label,
                 "url": url,
                 "icon": item.icon,
-                "active": active,
+                "active": False,
                 "badge": badges.get(item.badge) if item.badge else None,
             }
         )
+    matches = [
+        entry
+        for entry in items
+        if (current_path == "/" if entry["url"] == "/" else current_path.startswith(entry["url"]))
+    ]
+    if matches:
+        max(matches, key=lambda entry: len(entry["url"]))["active"] = True
     return items

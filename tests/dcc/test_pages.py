@@ -123,3 +123,16 @@ def test_static_assets_are_vendored(client, db):
     assert response.status_code == 200
     assert b"htmx" in b"".join(response.streaming_content)
     response.close()
+
+
+def test_one_navigation_entry_is_active_the_most_specific(mike):
+    from dcc.navigation import items_for
+
+    def active(path):
+        return [item["url"] for item in items_for(mike, path) if item["active"]]
+
+    assert active("/kpi/dashboard/") == [reverse("kpi:dashboard")]
+    assert active("/kpi/exports/") == [reverse("kpi:exports")]
+    assert active("/kpi/targets/") == [reverse("kpi:index")]
+    assert active("/") == ["/"]
+    assert active("/leads/12/") == [reverse("leads:list")]

@@ -1,5 +1,6 @@
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 pytestmark = pytest.mark.django_db
 
@@ -129,10 +130,43 @@ def test_one_navigation_entry_is_active_the_most_specific(mike):
     from dcc.navigation import items_for
 
     def active(path):
-        return [item["url"] for item in items_for(mike, path) if item["active"]]
+        found = []
+        for item in items_for(mike, path):
+            if item["active"]:
+                found.append(item.get("url") or str(item["label"]))
+            found += [child["url"] for child in item.get("children", ()) if child["active"]]
+        return found
 
-    assert active("/kpi/dashboard/") == [reverse("kpi:dashboard")]
-    assert active("/kpi/exports/") == [reverse("kpi:exports")]
-    assert active("/kpi/targets/") == [reverse("kpi:index")]
-    assert active("/") == ["/"]
-    assert active("/leads/12/") == [reverse("leads:list")]
+    with translation.override("en"):
+        # The dashboard, and the menu it sits in; not the KPIs at /kpi/.
+        assert active("/kpi/dashboard/") == ["Performance", reverse("kpi:dashboard")]
+        assert active("/kpi/exports/") == ["Performance", reverse("kpi:exports")]
+        assert active("/kpi/targets/") == ["Performance", reverse("kpi:index")]
+        assert active("/") == ["/"]
+        assert active("/leads/12/") == [reverse("leads:list")]
+
+
+def test_the_bar_groups_entries_in_menus_and_flattens_a_menu_of_one(mike, alice, connie):
+    from dcc.navigation import items_for
+
+    def bar(user):
+        return {
+            str(item["label"]): [str(child["label"]) for child in item.get("children", ())]
+            for item in items_for(user, "/")
+        }
+
+    with translation.override("en"):
+        manager = bar(mike)
+        assert {name for name, children in manager.items() if children} == {
+            "Performance",
+            "Call quality",
+            "Manage",
+        }
+        assert len(manager) <= 10
+        assert "Workbooks" in manager["Performance"]
+        # An agent's call-quality menu would hold their reviews alone, a
+        # consultant's performance menu the KPIs alone: entries, not menus.
+        agent = bar(alice)
+        assert agent["My reviews"] == []
+        assert "Call quality" not in agent
+        assert bar(connie)["KPIs"] == []

@@ -245,6 +245,41 @@ def test_a_late_leg_in_a_later_batch_is_merged_and_counted_once(
     assert (report.matched_leads, report.unmatched) == (1, 1)
 
 
+@pytest.mark.parametrize("files", ["one file", "two files"])
+def test_a_leg_hours_from_its_call_is_still_merged(
+    utc, sue, store_a, alice, bob, monkeypatch, files
+):
+    # A leg twelve hours after its call, with the file moved on in between
+    # (the call was written already, by this import or an earlier one), is
+    # merged into it and counted once.
+    monkeypatch.setattr(services, "_CdrImport", _OneCallABatch)
+    first = inbound("13812345678", "8001", at(2, 10), uid="7.1")
+    between = inbound("13700000000", "8001", at(2, 17), uid="7.3")
+    far = cdr_line(
+        "13812345678", "4008001234", "PJSIP/trunk-0001", "PJSIP/8002-0009", at(2, 22),
+        at(2, 22), at(2, 22, 3), "ANSWERED", "7.2", linked="7.1", sequence="2",
+    )  # fmt: skip
+    other = inbound("13900000000", "8002", at(2, 23), uid="7.5")
+    if files == "one file":
+        reports = [run(sue, store_a, first + between + far + other)]
+    else:
+        reports = [run(sue, store_a, first + between), run(sue, store_a, far + other)]
+    assert sum(report.imported for report in reports) == 4
+    assert sum(report.calls for report in reports) == 3
+    call = Call.objects.get(key="7.1")
+    assert len(call.legs) == 2
+    assert call.billsec == 115 + 180
+    assert Call.objects.count() == 3
+    # The merged call is the last import's now; its counts say so.
+    last = reports[-1]
+    counts = sql_counts(last)
+    assert (last.matched_leads, last.unmatched, last.unknown_extensions) == (
+        counts["matched"],
+        counts["unmatched"],
+        counts["unknown"],
+    )
+
+
 def test_a_failure_in_the_reader_fails_the_import(utc, sue, store_a, monkeypatch):
     good = inbound("13812345678", "8001", at(2, 10), uid="1").encode()
     parse = parsers.parse

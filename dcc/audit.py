@@ -16,6 +16,17 @@ def attribute(instance, *, actor, reason: str = ""):
     return instance
 
 
+def assign(instance, values: dict) -> dict[str, list[str]]:
+    """Set ``values`` on ``instance``; the fields whose value changed, as
+    ``[old, new]`` text (for ``record``)."""
+    changed = {}
+    for name, value in values.items():
+        if getattr(instance, name) != value:
+            changed[name] = [str(getattr(instance, name)), str(value)]
+            setattr(instance, name, value)
+    return changed
+
+
 def record(name: str, *, actor, target=None, store=None, **data):
     from dcc.models import AuditEvent
 

@@ -1,13 +1,13 @@
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 
 from dcc import selectors
-from dcc.models import Team, User
+from dcc.models import Store, Team, User
 from dcc.policy import can, capability_required, get_visible_or_404
 from dcc.roles import Role
 
@@ -70,3 +70,21 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok", "time": timezone.now().isoformat()})
+
+
+def chosen_store(request) -> tuple[Store, list[Store]]:
+    """The store a store-settings page is about, and the active stores the
+    user may pick from: the ``store`` asked for (form, then query string),
+    else the user's own, else the first they may see. 404 for a store
+    outside theirs, or when they may see none."""
+    stores = list(Store.objects.visible_to(request.user).filter(is_active=True).order_by("code"))
+    wanted = request.POST.get("store") or request.GET.get("store") or request.user.store_id
+    if wanted:
+        store = next((s for s in stores if str(s.pk) == str(wanted)), None)
+        if store is None:
+            raise Http404("store outside the user's scope")
+    else:
+        store = stores[0] if stores else None
+    if store is None:
+        raise Http404("no store")
+    return store, stores

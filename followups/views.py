@@ -28,6 +28,7 @@ from django.views.decorators.http import require_POST
 from dcc.htmx import is_partial
 from dcc.policy import can, capability_required, get_visible_or_404, require
 from dcc.timeutils import local_day_start
+from dcc.views import chosen_store
 from followups import selectors, services, sms
 from followups.forms import (
     ArriveForm,
@@ -568,11 +569,7 @@ def store_rules(request):
     """门店规则: the manager's settings for the store's clocks and cadence."""
     from dcc.models import Store
 
-    stores = Store.objects.visible_to(request.user).filter(is_active=True).order_by("code")
-    store_id = request.POST.get("store") or request.GET.get("store") or request.user.store_id
-    store = get_visible_or_404(Store, request.user, pk=store_id) if store_id else stores.first()
-    if store is None:
-        raise Http404("no store")
+    store, stores = chosen_store(request)
     policy = services.policy_for(store)
     if request.method == "POST":
         # Validation writes into the instances; the service re-reads both under lock.

@@ -144,146 +144,123 @@ def unit_counts(
     """The counts ``figures_from`` needs, per agent, team or store (``level``)
     of ``ids``, each by the path ``compute`` of that unit follows (a lead's
     owner, its owner's team or its store; a follow-up's, visit's, call's and
-    deal's staff member, their team or the store; a target's member):
-    one grouped query per base table in ``tables``."""
-    ids = list(ids)
-    counts: dict[int, Counter] = {pk: Counter() for pk in ids}
-    if not ids:
-        return counts
-    lead_path, staff_path = LEAD_PATHS[level], STAFF_PATHS[level]
+    deal's staff member, their team or the store; a target's member)."""
+    return counts_by({level: ids}, period, tables=tables)[level]
 
-    def per(rows, path, **aggregates):
-        _per(
-            rows.filter(**{f"{path}__in": ids}).values(path).annotate(**aggregates).order_by(),
-            path,
-            counts,
-        )
+
+def counts_by(
+    levels: dict[str, list[int]], period: Period, *, tables: tuple[str, ...] = TABLES
+) -> dict[str, dict[int, Counter]]:
+    """``unit_counts`` of several levels at once (e.g. every store and every
+    agent of a batch of stores): each table is grouped once by all the
+    levels' paths together. A row has one unit per level, so each level's
+    counts are the sums of the groups. Distinct counts are no such sums and
+    have a query per level: visited leads (distinct per owner, team or
+    store) and first-time callers (one window query for all the levels).
+    Agent-days (an agent's distinct days with a call) come with the calls'
+    groups when the levels include the agent, whose path is in every group:
+    another level's are the sums of its agents' days there; an agent's are
+    the sum over their groups, unless they have more than one (calls
+    through two stores: the same day could count twice), whose days are
+    counted again on their own. Without the agent level, each level has its
+    agent-days query."""
+    levels = {level: list(ids) for level, ids in levels.items()}
+    counts = {level: {pk: Counter() for pk in ids} for level, ids in levels.items()}
+    if not any(levels.values()):
+        return counts
+
+    def grouped(rows, paths: dict[str, str], **aggregates) -> list[dict]:
+        """Group ``rows`` by every level's path; add each group's counts to
+        its unit of each level; answer the groups' units."""
+        columns = [paths[level] for level in levels]
+        where = Q(pk__in=[])
+        for level, ids in levels.items():
+            where |= Q(**{f"{paths[level]}__in": ids})
+        units = []
+        for row in rows.filter(where).values(*columns).annotate(**aggregates).order_by():
+            unit = {level: row.pop(paths[level]) for level in levels}
+            units.append(unit)
+            for level, pk in unit.items():
+                into = counts[level].get(pk)
+                if into is not None:
+                    for name, value in row.items():
+                        into[name] += value or 0
+        return units
 
     if "leads" in tables:
-        per(leads(GROUP).filter(lead_counted_q(period)), lead_path, **lead_counts(period))
+        grouped(leads(GROUP).filter(lead_counted_q(period)), LEAD_PATHS, **lead_counts(period))
     if "first_calls" in tables:
-        per(followups(GROUP).filter(first_call_q(period)), staff_path, first_calls=Count("pk"))
+        grouped(followups(GROUP).filter(first_call_q(period)), STAFF_PATHS, first_calls=Count("pk"))
     if "visits" in tables:
         # Per visit for who booked it; per lead for its owner.
         visits = Appointment.objects.filter(arrived_q(period))
-        per(visits, staff_path, **visit_counts_for_agent())
-        per(visits, VISIT_LEAD_PATHS[level], **visit_counts_for_owner())
+        grouped(visits, STAFF_PATHS, **visit_counts_for_agent())
+        for level, ids in levels.items():
+            path = VISIT_LEAD_PATHS[level]
+            _per(
+                visits.filter(**{f"{path}__in": ids})
+                .values(path)
+                .annotate(**visit_counts_for_owner())
+                .order_by(),
+                path,
+                counts[level],
+            )
     if "deals" in tables:
-        per(deals(GROUP, period), staff_path, deals=Count("pk"))
+        grouped(deals(GROUP, period), STAFF_PATHS, deals=Count("pk"))
     if "targets" in tables:
-        per(targets(GROUP, period), TARGET_PATHS[level], target_units=Sum("units"))
+        grouped(targets(GROUP, period), TARGET_PATHS, target_units=Sum("units"))
     if "callers" in tables:
         # The earliest call per number within each unit.
+        where = Q(pk__in=[])
+        for level, ids in levels.items():
+            where |= Q(**{f"{STAFF_PATHS[level]}__in": ids})
         callers = caller_counts(
-            GROUP, period, {level: staff_path}, where=Q(**{f"{staff_path}__in": ids})
-        )[level]
-        for unit, values in callers.items():
-            if unit in counts:
-                counts[unit].update(values)
+            GROUP, period, {level: STAFF_PATHS[level] for level in levels}, where=where
+        )
+        for level, units in callers.items():
+            for pk, values in units.items():
+                if pk in counts[level]:
+                    counts[level][pk].update(values)
     if "calls" in tables:
-        calls = customer_calls(GROUP, period)
-        per(calls, staff_path, **call_counts())
-        # An agent-day: an agent's local day with a call.
-        if level == "agent":
-            per(
-                calls.filter(agent__isnull=False),
-                staff_path,
-                agent_days=Count(TruncDate("started_at"), distinct=True),
-            )
-        else:  # the unit's agents' days, each agent's counted once
-            _unit_agent_days(calls.filter(**{f"{staff_path}__in": ids}), staff_path, counts)
+        _call_counts(customer_calls(GROUP, period), levels, counts, grouped)
     return counts
 
 
-def _unit_agent_days(calls, path: str, into: dict[int, Counter]) -> None:
-    """Agent-days per unit (``path``) of ``calls``: the distinct local days
-    with a call of each agent, summed over the unit's agents (an agent-day
-    is one agent's day)."""
-    rows = (
-        calls.filter(agent__isnull=False)
-        .values(path, "agent")
-        .annotate(days=Count(TruncDate("started_at"), distinct=True))
-        .order_by()
-    )
-    for row in rows:
-        counts = into.get(row[path])
-        if counts is not None:
-            counts["agent_days"] += row["days"]
-
-
-def store_and_agent_counts(
-    stores: list[int], staff: list[int], period: Period
-) -> tuple[dict[int, Counter], dict[int, Counter]]:
-    """Per store and per staff member, every count but first-time callers'.
-    Each table is grouped once by (its store path, its agent path): a row has
-    one of each, so the pairs add up exactly to both the store's counts and
-    the agent's (``unit_counts`` would read each table once per level). Two
-    counts are no plain sums of pairs. Visited leads (distinct per owner and
-    per store) have a query per level. Agent-days (an agent's distinct days
-    with a call) come with the calls' pairs: a store's are the sum of its
-    agents' days there; an agent's are the sum over stores, unless they
-    called from two stores (the same day could count twice): those agents'
-    days are counted again on their own."""
-    per_store: dict[int, Counter] = {pk: Counter() for pk in stores}
-    per_agent: dict[int, Counter] = {pk: Counter() for pk in staff}
-
-    def pairs(rows, paths: dict[str, str], **aggregates):
-        store_path, agent_path = paths["store"], paths["agent"]
-        where = Q(**{f"{store_path}__in": stores}) | Q(**{f"{agent_path}__in": staff})
-        grouped = (
-            rows.filter(where).values(store_path, agent_path).annotate(**aggregates).order_by()
-        )
-        seen = []
-        for row in grouped:
-            store, agent = row.pop(store_path), row.pop(agent_path)
-            seen.append((store, agent))
-            for into, key in ((per_store, store), (per_agent, agent)):
-                counts = into.get(key)
-                if counts is not None:
-                    for name, value in row.items():
-                        counts[name] += value or 0
-        return seen
-
-    pairs(leads(GROUP).filter(lead_counted_q(period)), LEAD_PATHS, **lead_counts(period))
-    pairs(followups(GROUP).filter(first_call_q(period)), STAFF_PATHS, first_calls=Count("pk"))
-    visits = Appointment.objects.filter(arrived_q(period))
-    pairs(visits, STAFF_PATHS, **visit_counts_for_agent())
-    pairs(deals(GROUP, period), STAFF_PATHS, deals=Count("pk"))
-    pairs(targets(GROUP, period), TARGET_PATHS, target_units=Sum("units"))
-    calls = customer_calls(GROUP, period)
+def _call_counts(calls, levels, counts, grouped) -> None:
+    """``counts_by``'s calls: the call counts and agent-days (see there)."""
     day = TruncDate("started_at")
-    called = pairs(
+    if "agent" not in levels:
+        grouped(calls, STAFF_PATHS, **call_counts())
+        for level, ids in levels.items():
+            path = STAFF_PATHS[level]
+            rows = (
+                calls.filter(**{f"{path}__in": ids}, agent__isnull=False)
+                .values(path, "agent")
+                .annotate(days=Count(day, distinct=True))
+                .order_by()
+            )
+            for row in rows:
+                counts[level][row[path]]["agent_days"] += row["days"]
+        return
+    units = grouped(
         calls,
         STAFF_PATHS,
         **call_counts(),
         agent_days=Count(day, distinct=True, filter=Q(agent__isnull=False)),
     )
-    for level, ids, into in (("agent", staff, per_agent), ("store", stores, per_store)):
-        path = VISIT_LEAD_PATHS[level]
-        _per(
-            visits.filter(**{f"{path}__in": ids})
-            .values(path)
-            .annotate(**visit_counts_for_owner())
-            .order_by(),
-            path,
-            into,
-        )
-    stores_of = defaultdict(set)
-    for store, agent in called:
-        stores_of[agent].add(store)
-    several = [agent for agent, seen in stores_of.items() if agent in per_agent and len(seen) > 1]
+    groups_of = Counter(unit["agent"] for unit in units)
+    several = [pk for pk, n in groups_of.items() if n > 1 and pk in counts["agent"]]
     if several:
-        for agent in several:
-            per_agent[agent]["agent_days"] = 0
+        for pk in several:
+            counts["agent"][pk]["agent_days"] = 0
         _per(
             calls.filter(agent__in=several)
             .values("agent")
             .annotate(agent_days=Count(day, distinct=True))
             .order_by(),
             "agent",
-            per_agent,
+            counts["agent"],
         )
-    return per_store, per_agent
 
 
 def categories_by(level: str, ids, period: Period) -> dict[int, dict[str, Metric]]:
@@ -364,7 +341,9 @@ def by_store(stores, period: Period, *, today: date | None = None) -> dict[int, 
     staff = dict(User.objects.filter(store__in=stores).values_list("pk", "store"))
     team_of = dict(User.objects.filter(store__in=stores).values_list("pk", "team"))
     teams = list(Team.objects.filter(store__in=stores))
-    per_store, per_agent = store_and_agent_counts(stores, list(staff), period)
+    without_callers = tuple(table for table in TABLES if table != "callers")
+    both = counts_by({"store": stores, "agent": list(staff)}, period, tables=without_callers)
+    per_store, per_agent = both["store"], both["agent"]
     # First-time callers of every agent, team and store in one query.
     callers = caller_counts(
         GROUP,

@@ -474,11 +474,7 @@ def scorecard_settings_update(*, actor, store: Store, **values) -> ScorecardSett
         raise ValidationError({name: _("Unknown setting.") for name in unknown})
     settings_for(store)
     settings = ScorecardSettings.objects.select_for_update().get(store=store)
-    changed = {}
-    for name, value in values.items():
-        if getattr(settings, name) != value:
-            changed[name] = [str(getattr(settings, name)), str(value)]
-            setattr(settings, name, value)
+    changed = audit.assign(settings, values)
     settings.full_clean()
     if changed:
         audit.attribute(settings, actor=actor)

@@ -172,11 +172,7 @@ def kpi_settings_update(*, actor, store: Store, reason: str = "", **values) -> K
     if unknown:
         raise ValidationError({name: _("Unknown setting.") for name in unknown})
     settings, _created = KpiSettings.objects.select_for_update().get_or_create(store=store)
-    changed = {}
-    for name, value in values.items():
-        if getattr(settings, name) != value:
-            changed[name] = [str(getattr(settings, name)), str(value)]
-            setattr(settings, name, value)
+    changed = audit.assign(settings, values)
     settings.full_clean()
     if changed:
         audit.attribute(settings, actor=actor, reason=reason)

@@ -22,9 +22,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from dcc.models import Store, Team, User
+from dcc.models import Team, User
 from dcc.policy import Level, can, capability_required, scope_level
 from dcc.roles import Role
+from dcc.views import chosen_store
 from kpi import metrics, selectors, services
 from kpi.forms import KpiSettingsForm, MeetingForm
 from kpi.metrics import KPIS, Period, Scope
@@ -345,14 +346,7 @@ def meetings(request):
 @capability_required("kpi.settings.manage")
 def kpi_settings(request):
     """The store's KPI settings: when meetings are on time, which days are worked."""
-    stores = list(Store.objects.visible_to(request.user).filter(is_active=True).order_by("code"))
-    store_id = request.POST.get("store") or request.GET.get("store") or request.user.store_id
-    store = next((s for s in stores if str(s.pk) == str(store_id)), None) if store_id else None
-    if store_id and store is None:
-        raise Http404("store outside the user's scope")
-    store = store or (stores[0] if stores else None)
-    if store is None:
-        raise Http404("no store")
+    store, stores = chosen_store(request)
     settings = services.settings_for(store)
     if request.method == "POST":
         # Validation writes into a copy; the service re-reads the row under lock.

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 
 from dcc.models import Store, Team
 from dcc.policy import Level, can, capability_required, scope_level
+from dcc.views import chosen_store
 from kpi import metrics, selectors
 from kpi import scorecard as cards
 from kpi.metrics import Period, Scope
@@ -226,15 +227,7 @@ class ScorecardSettingsForm(forms.ModelForm):
 
 
 def _store(request) -> Store:
-    stores = list(Store.objects.visible_to(request.user).filter(is_active=True).order_by("code"))
-    store_id = request.POST.get("store") or request.GET.get("store") or request.user.store_id
-    store = next((s for s in stores if str(s.pk) == str(store_id)), None) if store_id else None
-    if store_id and store is None:
-        raise Http404("store outside the user's scope")
-    store = store or (stores[0] if stores else None)
-    if store is None:
-        raise Http404("no store")
-    request.stores = stores
+    store, request.stores = chosen_store(request)
     return store
 
 

@@ -18,15 +18,14 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Avg, Count, OuterRef, Subquery
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from dcc.htmx import is_partial
-from dcc.models import Store
 from dcc.policy import can, capability_required, get_visible_or_404, require
+from dcc.views import chosen_store
 from leads.forms import add_service_errors
 from telephony import playback, reviews
 from telephony.models import Playback, Recording, Review, ReviewItem
@@ -164,18 +163,9 @@ def my_reviews(request):
 # ---------------------------------------------------------------- checklist
 
 
-def _checklist_store(request):
-    stores = Store.objects.visible_to(request.user).filter(is_active=True).order_by("code")
-    store_id = request.POST.get("store") or request.GET.get("store") or request.user.store_id
-    store = get_visible_or_404(Store, request.user, pk=store_id) if store_id else stores.first()
-    if store is None:
-        raise Http404("no store")
-    return store, stores
-
-
 @capability_required("telephony.checklist.manage")
 def checklist(request):
-    store, stores = _checklist_store(request)
+    store, stores = chosen_store(request)
     if request.method == "POST":
         form = ReviewItemForm(request.POST, prefix="new")
         form.fields["order"].required = False

@@ -19,6 +19,7 @@ from openpyxl import Workbook
 
 from leads import importer
 from leads.models import Channel, Lead
+from tests.bench.common import cpu_reference
 from tests.factories import VehicleModelFactory
 
 pytestmark = [pytest.mark.bench, pytest.mark.django_db(transaction=True)]
@@ -76,7 +77,7 @@ def test_import_10000_rows(mike, alice, bob, carol, request):
         assert (result.created, result.duplicate_count, result.errors) == (ROWS, 0, [])
     assert Lead.objects.count() == ROWS * RUNS
 
-    reference = _cpu_reference()
+    reference = cpu_reference()
     ordered = sorted(seconds)
     median = statistics.median(ordered)
     p95 = ordered[math.ceil(0.95 * len(ordered)) - 1]  # nearest rank
@@ -95,13 +96,3 @@ def test_import_10000_rows(mike, alice, bob, carol, request):
         f"machine reference: a 10M-iteration Python loop takes {reference:.2f} s here "
         "(about 0.3 s on a current laptop; scale the figures above accordingly)"
     )
-
-
-def _cpu_reference() -> float:
-    """How fast this machine runs plain Python, so that figures taken on a
-    slow or busy CI box can be compared with a developer's laptop."""
-    started = time.perf_counter()
-    total = 0
-    for i in range(10_000_000):
-        total += i
-    return time.perf_counter() - started

@@ -43,7 +43,6 @@ look.
 # ruff: noqa: S608
 
 import json
-import math
 import os
 import statistics
 import time
@@ -64,6 +63,7 @@ from kpi.metrics import KPIS, Period, Scope, compute
 from kpi.models import Meeting, Target
 from leads.models import Channel, Customer, CustomerPhone, Deal, Lead, VehicleModel
 from telephony.models import Call
+from tests.bench.common import nearest_rank, reference_data
 
 pytestmark = [pytest.mark.bench, pytest.mark.django_db(transaction=True)]
 
@@ -76,17 +76,6 @@ MONTHS = 30  # the data's span, up to now
 # BENCH_EXPLAIN.
 STORE_RUNS, GROUP_RUNS, EXPORT_RUNS = 15, 5, 5
 EXPLAIN_TOP = 6
-MODELS = (
-    ("英朗", "轿车"),
-    ("君威", "轿车"),
-    ("君越", "轿车"),
-    ("昂科拉", "SUV"),
-    ("昂科威", "SUV"),
-    ("昂科旗", "SUV"),
-    ("GL8", "MPV"),
-    ("微蓝6", "新能源"),
-)
-CHANNELS = (("autohome", "汽车之家"), ("bitauto", "易车网"), ("dongchedi", "懂车帝"))
 PREFIXES = ("138", "139", "137", "150", "158", "186", "187", "189", "199", "135")
 
 
@@ -166,10 +155,7 @@ class Volume:
     # ------------------------------------------------------------ organisation
 
     def load_org(self) -> int:
-        for name, category in MODELS:
-            VehicleModel.objects.get_or_create(name=name, defaults={"category": category})
-        for code, label in CHANNELS:
-            Channel.objects.get_or_create(code=code, defaults={"label": label})
+        reference_data()
         self.models = list(VehicleModel.objects.order_by("pk").values_list("pk", flat=True))
         self.categories = sorted(set(VehicleModel.objects.values_list("category", flat=True)))
         self.channels = list(Channel.objects.order_by("pk").values_list("pk", flat=True))
@@ -785,7 +771,7 @@ class Volume:
 
 def _stats(samples: list[float]) -> str:
     ordered = sorted(samples)
-    p95 = ordered[math.ceil(0.95 * len(ordered)) - 1]  # nearest rank
+    p95 = nearest_rank(ordered, 0.95)
     return (
         f"runs={len(ordered)}  median {statistics.median(ordered):8.1f} ms  "
         f"p95 {p95:8.1f} ms  min {ordered[0]:8.1f} ms  max {ordered[-1]:8.1f} ms"

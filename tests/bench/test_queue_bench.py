@@ -25,7 +25,6 @@ each target issues, and flags sequential scans and big sorts;
 
 import cProfile
 import io
-import math
 import os
 import pstats
 import random
@@ -62,6 +61,7 @@ from leads.models import (
     Status,
     VehicleModel,
 )
+from tests.bench.common import cpu_reference, nearest_rank, reference_data
 
 pytestmark = [pytest.mark.bench, pytest.mark.django_db(transaction=True)]
 
@@ -82,17 +82,6 @@ HOUR = 3_600
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰飞鹏辉建国志宏海燕婷雪琳晨浩宇欣怡"
 PREFIXES = ("138", "139", "137", "150", "158", "186", "187", "177", "189", "199")
-MODELS = (
-    ("英朗", "轿车"),
-    ("君威", "轿车"),
-    ("君越", "轿车"),
-    ("昂科拉", "SUV"),
-    ("昂科威", "SUV"),
-    ("昂科旗", "SUV"),
-    ("GL8", "MPV"),
-    ("微蓝6", "新能源"),
-)
-CHANNELS = (("autohome", "汽车之家"), ("bitauto", "易车网"), ("dongchedi", "懂车帝"))
 NOTES = ("想了解最新优惠", "关注油耗和保养费用", "周末方便到店", "对比了竞品", "需要7座")
 
 OPEN_STATUS_WEIGHTS = {
@@ -199,11 +188,7 @@ class Volume:
 
     def load_org(self):
         started = time.perf_counter()
-        for name, category in MODELS:
-            VehicleModel.objects.get_or_create(name=name, defaults={"category": category})
-        # Migrations seed these, but an earlier transactional test flushes them.
-        for code, label in CHANNELS:
-            Channel.objects.get_or_create(code=code, defaults={"label": label})
+        reference_data()
         DefeatReason.objects.get_or_create(store=None, code="price", defaults={"label": "价格原因"})
         self.models = list(VehicleModel.objects.values_list("pk", flat=True))
         self.channels = list(Channel.objects.values_list("pk", flat=True))
@@ -575,7 +560,7 @@ class Volume:
 
 def _stats(samples: list[float]) -> str:
     ordered = sorted(samples)
-    p95 = ordered[math.ceil(0.95 * len(ordered)) - 1]  # nearest rank
+    p95 = nearest_rank(ordered, 0.95)
     return (
         f"n={len(ordered)}  median {statistics.median(ordered):6.1f} ms  "
         f"p95 {p95:6.1f} ms  max {ordered[-1]:6.1f} ms"
@@ -763,13 +748,4 @@ def test_call_queue_at_volume(request):
     if explain:
         write("")
         write("plan warnings: " + ("; ".join(warnings) if warnings else "none"))
-    write(f"machine reference: a 10M-iteration Python loop takes {_cpu_reference():.2f} s here")
-
-
-def _cpu_reference() -> float:
-    """How fast this machine runs plain Python (about 0.3 s on a current laptop)."""
-    started = time.perf_counter()
-    total = 0
-    for i in range(10_000_000):
-        total += i
-    return time.perf_counter() - started
+    write(f"machine reference: a 10M-iteration Python loop takes {cpu_reference():.2f} s here")

@@ -38,7 +38,6 @@ slowest run). A measurement: it asserts counts, never a time.
 
 import cProfile
 import io
-import math
 import os
 import pstats
 import random
@@ -60,6 +59,7 @@ from followups.models import FollowUp
 from leads.models import Customer, CustomerPhone, Lead, Source, Status
 from telephony import services
 from telephony.models import Call, CallImport, ExtensionAssignment, ImportStatus
+from tests.bench.common import cpu_reference, nearest_rank
 
 pytestmark = [pytest.mark.bench, pytest.mark.django_db(transaction=True)]
 
@@ -619,11 +619,6 @@ def _breakdown(timings: dict) -> str:
     return f"parse {parse:.1f} s in the reader thread, meanwhile: {rest} s"
 
 
-def _nearest_rank(samples: list[float], share: float) -> float:
-    ordered = sorted(samples)
-    return ordered[math.ceil(share * len(ordered)) - 1]
-
-
 def _load() -> str:
     return "load average " + ", ".join(f"{value:.1f}" for value in os.getloadavg())
 
@@ -686,7 +681,7 @@ def test_import_a_million_cdr_rows(request):
         assert Call.objects.filter(store=data.store).count() == report.calls
 
         median = statistics.median(seconds)
-        p95 = _nearest_rank(seconds, 0.95)
+        p95 = nearest_rank(seconds, 0.95)
         write(
             f"import of {writer.lines:,} rows, {RUNS} runs: median {median:.1f} s "
             f"({writer.lines / median:,.0f} rows/s), p95 {p95:.1f} s (nearest rank: with "
@@ -707,7 +702,7 @@ def test_import_a_million_cdr_rows(request):
         if os.environ.get("BENCH_PROFILE") == "1":
             data.reset()
             _profile(write, lambda: _import(data.store, path))
-    write(f"machine reference: a 10M-iteration Python loop takes {_cpu_reference():.2f} s here")
+    write(f"machine reference: a 10M-iteration Python loop takes {cpu_reference():.2f} s here")
     assert CallImport.objects.filter(store=data.store).count() >= RUNS + 1
 
 
@@ -725,12 +720,3 @@ def _profile(write, fn) -> None:
         for line in out.getvalue().splitlines():
             if line.strip():
                 write(f"   {line}")
-
-
-def _cpu_reference() -> float:
-    """How fast this machine runs plain Python (about 0.3 s on a current laptop)."""
-    started = time.perf_counter()
-    total = 0
-    for i in range(10_000_000):
-        total += i
-    return time.perf_counter() - started

@@ -391,10 +391,6 @@ def _key(value) -> str:
 # ---------------------------------------------------------------- channels and models
 
 
-def _share(part: int, whole: int) -> Decimal | None:
-    return percent(part, whole)
-
-
 def channels(scope: Scope, period: Period) -> dict:
     """Leads, calls and deals per channel; leads and deals per vehicle model."""
     lead_rows = list(
@@ -435,8 +431,8 @@ def channels(scope: Scope, period: Period) -> dict:
             "key": _key(key),
             "label": models[key] if key else _("No model"),
             **counts,
-            "lead_share": _share(counts["leads"], total_leads),
-            "deal_share": _share(counts["deals"], total_deals),
+            "lead_share": percent(counts["leads"], total_leads),
+            "deal_share": percent(counts["deals"], total_deals),
         }
         for key, counts in sorted(
             by_model.items(), key=lambda kv: (-kv[1]["leads"], -kv[1]["deals"], str(kv[0]))
@@ -493,7 +489,7 @@ def first_contact(scope: Scope, period: Period) -> list[dict]:
             "key": str(i),
             "label": label,
             "n": counts[f"b{i}"],
-            "share": _share(counts[f"b{i}"], total),
+            "share": percent(counts[f"b{i}"], total),
         }
         for i, (label, _q) in enumerate(buckets)
     ]
@@ -559,7 +555,7 @@ def defeats(scope: Scope, period: Period) -> dict:
                         "key": _key(key),
                         "label": labels[param].get(key, empty[param]) if key else empty[param],
                         "n": n,
-                        "share": _share(n, total),
+                        "share": percent(n, total),
                     }
                     for key, n in sorted(counts[param].items(), key=lambda kv: (-kv[1], str(kv[0])))
                 ],

@@ -73,6 +73,7 @@ from kpi.metrics import (
     customer_calls,
     deals,
     leads,
+    percent,
     visits,
 )
 from kpi.metrics.base import without_jit
@@ -471,12 +472,6 @@ def _agent_sheet(store: Store, agents: dict[int, dict], caption: str) -> _Sheet:
     return sheet
 
 
-def _share(part: int, whole: int) -> Decimal | None:
-    if not whole:
-        return None
-    return Decimal(100) * Decimal(part) / Decimal(whole)
-
-
 COUNTED = ("leads", "a_cards", "calls", "visits", "deals")
 
 
@@ -574,8 +569,8 @@ def _channel_sheet(counts: dict, models: dict, caption: str) -> _Sheet:
                 c["calls"],
                 c["visits"],
                 c["deals"],
-                _share(c["leads"], total_leads),
-                _share(c["deals"], total_deals),
+                percent(c["leads"], total_leads),
+                percent(c["deals"], total_deals),
             ]
         )
     sheet = _Sheet(SHEETS[3], caption)
@@ -605,9 +600,9 @@ def _channel_sheet(counts: dict, models: dict, caption: str) -> _Sheet:
             [
                 model,
                 c["leads"],
-                _share(c["leads"], total_leads),
+                percent(c["leads"], total_leads),
                 c["deals"],
-                _share(c["deals"], total_deals),
+                percent(c["deals"], total_deals),
             ]
             for model, c in sorted(models.items(), key=lambda item: (-item[1]["leads"], item[0]))
         ],

@@ -13,7 +13,25 @@ from rest_framework.test import APIClient
 from dcc.roles import Role
 from leads.models import Channel, DefeatReason, Source
 from leads.services import lead_create
+from tests import requires
 from tests.factories import StaffFactory, StoreFactory, TeamFactory, VehicleModelFactory
+
+# ---------------------------------------------------------------- needs (tests/requires.py)
+
+
+def pytest_sessionstart(session):
+    requires.check_session(requires.required())
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the tests marked postgres, redis or e2e that this run cannot serve…"""
+    requires.mark_skips(items, required_needs=requires.required())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """…or fail them, before their fixtures, where DCC_REQUIRE requires the need."""
+    requires.fail_required(item, required_needs=requires.required())
 
 
 @pytest.fixture

@@ -43,3 +43,15 @@ def test_worker_writes_to_the_database(worker):
 def test_heartbeat_is_scheduled_by_beat():
     schedule = settings.CELERY_BEAT_SCHEDULE
     assert schedule["dcc.heartbeat"]["task"] == heartbeat.name
+
+
+@pytest.mark.redis
+def test_redis_redelivers_only_after_the_longest_wait():
+    """Redis hands an unacknowledged task out again after the visibility
+    timeout: it must outlast the longest task and the longest retry countdown
+    (an SMS retry), or a late-acknowledged task would run twice."""
+    from followups.sms import RETRY_BACKOFF
+
+    timeout = app.conf.broker_transport_options["visibility_timeout"]
+    assert timeout > app.conf.task_time_limit
+    assert timeout > max(RETRY_BACKOFF)

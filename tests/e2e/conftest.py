@@ -1,25 +1,13 @@
 """Browser tests: Playwright for Python driving Debian's Chromium.
 
 Browser downloads are impossible here, so Playwright launches
-``/usr/bin/chromium`` (installed by .ci/run); without it the tests skip.
+``/usr/bin/chromium`` (installed by .ci/run), or CHROMIUM_PATH. Without it
+the tests skip, or fail where DCC_REQUIRE names chromium (tests/requires.py).
 """
-
-import os
-import shutil
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-
-
-def pytest_collection_modifyitems(config, items):
-    if Path(CHROMIUM).exists() or shutil.which("chromium"):
-        return
-    skip = pytest.mark.skip(reason=f"no Chromium at {CHROMIUM}")
-    for item in items:
-        if "e2e" in item.keywords:
-            item.add_marker(skip)
+from tests.requires import chromium_path
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -41,7 +29,7 @@ def browser_context_args(browser_context_args):
 def browser_type_launch_args(browser_type_launch_args):
     return {
         **browser_type_launch_args,
-        "executable_path": CHROMIUM,
+        "executable_path": chromium_path() or "/usr/bin/chromium",
         "args": [
             "--no-sandbox",
             "--disable-gpu",

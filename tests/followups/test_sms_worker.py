@@ -59,12 +59,6 @@ def wait_until(predicate, *, timeout=20.0, what="the condition", details=lambda:
         time.sleep(0.02)
 
 
-def needs_server_database(why: str):
-    return pytest.mark.skipif(
-        connection.vendor == "sqlite", reason=f"{why} needs a server database (DATABASE_URL)"
-    )
-
-
 def at_least(count, items):
     """``items`` once there are ``count`` of them, for ``wait_until``."""
     return items if len(items) >= count else None
@@ -242,7 +236,7 @@ def test_a_temporary_error_is_retried_by_celery_and_sent_once(
 
 
 # SQLite's shared in-memory test database locks whole tables across threads.
-@needs_server_database("running two deliveries at once")
+@pytest.mark.postgres  # running two deliveries at once
 def test_a_message_handed_out_twice_reaches_the_provider_once(alice, make_lead, provider, seen):
     provider.script(Reply.ok(hold=True))  # the first send stays in flight until released
     appointment = book(alice, make_lead(alice))  # enqueued once…
@@ -359,7 +353,7 @@ def worker_process(fake: FakeSmsServer, log_path: Path):
 
 
 # The SQLite test database lives in this process's memory.
-@needs_server_database("a worker in another process")
+@pytest.mark.postgres  # a worker in another process
 def test_a_killed_worker_does_not_send_the_reminder_again(alice, mike, make_lead, tmp_path):
     log_path = tmp_path / "worker.log"
 

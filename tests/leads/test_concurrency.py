@@ -9,15 +9,14 @@ partial unique constraint can. PostgreSQL only (SQLite serialises writers).
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from leads.models import Lead, Source
 from leads.services import DuplicateLead, lead_create
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent writers")
 def test_concurrent_entry_of_one_phone_yields_one_lead(alice, bob, envision, monkeypatch):
     barrier = threading.Barrier(2, timeout=20)
     real_find = __import__("leads.services", fromlist=["find_open_lead"]).find_open_lead

@@ -711,13 +711,12 @@ def test_import_queries_do_not_grow_with_rows(mike, bob, envision, django_assert
 # ---------------------------------------------------------------- the race
 
 
+@pytest.mark.postgres  # row locks that block
 @pytest.mark.django_db(transaction=True)
 def test_a_phone_entered_during_the_import_becomes_a_duplicate(mike, alice, envision, caplog):
     """The duplicate check runs before the insert; someone entering one of the
     file's phones in between makes the unique constraint fire, and the
     import retries once, reporting that row as a duplicate."""
-    if connection.vendor != "postgresql":
-        pytest.skip("needs row locks that block: PostgreSQL")
     caplog.set_level(logging.INFO, logger="leads.importer")
     entered, release, results = threading.Event(), threading.Event(), {}
 

@@ -265,6 +265,7 @@ def test_command_imports_a_folder_once(tmp_path, store_a, alice):
     assert out.getvalue().count("imported before, skipped") == 2
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_imports_of_one_file_at_once_store_it_once(sue, store_a, alice, bob):
     """The folder job and an upload of the same file at the same moment:
@@ -273,8 +274,6 @@ def test_two_imports_of_one_file_at_once_store_it_once(sue, store_a, alice, bob)
 
     from django.db import connection
 
-    if connection.vendor == "sqlite":
-        pytest.skip("needs a server database (DATABASE_URL)")
     data = (SAMPLES / "master_basic.csv").read_bytes()
     reports, barrier = [], threading.Barrier(2)
 

@@ -29,7 +29,9 @@ def required(environ=None) -> frozenset[str]:
     names = frozenset(name.strip().lower() for name in value.split(",") if name.strip())
     unknown = names - set(NEEDS)
     if unknown:
-        raise pytest.UsageError(f"{ENV}: unknown {', '.join(sorted(unknown))}; known: {', '.join(NEEDS)}")
+        raise pytest.UsageError(
+            f"{ENV}: unknown {', '.join(sorted(unknown))}; known: {', '.join(NEEDS)}"
+        )
     return names
 
 

@@ -30,6 +30,21 @@ def _outbox_only(settings):
     settings.SMS_BACKEND = "followups.backends.console.OutboxOnlyBackend"
 
 
+@pytest.fixture
+def local_clock(monkeypatch):
+    """``local_clock(hour, minute)``: from now on ``timezone.now()`` reads that
+    local (Asia/Shanghai) time today and runs on from there, for the rules that
+    turn on the local day."""
+
+    def set_clock(hour, minute):
+        real_now = timezone.now
+        local = timezone.localtime(real_now())
+        shift = local.replace(hour=hour, minute=minute, second=0, microsecond=0) - local
+        monkeypatch.setattr(timezone, "now", lambda: real_now() + shift)
+
+    return set_clock
+
+
 def log(actor, lead, result="reached", **kwargs):
     kwargs.setdefault("channel", "call")
     return services.followup_log(actor=actor, lead=lead, result=result, **kwargs)
@@ -69,8 +84,16 @@ def test_explicit_next_followup_wins(alice, make_lead):
 # ---------------------------------------------------------------- results drive the lead
 
 
-def test_first_followup_of_any_result_activates_and_times_the_lead(alice, make_lead):
-    lead = make_lead(alice, received_at=timezone.now() - timedelta(minutes=30))
+@pytest.mark.parametrize("clock", [None, (0, 10), (23, 50)], ids=["now", "00:10", "23:50"])
+def test_first_followup_of_any_result_activates_and_times_the_lead(
+    alice, mike, make_lead, local_clock, clock
+):
+    """Whatever the time of day: the lead came in 30 minutes ago, which
+    shortly after midnight is yesterday, so the manager enters it (an agent
+    may date a record earlier today only), and the agent's call times it."""
+    if clock:
+        local_clock(*clock)
+    lead = make_lead(mike, owner=alice, received_at=timezone.now() - timedelta(minutes=30))
     log(alice, lead, result="no_answer")
     lead.refresh_from_db()
     assert lead.status == Status.ACTIVE
@@ -177,6 +200,27 @@ def test_sla_boundary_47_59_versus_48_01(alice, mike, make_lead):
     assert breach.lead_id == late.pk
     assert breach.kind == BreachKind.MANUFACTURER_48H
     assert breach.due_at == issued + timedelta(hours=48)
+
+
+def test_sla_boundary_48_00_00_exactly_is_in_time(alice, mike, make_lead):
+    """A call at the deadline itself meets it (as the KPI counts it:
+    tests/kpi/test_lead_kpis.py); one a second later does not."""
+    issued = datetime(2026, 10, 1, 0, 10, tzinfo=SHANGHAI)
+    due = issued + timedelta(hours=48)
+    exactly = _manufacturer(mike, make_lead, alice, issued)
+    late = _manufacturer(mike, make_lead, alice, issued)
+    log(mike, exactly, agent=alice, occurred_at=due)
+    log(mike, late, agent=alice, occurred_at=due + timedelta(seconds=1))
+    assert sla.sweep_breaches(now=due + timedelta(minutes=5)) == 1
+    assert SlaBreach.objects.get().lead_id == late.pk
+
+
+def test_an_uncalled_lead_is_breached_only_once_its_deadline_has_passed(alice, mike, make_lead):
+    issued = datetime(2026, 10, 1, 0, 10, tzinfo=SHANGHAI)
+    due = issued + timedelta(hours=48)
+    _manufacturer(mike, make_lead, alice, issued)
+    assert sla.sweep_breaches(now=due) == 0  # a call may still come at this very moment
+    assert sla.sweep_breaches(now=due + timedelta(seconds=1)) == 1
 
 
 def test_not_breached_before_the_deadline(alice, mike, make_lead):

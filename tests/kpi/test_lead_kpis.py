@@ -3,10 +3,13 @@ over from September), 48-hour compliance, 30-day conversion, new leads and
 A-cards, at the month's edges in Asia/Shanghai. Expected numbers are worked
 out in the comments from DESIGN §3 and the interpretations in kpi.metrics."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
+from followups import sla
+from followups.models import SlaBreach
 from kpi.metrics import Period, Scope, compute, drilldown
 from leads import services as lead_services
 from leads.models import Lead
@@ -141,6 +144,27 @@ def test_48_hour_compliance_by_deadline_month(alice, bob, store_a, lead, call_lo
     assert figure(Scope("agent", bob.pk), "sla_48h_compliance") == (0, 2, Decimal("0.00"))
     assert rows(store, "sla_48h_compliance", "denominator") == {m1.pk, m2.pk, m3.pk, m4.pk}
     assert rows(store, "sla_48h_compliance", "numerator") == {m1.pk, m2.pk}
+
+
+def test_the_sweep_and_the_kpi_agree_a_call_at_the_deadline_is_in_time(alice, lead, call_log):
+    """DESIGN §2 "within 48 hours": a call at 48:00:00 exactly is in time for
+    both the KPI (``sla_met_at <= first_contact_due``) and the SLA sweep (a
+    breach is a call after the deadline, or none once it has passed)."""
+    issued = at(10, 10, 9)
+    due = issued + timedelta(hours=48)
+    exactly, second_late, never = (lead(alice, issued, source="manufacturer") for _ in range(3))
+    assert exactly.first_contact_due == due
+    call_log(alice, exactly, due)
+    call_log(alice, second_late, due + timedelta(seconds=1))
+
+    store = Scope("store", alice.store_id)
+    assert rows(store, "sla_48h_compliance", "numerator") == {exactly.pk}
+    assert figure(store, "sla_48h_compliance") == (1, 3, Decimal("33.33"))
+    # At the deadline itself nothing is late yet; a second later both are.
+    assert sla.sweep_breaches(now=due) == 0
+    assert sla.sweep_breaches(now=due + timedelta(seconds=1)) == 2
+    breached = set(SlaBreach.objects.values_list("lead_id", flat=True))
+    assert breached == {second_late.pk, never.pk}
 
 
 # ---------------------------------------------------------------- 30-day conversion

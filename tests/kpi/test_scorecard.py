@@ -119,6 +119,25 @@ def test_weighted_total_and_pay():
     assert cards.performance_pay(total, rule(monthly_performance_base=D(3000))) == D("3013.50")
 
 
+def test_half_a_cent_rounds_up_everywhere():
+    """Half up (ROUND_HALF_UP), not to even: an exact half cent always goes up."""
+    # 100 − 33.35 × 0.3 = 89.995 → 90.00
+    assert cards.item_score(D("66.65"), D("100"), rule()) == D("90.00")
+    # 100 − 0.05 × 0.3 = 99.985 → 99.99 (to even would give 99.98)
+    assert cards.item_score(D("89.95"), D("90"), rule()) == D("99.99")
+    # 100 + 0.05 × 1.3 = 100.065 → 100.07 (to even: 100.06)
+    assert cards.item_score(D("90.05"), D("90"), rule()) == D("100.07")
+    # Weighted: 100.65 × 10 ÷ 100 = 10.065 → 10.07; 100.25 × 90 ÷ 100 = 90.225 → 90.23.
+    results = [_result("test_drive_rate", 10, "100.65"), _result("deals", 90, "100.25")]
+    assert cards.weigh(results, rule()) == D("100.30")  # the sum of the rounded figures
+    assert [r.weighted for r in results] == [D("10.07"), D("90.23")]
+    # Pay: 1001 × 100.50 ÷ 100 = 1006.005 → 1006.01 (to even: 1006.00)
+    pay_rule = rule(monthly_performance_base=D(1001))
+    assert cards.performance_pay(D("100.50"), pay_rule) == D("1006.01")
+    # 1 × 2.50 ÷ 100 = 0.025 → 0.03 (to even: 0.02)
+    assert cards.performance_pay(D("2.50"), rule(monthly_performance_base=D(1))) == D("0.03")
+
+
 def test_an_item_with_nothing_to_divide_by_is_left_out_or_zero():
     def card():
         return [

@@ -161,6 +161,38 @@ def test_calls_are_matched_as_match_calls_would(
     assert snapshot() == imported
 
 
+def test_a_lead_received_at_the_calls_end_is_the_calls(
+    utc, sue, store_a, alice, mike, make_lead, read_first
+):
+    """A lead received at the very moment a call ended (entered during the
+    call, saved as it ends) is that call's lead; one received a second later
+    is not (the caller was new). The import (``_Matcher.lead``: received_at
+    <= ended_at) and SQL (``lead_for_number``, ``lead_for_other_number``:
+    received_at__lte=ended_at) draw the line at the same place."""
+    start = at(5, 10)
+    end = start + timedelta(minutes=2)  # inbound() calls last two minutes
+    at_end = make_lead(mike, phone="13866660000", received_at=end)
+    make_lead(mike, phone="13877770000", received_at=end + timedelta(seconds=1))
+    other = make_lead(mike, phone="13888880000", received_at=end)
+    CustomerPhone.objects.create(customer=other.customer, store=store_a, number="+8613899990000")
+    lines = [
+        inbound("13866660000", "8001", start, uid="2.1"),
+        inbound("13877770000", "8001", start, uid="2.2"),
+        inbound("13899990000", "8001", start, uid="2.3"),
+    ]
+    report = run(sue, store_a, "".join(lines))
+    assert report.status == ImportStatus.DONE
+    imported = snapshot()
+    assert Call.objects.get(key="2.1").ended_at == end
+    assert imported["2.1"] == (alice.pk, at_end.pk, False)
+    assert imported["2.2"] == (alice.pk, None, True)
+    assert imported["2.3"] == (alice.pk, other.pk, False)
+
+    Call.objects.update(agent=None, lead=None, new_caller=False)
+    services.match_calls(Call.objects.all())
+    assert snapshot() == imported
+
+
 def test_odd_characters_survive_the_copy(utc, sue, store_a, alice):
     clid = '"王 \\ "Boss"\tTab" <13812345678>'
     line = cdr_line(

@@ -11,13 +11,17 @@ RUN apt-get update \
     && useradd --create-home --uid 1000 dcc
 
 WORKDIR /app
+# The runtime lock first (exact versions and hashes: `make lock`), its own
+# layer; then the project itself, without dependencies.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY dcc dcc
 COPY leads leads
 COPY followups followups
 COPY kpi kpi
 COPY telephony telephony
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir --no-deps .
 COPY . .
 # collectstatic needs settings but no real secrets or database.
 RUN SECRET_KEY=build-only-not-secret-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx \

@@ -74,7 +74,15 @@ from kpi.metrics.rows import (
 )
 from kpi.models import Target
 from kpi.selectors import MEMBER_ROLES
-from leads.models import OPEN_STATUSES, Channel, DefeatReason, Source, Status, VehicleModel
+from leads.models import (
+    OPEN_STATUSES,
+    Channel,
+    DefeatReason,
+    LeadRules,
+    Source,
+    Status,
+    VehicleModel,
+)
 from telephony.models import Direction, Disposition
 
 HEADLINE = (
@@ -586,8 +594,8 @@ def wallboard(scope: Scope, *, now: datetime | None = None) -> dict:
         leads(scope)
         .filter(status__in=OPEN_STATUSES)
         .aggregate(
-            waiting=Count("pk", filter=Q(status=Status.NEW, first_contacted_at__isnull=True)),
-            overdue=Count("pk", filter=Q(next_followup_at__lt=today_start)),
+            waiting=Count("pk", filter=LeadRules.not_yet_contacted()),
+            overdue=Count("pk", filter=LeadRules.overdue(today_start)),
         )
     )
     open_breaches = SlaBreach.objects.filter(scope.q(BREACH_PATHS)).open().count()

@@ -61,36 +61,17 @@ from kpi.metrics.rows import (
     leads,
     targets,
 )
+from kpi.metrics.table import COUNTS as REGISTERED
+from kpi.metrics.table import KPIS
 from kpi.models import Meeting
 
 GROUP = Scope("group")
 
-# The counts ``figures_from`` reads; an agent without rows has zeros.
-COUNTS = (
-    "received",
-    "carried_over",
-    "a_cards",
-    "sla_due",
-    "sla_met",
-    "converted",
-    "first_calls",
-    "visits",
-    "test_drives",
-    "first_invited",
-    "first_visits",
-    "second_visits",
-    "deals",
-    "target_units",
-    "callers",
-    "carded",
-    "inbound",
-    "outbound",
-    "talk",
-    "in_time",
-    "agent_days",
-)
+# The counts ``figures_from`` reads (the registry's, but the meetings', which
+# come as a figure of their own); an agent without rows has zeros.
+COUNTS = tuple(name for name, count in REGISTERED.items() if count.table != "meetings")
 # Counts that do not add up from members to their team (see the module doc).
-NOT_ADDITIVE = ("callers", "carded")
+NOT_ADDITIVE = tuple(name for name, count in REGISTERED.items() if count.table == "callers")
 
 
 def _per(rows, key: str, into: dict[int, Counter], names=None) -> None:
@@ -109,32 +90,9 @@ def _per(rows, key: str, into: dict[int, Counter], names=None) -> None:
 TABLES = ("leads", "first_calls", "visits", "deals", "targets", "callers", "calls")
 
 
-# The tables each KPI is counted from (``meetings_on_time``: none of them).
-NEEDS: dict[str, tuple[str, ...]] = {
-    "followup_rate": ("first_calls", "leads"),
-    "invite_to_store_rate": ("visits", "first_calls"),
-    "deals": ("deals",),
-    "sla_48h_compliance": ("leads",),
-    "card_creation_rate": ("callers",),
-    "return_visit_rate": ("visits",),
-    "test_drive_rate": ("visits",),
-    "conversion_30d": ("leads",),
-    "sales_completion": ("deals", "targets"),
-    "meetings_on_time": (),
-    "new_leads": ("leads",),
-    "new_a_cards": ("leads",),
-    "calls_inbound": ("calls",),
-    "calls_outbound": ("calls",),
-    "inbound_calls_per_agent_day": ("calls",),
-    "outbound_calls_per_agent_day": ("calls",),
-    "talk_seconds_per_agent_day": ("calls",),
-    "answered_in_time_rate": ("calls",),
-}
-
-
 def tables_for(names) -> tuple[str, ...]:
-    """The tables ``unit_counts`` reads for the KPIs ``names``."""
-    needed = {table for name in names for table in NEEDS[name]}
+    """The tables ``unit_counts`` reads for the KPIs ``names`` (``Kpi.tables``)."""
+    needed = {table for name in names for table in KPIS[name].tables}
     return tuple(table for table in TABLES if table in needed)
 
 
@@ -194,7 +152,7 @@ def counts_by(
     if "visits" in tables:
         # Per visit for who booked it; per lead for its owner.
         visits = Appointment.objects.filter(arrived_q(period))
-        grouped(visits, STAFF_PATHS, **visit_counts_for_agent())
+        grouped(visits, STAFF_PATHS, **visit_counts_for_agent(period))
         for level, ids in levels.items():
             path = VISIT_LEAD_PATHS[level]
             _per(
@@ -222,15 +180,15 @@ def counts_by(
                 if pk in counts[level]:
                     counts[level][pk].update(values)
     if "calls" in tables:
-        _call_counts(customer_calls(GROUP, period), levels, counts, grouped)
+        _call_counts(customer_calls(GROUP, period), period, levels, counts, grouped)
     return counts
 
 
-def _call_counts(calls, levels, counts, grouped) -> None:
+def _call_counts(calls, period, levels, counts, grouped) -> None:
     """``counts_by``'s calls: the call counts and agent-days (see there)."""
     day = TruncDate("started_at")
     if "agent" not in levels:
-        grouped(calls, STAFF_PATHS, **call_counts())
+        grouped(calls, STAFF_PATHS, **call_counts(period))
         for level, ids in levels.items():
             path = STAFF_PATHS[level]
             rows = (
@@ -245,7 +203,7 @@ def _call_counts(calls, levels, counts, grouped) -> None:
     units = grouped(
         calls,
         STAFF_PATHS,
-        **call_counts(),
+        **call_counts(period),
         agent_days=Count(day, distinct=True, filter=Q(agent__isnull=False)),
     )
     groups_of = Counter(unit["agent"] for unit in units)

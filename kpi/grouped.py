@@ -61,17 +61,10 @@ from kpi.metrics.rows import (
     leads,
     targets,
 )
-from kpi.metrics.table import COUNTS as REGISTERED
-from kpi.metrics.table import KPIS
+from kpi.metrics.table import COUNTS, KPIS
 from kpi.models import Meeting
 
 GROUP = Scope("group")
-
-# The counts ``figures_from`` reads (the registry's, but the meetings', which
-# come as a figure of their own); an agent without rows has zeros.
-COUNTS = tuple(name for name, count in REGISTERED.items() if count.table != "meetings")
-# Counts that do not add up from members to their team (see the module doc).
-NOT_ADDITIVE = tuple(name for name, count in REGISTERED.items() if count.table == "callers")
 
 
 def _per(rows, key: str, into: dict[int, Counter], names=None) -> None:
@@ -316,7 +309,7 @@ def by_store(stores, period: Period, *, today: date | None = None) -> dict[int, 
     for agent, counts in per_agent.items():
         if team_of.get(agent) is not None:
             for name, value in counts.items():
-                if name not in NOT_ADDITIVE:
+                if additive(name):
                     per_team[team_of[agent]][name] += value
     for unit, values in callers["store"].items():
         if unit in per_store:
@@ -350,6 +343,16 @@ def by_store(stores, period: Period, *, today: date | None = None) -> dict[int, 
     return result
 
 
+def additive(name: str) -> bool:
+    """Whether a team's count is the sum of its members' (see the module
+    doc: not the first-time callers')."""
+    return COUNTS[name].table != "callers"
+
+
 def filled(counts: Counter) -> dict[str, int]:
-    """The counts with a zero for each one not there (a unit without rows)."""
-    return {name: counts.get(name, 0) for name in COUNTS}
+    """The counts ``figures_from`` reads (the registry's, but the meetings',
+    which come as a figure of their own), with a zero for each one not
+    there (a unit without rows)."""
+    return {
+        name: counts.get(name, 0) for name, count in COUNTS.items() if count.table != "meetings"
+    }

@@ -8,8 +8,8 @@ with ``GROUP BY`` the path ``compute`` follows for the level
 (``kpi.metrics.base``: a lead's owner, its owner's team or its store; a
 follow-up's, visit's, call's and deal's staff member, their team or the
 store; a target's member; a meeting's attendees). The conditions and the
-aggregates are ``kpi.metrics``' own (``lead_counts``,
-``visit_counts_for_*``, ``card_counts``, ``call_counts``, ``figures_from``,
+aggregates are ``kpi.metrics``' own (the registry's counts: ``lead_counts``,
+``visit_counts_for_*``, ``caller_counts``, ``call_counts``; ``figures_from``,
 ``on_time_days``), so each unit's figures equal ``compute`` of that unit
 exactly (tests keep them equal).
 

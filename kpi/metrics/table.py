@@ -29,34 +29,14 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from kpi.metrics import rows as sets
 from kpi.metrics.base import COUNT, PER_DAY, PERCENT, Metric, Period, Scope
-from kpi.metrics.rows import (
-    answered_in_time_q,
-    carded_q,
-    carried_over_q,
-    converted_q,
-    customer_calls,
-    deals,
-    first_call_q,
-    first_invited_q,
-    first_time_callers,
-    followups,
-    leads,
-    meetings,
-    received_q,
-    sla_due_q,
-    sla_met_q,
-    targets,
-    valid_a_card_q,
-    visit_number_q,
-    visits,
-)
 from telephony.models import Direction
 
 # ---------------------------------------------------------------- the counts
 
 # ``sql`` of a count ``compute`` and ``kpi.grouped`` aggregate with the other
-# counts of its table (leads, visits, calls): rows meeting its condition.
+# counts of its table (sets.leads, sets.visits, calls): rows meeting its condition.
 ROWS_COUNTED = "rows"
 
 
@@ -92,11 +72,11 @@ class Count:
 
 
 def _leads(scope, period):
-    return leads(scope)
+    return sets.leads(scope)
 
 
 def _followups(scope, period):
-    return followups(scope)
+    return sets.followups(scope)
 
 
 def _always(q: Q) -> Callable[[Period], Q]:
@@ -109,42 +89,64 @@ COUNTS: dict[str, Count] = {
     c.name: c
     for c in (
         # Leads, for the lead's owner.
-        Count("received", "leads", "leads", _leads, received_q),
-        Count("carried_over", "leads", "leads", _leads, carried_over_q),
-        Count("a_cards", "leads", "leads", _leads, lambda p: received_q(p) & valid_a_card_q()),
-        Count("sla_due", "leads", "leads", _leads, sla_due_q),
-        Count("sla_met", "leads", "leads", _leads, sla_met_q),
-        Count("converted", "leads", "leads", _leads, converted_q),
+        Count("received", "leads", "leads", _leads, sets.received_q),
+        Count("carried_over", "leads", "leads", _leads, sets.carried_over_q),
+        Count(
+            "a_cards",
+            "leads",
+            "leads",
+            _leads,
+            lambda p: sets.received_q(p) & sets.valid_a_card_q(),
+        ),
+        Count("sla_due", "leads", "leads", _leads, sets.sla_due_q),
+        Count("sla_met", "leads", "leads", _leads, sets.sla_met_q),
+        Count("converted", "leads", "leads", _leads, sets.converted_q),
         # First phone follow-ups, for who made them.
-        Count("first_calls", "first_calls", "followups", _followups, first_call_q, sql=None),
+        Count("first_calls", "first_calls", "followups", _followups, sets.first_call_q, sql=None),
         # Arrived visits: per visit for who booked it; per lead for its owner.
-        Count("visits", "visits", "visits", visits),
-        Count("test_drives", "visits", "visits", visits, _always(Q(test_drive=True))),
-        Count("first_invited", "visits", "visits", visits, _always(first_invited_q())),
-        Count("first_visits", "visits", "leads", _leads, lambda p: visit_number_q(1, p), sql=None),
-        Count("second_visits", "visits", "leads", _leads, lambda p: visit_number_q(2, p), sql=None),
-        Count("deals", "deals", "deals", deals, sql=None),
-        Count("target_units", "targets", "targets", targets, sql=None),
+        Count("visits", "visits", "visits", sets.visits),
+        Count("test_drives", "visits", "visits", sets.visits, _always(Q(test_drive=True))),
+        Count("first_invited", "visits", "visits", sets.visits, _always(sets.first_invited_q())),
+        Count(
+            "first_visits", "visits", "leads", _leads, lambda p: sets.visit_number_q(1, p), sql=None
+        ),
+        Count(
+            "second_visits",
+            "visits",
+            "leads",
+            _leads,
+            lambda p: sets.visit_number_q(2, p),
+            sql=None,
+        ),
+        Count("deals", "deals", "deals", sets.deals, sql=None),
+        Count("target_units", "targets", "targets", sets.targets, sql=None),
         # First-time callers: the earliest call per number (a window query).
-        Count("callers", "callers", "calls", first_time_callers, sql=None),
-        Count("carded", "callers", "calls", first_time_callers, carded_q, sql=None),
+        Count("callers", "callers", "calls", sets.first_time_callers, sql=None),
+        Count("carded", "callers", "calls", sets.first_time_callers, sets.carded_q, sql=None),
         # Customer calls, for the agent on the call.
-        Count("inbound", "calls", "calls", customer_calls, _always(INBOUND)),
-        Count("outbound", "calls", "calls", customer_calls, _always(OUTBOUND)),
+        Count("inbound", "calls", "calls", sets.customer_calls, _always(INBOUND)),
+        Count("outbound", "calls", "calls", sets.customer_calls, _always(OUTBOUND)),
         Count(
             "talk",
             "calls",
             "calls",
-            customer_calls,
+            sets.customer_calls,
             _always(Q(billsec__gt=0)),
             sql=lambda period: Coalesce(Sum("billsec"), 0),
         ),
-        Count("in_time", "calls", "calls", customer_calls, _always(answered_in_time_q())),
+        Count("in_time", "calls", "calls", sets.customer_calls, _always(sets.answered_in_time_q())),
         Count("agent_days", "calls", sql=None),
         # Meetings: team-days (an agent's: days attended) with both meetings
         # on time, and working days (``meetings_on_time``).
-        Count("on_time_days", "meetings", "meetings", meetings, _always(Q(on_time=True)), sql=None),
-        Count("working_days", "meetings", "meetings", meetings, sql=None),
+        Count(
+            "on_time_days",
+            "meetings",
+            "meetings",
+            sets.meetings,
+            _always(Q(on_time=True)),
+            sql=None,
+        ),
+        Count("working_days", "meetings", "meetings", sets.meetings, sql=None),
     )
 }
 
@@ -179,8 +181,8 @@ class Kpi:
 
     @property
     def rows(self) -> tuple[str | None, str | None]:
-        """What the drill-down of each part lists: leads, followups, visits,
-        calls, deals, targets or meetings (None: no rows)."""
+        """What the drill-down of each part lists: sets.leads, sets.followups, sets.visits,
+        calls, sets.deals, targets or meetings (None: no rows)."""
         return tuple(_kind(self.counts(part)) for part in PARTS)
 
     def metric(self, counts: dict[str, int]) -> Metric:

@@ -214,20 +214,20 @@ def trend(scope: Scope, period: Period, *, months: int = TREND_MONTHS) -> list[d
     sold = _by_month(deals(scope, span), "counted_at", n=Count("pk"))
     rows = []
     for i, month in enumerate(periods):
-        calls = first_calls.get(month.start, {}).get("n", 0)
         lead = received.get(month.start, {"received": 0, "converted": 0})
+        counts = {
+            "first_calls": first_calls.get(month.start, {}).get("n", 0),
+            "carried_over": carried[f"m{i}"],
+            "received": lead["received"],
+            "converted": lead["converted"],
+            "first_invited": invited.get(month.start, {}).get("n", 0),
+            "deals": sold.get(month.start, {}).get("n", 0),
+        }
         rows.append(
             {
                 "period": month,
                 "label": month.month_label,
-                "figures": {
-                    "followup_rate": Metric.rate(calls, carried[f"m{i}"] + lead["received"]),
-                    "invite_to_store_rate": Metric.rate(
-                        invited.get(month.start, {}).get("n", 0), calls
-                    ),
-                    "deals": Metric.count(sold.get(month.start, {}).get("n", 0)),
-                    "conversion_30d": Metric.rate(lead["converted"], lead["received"]),
-                },
+                "figures": {name: KPIS[name].metric(counts) for name in TREND},
             }
         )
     return rows

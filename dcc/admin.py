@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from dcc import events
 from dcc.models import AuditEvent, Heartbeat, Store, Team, User
 
 
@@ -32,6 +33,10 @@ class StaffAdmin(UserAdmin, SimpleHistoryAdmin):
         *UserAdmin.add_fieldsets,
         (_("DCC"), {"fields": ["name", "role", "store", "team", "extension"]}),
     ]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        events.staff_saved.send(sender=User, staff=obj, actor=request.user)
 
 
 @admin.register(AuditEvent)

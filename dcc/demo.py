@@ -1,6 +1,7 @@
 """Demo organisation for `make run`: two stores of a Buick dealer group, teams,
 staff of every role. Idempotent: rows are found by their natural keys."""
 
+from dcc import events
 from dcc.models import Store, Team, User
 from dcc.roles import Role
 
@@ -53,4 +54,5 @@ def load():
         )
         user.set_password(DEMO_PASSWORD)
         user.save()
+        events.staff_saved.send(sender=User, staff=user, actor=None)
     return [(username, role.label) for username, _n, role, *_rest in STAFF]

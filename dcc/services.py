@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from dcc import audit
+from dcc import audit, events
 from dcc.models import Heartbeat, Store, Team, User
 from dcc.policy import MANAGER_ASSIGNABLE_ROLES, require
 from dcc.roles import Role
@@ -80,6 +80,7 @@ def staff_create(
     audit.attribute(user, actor=actor)
     user.save()
     audit.record("dcc.staff.created", actor=actor, target=user, role=role)
+    events.staff_saved.send(sender=User, staff=user, actor=actor)
     return user
 
 
@@ -105,6 +106,7 @@ def staff_update(*, actor, staff: User, **fields) -> User:
     staff.full_clean(exclude=["password"])
     audit.attribute(staff, actor=actor)
     staff.save()
+    events.staff_saved.send(sender=User, staff=staff, actor=actor)
     return staff
 
 

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from dcc.models import User
 from dcc.roles import Role
 from followups.models import Channel, FollowupPolicy, Purpose, Result
-from followups.services import POLICY_FIELDS, STORE_RULE_FIELDS, policy_for
+from followups.services import POLICY_FIELDS, STORE_RULE_FIELDS
 from leads.forms import DateTimeLocalInput, LeadActionForm, StaffChoiceField
 from leads.models import DefeatReason, InvalidReason, Level
 
@@ -102,7 +102,7 @@ class FollowupForm(LeadActionForm):
         self.fields["level"].initial = lead.level
         _fixed_choices(self.fields["receiver"], receiver_choices(lead.store))
         _fixed_choices(self.fields["defeat_reason"], DefeatReason.objects.for_store(lead.store))
-        policy = policy_for(lead.store)
+        policy = FollowupPolicy.objects.for_store(lead.store)
         self.fields["next_followup_at"].help_text = _(
             "Empty: by the level's cadence (H %(h)s, A %(a)s, B %(b)s, C %(c)s days)."
         ) % {

@@ -5,6 +5,8 @@ Rules live in ``followups.services``; Celery tasks in ``followups.tasks``
 take ids and call those services.
 """
 
+from collections import defaultdict
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -13,6 +15,24 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from dcc.policy import ScopedQuerySet, ScopePaths
+
+
+class FollowupPolicyQuerySet(models.QuerySet):
+    """The one reader of a store's follow-up settings: every app asks here
+    (the queue's retry interval, the SLA sweep's grace, telephony's
+    verification window, the SMS signature), never a query of its own."""
+
+    def for_store(self, store) -> "FollowupPolicy":
+        """The store's saved settings, or the defaults (unsaved) for a store
+        that never changed them: reading never writes."""
+        store_id = getattr(store, "pk", store)
+        return self.filter(store_id=store_id).first() or self.model(store_id=store_id)
+
+    def value_by_store(self, name: str) -> dict:
+        """``{store_id: value}`` of one setting for every store in one query;
+        a store without a row reads the default."""
+        default = self.model._meta.get_field(name).default
+        return defaultdict(lambda: default, self.values_list("store_id", name))
 
 
 class FollowupPolicy(models.Model):
@@ -69,6 +89,7 @@ class FollowupPolicy(models.Model):
     )
 
     history = HistoricalRecords()
+    objects = FollowupPolicyQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("follow-up policy")

@@ -3,7 +3,7 @@
 from django.dispatch import receiver
 from django.utils import timezone
 
-from leads.signals import lead_closed
+from leads.events import lead_closed
 
 
 @receiver(lead_closed, dispatch_uid="followups.cancel_visits_of_closed_lead")

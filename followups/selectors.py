@@ -16,7 +16,7 @@ from dcc.policy import Level, scope_level
 from dcc.roles import Role
 from dcc.timeutils import local_day_start
 from followups.models import Appointment, AppointmentStatus, FollowUp, FollowupPolicy, SlaBreach
-from leads.models import Lead, Status
+from leads.models import Lead, LeadRules, Status
 
 QUEUE_SECTION_LIMIT = 200
 BOOKED_VISIT_STATUSES = (Status.INVITED, Status.VISITED, Status.ORDERED, Status.DEFEAT_PENDING)
@@ -66,15 +66,6 @@ def _local(moment: datetime) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
 
 
-def _retry_hours(store_id) -> int:
-    hours = (
-        FollowupPolicy.objects.filter(store_id=store_id)
-        .values_list("retry_no_answer_hours", flat=True)
-        .first()
-    )
-    return hours if hours is not None else FollowupPolicy().retry_no_answer_hours
-
-
 class _Queue:
     """The queue's sections for one agent at one moment: which of their open
     leads (or appointments) each holds, in order of urgency. The lead
@@ -89,14 +80,16 @@ class _Queue:
         today_start = local_day_start(today)
         tomorrow_start = local_day_start(today + timedelta(days=1))
         self.tomorrow = (tomorrow_start, local_day_start(today + timedelta(days=2)))
-        self.retry_after = timedelta(hours=_retry_hours(agent.store_id))
+        self.retry_after = timedelta(
+            hours=FollowupPolicy.objects.for_store(agent.store_id).retry_no_answer_hours
+        )
         # Each section's own condition, in order of urgency; a lead belongs to
         # the first section whose condition it meets.
         conditions = {
-            "overdue": Q(next_followup_at__lt=today_start),
-            "new": Q(status=Status.NEW, first_contacted_at__isnull=True),
-            "retry": Q(unanswered_attempts__gt=0, last_attempt_at__lte=now - self.retry_after),
-            "today": Q(next_followup_at__gte=today_start, next_followup_at__lt=tomorrow_start),
+            "overdue": LeadRules.overdue(today_start),
+            "new": LeadRules.not_yet_contacted(),
+            "retry": LeadRules.retry_due(now, self.retry_after),
+            "today": LeadRules.due_between(today_start, tomorrow_start),
         }
         orders = {
             "overdue": [F("next_followup_at").asc()],
@@ -239,7 +232,7 @@ def escalated_for_supervisor(*, supervisor, limit: int = QUEUE_SECTION_LIMIT):
     return (
         Lead.objects.visible_to(supervisor)
         .open()
-        .filter(escalated_at__isnull=False, unanswered_attempts__gt=0)
+        .filter(LeadRules.escalated())
         .select_related("customer", "owner")
         .order_by("first_contact_due")[:limit]
     )
@@ -282,13 +275,10 @@ def team_health(*, user, now: datetime | None = None) -> dict:
         .values("owner")
         .annotate(
             open=Count("pk"),
-            new=Count("pk", filter=Q(status=Status.NEW, first_contacted_at__isnull=True)),
-            overdue=Count("pk", filter=Q(next_followup_at__lt=today_start)),
-            due_today=Count(
-                "pk",
-                filter=Q(next_followup_at__gte=today_start, next_followup_at__lt=tomorrow_start),
-            ),
-            escalated=Count("pk", filter=Q(escalated_at__isnull=False, unanswered_attempts__gt=0)),
+            new=Count("pk", filter=LeadRules.not_yet_contacted()),
+            overdue=Count("pk", filter=LeadRules.overdue(today_start)),
+            due_today=Count("pk", filter=LeadRules.due_between(today_start, tomorrow_start)),
+            escalated=Count("pk", filter=LeadRules.escalated()),
         )
         .order_by()
     )

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from dcc import audit
 from dcc.policy import can
 from dcc.timeutils import validate_event_time
-from followups import sms
+from followups import events, sms
 from followups.models import (
     PENDING_APPOINTMENT,
     Appointment,
@@ -30,21 +30,17 @@ from followups.models import (
     Purpose,
     Result,
 )
+from leads import lifecycle
 from leads import services as lead_services
+from leads.lifecycle import LeadStateError
 from leads.models import Lead, Level, Status
-from leads.services import LeadStateError
-
-
-def policy_for(store) -> FollowupPolicy:
-    policy, _created = FollowupPolicy.objects.get_or_create(store=store)
-    return policy
 
 
 def default_next_followup(*, store, level: str, after: datetime) -> datetime:
     """The level's cadence (API.md). An unanswered call does not wait for it:
     the queue brings the lead back after the store's retry interval
     (``selectors.queue_for_agent``, section "retry")."""
-    return after + timedelta(days=policy_for(store).cadence_days(level))
+    return after + timedelta(days=FollowupPolicy.objects.for_store(store).cadence_days(level))
 
 
 def _clock_start(lead: Lead) -> datetime:
@@ -90,7 +86,7 @@ def followup_log(
     5. Apply the result: invited books the visit, defeated and invalid close
        the lead, everything else plans the next follow-up.
     """
-    lead_services._require_visible(actor, lead)
+    lifecycle.require_visible(actor, lead)
     errors = {}
     if channel not in Channel.values:
         errors["channel"] = [_("Unknown channel “%(value)s”.") % {"value": channel}]
@@ -109,7 +105,7 @@ def followup_log(
     occurred_at = occurred_at or now
     validate_event_time(actor=actor, when=occurred_at, field="occurred_at", now=now)
 
-    lead = lead_services._locked(lead)
+    lead = lifecycle.lock(lead)
     if not lead.is_open:
         raise LeadStateError(
             _("The lead is “%(status)s”: no follow-up can be logged on it.")
@@ -154,8 +150,8 @@ def followup_log(
     _count_attempt(lead, result=result, occurred_at=occurred_at)
     lead.next_followup_at = next_followup_at
     if lead.status == Status.NEW:
-        lead_services._move(lead, Status.ACTIVE)
-    lead_services._save(lead, actor=actor, reason=Result(result).label)
+        lifecycle.move(lead, Status.ACTIVE)
+    lifecycle.save(lead, actor=actor, reason=Result(result).label)
     _apply_result(
         actor=actor,
         lead=lead,
@@ -177,6 +173,7 @@ def followup_log(
         note=followup.note,
         next_followup_at=next_followup_at.isoformat() if next_followup_at else None,
     )
+    events.followup_logged.send(sender=FollowUp, followup=followup, actor=actor)
     return followup
 
 
@@ -186,7 +183,7 @@ def _count_attempt(lead: Lead, *, result: str, occurred_at: datetime) -> None:
     if result == Result.NO_ANSWER:
         lead.unanswered_attempts += 1
         lead.last_attempt_at = max(filter(None, [lead.last_attempt_at, occurred_at]))
-        limit = policy_for(lead.store).max_unanswered_attempts
+        limit = FollowupPolicy.objects.for_store(lead.store).max_unanswered_attempts
         within_deadline = lead.first_contact_due is None or occurred_at <= lead.first_contact_due
         if lead.unanswered_attempts >= limit and within_deadline and lead.escalated_at is None:
             lead.escalated_at = timezone.now()
@@ -236,7 +233,7 @@ def appointment_book(
     """邀约到店. The lead becomes invited and DCC-invited (no consultant may
     take it over); the booking SMS to the customer and the receiver and the
     day-before reminder are planned in the outbox."""
-    lead_services._require_visible(actor, lead)
+    lifecycle.require_visible(actor, lead)
     if purpose not in Purpose.values:
         raise ValidationError({"purpose": _("Unknown purpose.")})
     _check_receiver(receiver, lead)
@@ -255,8 +252,8 @@ def appointment_book(
     )
     lead.is_dcc_invited = lead.is_dcc_invited or not _is_consultant(actor)
     if lead.status in (Status.NEW, Status.ACTIVE, Status.VISITED):
-        lead_services._move(lead, Status.INVITED)
-    lead_services._save(lead, actor=actor, reason=_("store visit booked"))
+        lifecycle.move(lead, Status.INVITED)
+    lifecycle.save(lead, actor=actor, reason=_("store visit booked"))
     sms.plan_for_appointment(appointment, now=now)
     audit.record(
         "followups.appointment.booked",
@@ -271,7 +268,7 @@ def appointment_book(
 def _new_appointment(actor, lead: Lead, *, refused: str, note: str = "", **fields):
     """Lock the lead (it must be open) and save a new appointment on it,
     booked by ``actor``. Returns the locked lead and the appointment."""
-    lead = lead_services._locked(lead)
+    lead = lifecycle.lock(lead)
     if not lead.is_open:
         raise LeadStateError(refused)
     appointment = Appointment(
@@ -380,12 +377,12 @@ def appointment_cancel(*, actor, appointment: Appointment, reason: str = "") -> 
 
 
 def _back_to_followup(actor, lead: Lead, *, reason: str):
-    lead = lead_services._locked(lead)
+    lead = lifecycle.lock(lead)
     still_booked = lead.appointments.filter(status__in=PENDING_APPOINTMENT).exists()
     if lead.status == Status.INVITED and not still_booked:
-        lead_services._move(lead, Status.ACTIVE)
+        lifecycle.move(lead, Status.ACTIVE)
         lead.next_followup_at = timezone.now() + timedelta(days=1)
-        lead_services._save(lead, actor=actor, reason=reason)
+        lifecycle.save(lead, actor=actor, reason=reason)
 
 
 @transaction.atomic
@@ -405,7 +402,7 @@ def appointment_arrive(
     validate_event_time(actor=actor, when=arrived_at, field="arrived_at")
     if group_size < 1:
         raise ValidationError({"group_size": _("At least one person arrived.")})
-    lead = lead_services._locked(appointment.lead)
+    lead = lifecycle.lock(appointment.lead)
     previous_visits = Appointment.objects.filter(
         lead=lead, status=AppointmentStatus.ARRIVED
     ).count()
@@ -419,8 +416,8 @@ def appointment_arrive(
     appointment.save()
     sms.cancel_for_appointment(appointment)  # a reminder not yet sent is moot
     if lead.status in (Status.NEW, Status.ACTIVE, Status.INVITED):
-        lead_services._move(lead, Status.VISITED)
-        lead_services._save(lead, actor=actor, reason=_("visited the store"))
+        lifecycle.move(lead, Status.VISITED)
+        lifecycle.save(lead, actor=actor, reason=_("visited the store"))
     audit.record(
         "followups.appointment.arrived",
         actor=actor,
@@ -448,7 +445,7 @@ def visit_record(
     themselves. Recorded as an arrived, walk-in appointment so that first and
     return visits count; it is not an invitation (no SMS, the lead does not
     become DCC-invited)."""
-    lead_services._require_visible(actor, lead)
+    lifecycle.require_visible(actor, lead)
     _check_receiver(receiver, lead)
     arrived_at = arrived_at or timezone.now()
     validate_event_time(actor=actor, when=arrived_at, field="arrived_at")

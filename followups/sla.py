@@ -77,8 +77,7 @@ def flag_overdue_appointments(*, now=None) -> int:
     """Appointments neither arrived nor no-show a grace period after their
     time go to the manager to confirm, so the visit figures stay true."""
     now = now or timezone.now()
-    grace = dict(FollowupPolicy.objects.values_list("store_id", "appointment_grace_hours"))
-    default = FollowupPolicy._meta.get_field("appointment_grace_hours").default
+    grace = FollowupPolicy.objects.value_by_store("appointment_grace_hours")
     flagged = 0
     stores = (
         Appointment.objects.filter(
@@ -88,7 +87,7 @@ def flag_overdue_appointments(*, now=None) -> int:
         .distinct()
     )
     for store_id in stores:
-        cutoff = now - timedelta(hours=grace.get(store_id, default))
+        cutoff = now - timedelta(hours=grace[store_id])
         flagged += Appointment.objects.filter(
             Q(store_id=store_id),
             status__in=PENDING_APPOINTMENT,

@@ -30,7 +30,7 @@ from django.utils.formats import date_format
 from django.utils.module_loading import import_string
 
 from followups.backends.base import TransportError
-from followups.models import Appointment, SmsKind, SmsMessage, SmsStatus
+from followups.models import Appointment, FollowupPolicy, SmsKind, SmsMessage, SmsStatus
 
 # Chinese previews of the provider templates: a message is a template kind with
 # ordered parameters; the provider holds the approved text (with the store's
@@ -59,10 +59,9 @@ def _key(appointment: Appointment, kind: str) -> str:
 
 def reminder_time(appointment: Appointment) -> datetime:
     """The day before the visit, at the store's reminder hour (local time)."""
-    from followups.services import policy_for
 
     day_before = timezone.localtime(appointment.scheduled_at).date() - timedelta(days=1)
-    hour = policy_for(appointment.store).reminder_hour
+    hour = FollowupPolicy.objects.for_store(appointment.store).reminder_hour
     return timezone.make_aware(datetime.combine(day_before, time(hour=hour)))
 
 
@@ -70,12 +69,11 @@ def plan_for_appointment(appointment: Appointment, *, now: datetime) -> list[Sms
     """The booking SMS to the customer and the receiver now, and the reminder
     the day before (skipped when that time has passed: the booking SMS has
     just told the customer)."""
-    from followups.services import policy_for
 
     lead = appointment.lead
     customer = lead.customer.name
     store = appointment.store
-    signature = policy_for(store).sms_signature or store.name
+    signature = FollowupPolicy.objects.for_store(store).sms_signature or store.name
     purpose = appointment.get_purpose_display()
     when = _when(appointment.scheduled_at)
     planned = [

@@ -40,10 +40,17 @@ from followups.forms import (
     RescheduleForm,
     StoreRulesForm,
 )
-from followups.models import Appointment, AppointmentStatus, SlaBreach, SmsMessage, SmsStatus
+from followups.models import (
+    Appointment,
+    AppointmentStatus,
+    FollowupPolicy,
+    SlaBreach,
+    SmsMessage,
+    SmsStatus,
+)
 from leads.forms import add_service_errors
+from leads.lifecycle import LeadStateError
 from leads.models import Lead, Source
-from leads.services import LeadStateError
 from leads.views import Action
 
 PAGE_SIZE = 50
@@ -570,7 +577,7 @@ def store_rules(request):
     from dcc.models import Store
 
     store, stores = chosen_store(request)
-    policy = services.policy_for(store)
+    policy = FollowupPolicy.objects.for_store(store)
     if request.method == "POST":
         # Validation writes into the instances; the service re-reads both under lock.
         store_form = StoreRulesForm(request.POST, instance=Store.objects.get(pk=store.pk))

@@ -74,7 +74,15 @@ from kpi.metrics.rows import (
 )
 from kpi.models import Target
 from kpi.selectors import MEMBER_ROLES
-from leads.models import OPEN_STATUSES, Channel, DefeatReason, Source, Status, VehicleModel
+from leads.models import (
+    OPEN_STATUSES,
+    Channel,
+    DefeatReason,
+    LeadRules,
+    Source,
+    Status,
+    VehicleModel,
+)
 from telephony.models import Direction, Disposition
 
 HEADLINE = (
@@ -206,20 +214,20 @@ def trend(scope: Scope, period: Period, *, months: int = TREND_MONTHS) -> list[d
     sold = _by_month(deals(scope, span), "counted_at", n=Count("pk"))
     rows = []
     for i, month in enumerate(periods):
-        calls = first_calls.get(month.start, {}).get("n", 0)
         lead = received.get(month.start, {"received": 0, "converted": 0})
+        counts = {
+            "first_calls": first_calls.get(month.start, {}).get("n", 0),
+            "carried_over": carried[f"m{i}"],
+            "received": lead["received"],
+            "converted": lead["converted"],
+            "first_invited": invited.get(month.start, {}).get("n", 0),
+            "deals": sold.get(month.start, {}).get("n", 0),
+        }
         rows.append(
             {
                 "period": month,
                 "label": month.month_label,
-                "figures": {
-                    "followup_rate": Metric.rate(calls, carried[f"m{i}"] + lead["received"]),
-                    "invite_to_store_rate": Metric.rate(
-                        invited.get(month.start, {}).get("n", 0), calls
-                    ),
-                    "deals": Metric.count(sold.get(month.start, {}).get("n", 0)),
-                    "conversion_30d": Metric.rate(lead["converted"], lead["received"]),
-                },
+                "figures": {name: KPIS[name].metric(counts) for name in TREND},
             }
         )
     return rows
@@ -586,8 +594,8 @@ def wallboard(scope: Scope, *, now: datetime | None = None) -> dict:
         leads(scope)
         .filter(status__in=OPEN_STATUSES)
         .aggregate(
-            waiting=Count("pk", filter=Q(status=Status.NEW, first_contacted_at__isnull=True)),
-            overdue=Count("pk", filter=Q(next_followup_at__lt=today_start)),
+            waiting=Count("pk", filter=LeadRules.not_yet_contacted()),
+            overdue=Count("pk", filter=LeadRules.overdue(today_start)),
         )
     )
     open_breaches = SlaBreach.objects.filter(scope.q(BREACH_PATHS)).open().count()

@@ -17,11 +17,12 @@ level:
 
 Decisions:
 
-- Headers are fixed Chinese text, like the lead import template
+- Headers are Chinese text, like the lead import template
   (``leads.importer.COLUMNS``): the workbook is a Chinese business document
   (issue: "Chinese headers"), read and forwarded as such whatever the
-  language of the person who downloads it. A KPI added to ``KPIS`` later
-  without a Chinese label here falls back to its translated label (zh-hans).
+  language of the person who downloads it. A KPI's name and what its parts
+  count are the registry's (``KPIS``) rendered in Chinese (``zh``), so the
+  workbook names each KPI as the pages and the API do.
 - Rates are written as fractions (the percentage ÷ 100) formatted ``0.00%``,
   counts as integers ``#,##0``, per-day figures ``#,##0.00``; a figure
   without a base (``value`` None) is a blank cell, not 0.
@@ -88,27 +89,6 @@ _KEPT_NAME = re.compile(r"^(\d{4})-(\d{2})\.xlsx$")
 
 SHEETS = ("门店汇总", "团队", "坐席明细", "渠道统计")
 
-# The KPIs' Chinese names (DESIGN §3) and what their parts count.
-ZH_KPIS: dict[str, tuple[str, str, str]] = {
-    "followup_rate": ("电话跟进率", "首次电话跟进数", "遗留未跟进线索+新增线索"),
-    "invite_to_store_rate": ("邀约到店率", "首次邀约到店数", "首次电话跟进数"),
-    "deals": ("客户成交量", "成交台数（订单，无订单按交车）", ""),
-    "sla_48h_compliance": ("48小时首次跟进及时率", "按时首次跟进的厂家线索", "到期的厂家线索"),
-    "card_creation_rate": ("建卡率", "建有效A卡的首次来电客户", "首次来电客户"),
-    "return_visit_rate": ("再回展厅率", "二次到店线索", "首次到店线索"),
-    "test_drive_rate": ("试乘试驾率", "试乘试驾的到店", "到店批次"),
-    "conversion_30d": ("30天转化率", "30天内成交的线索", "新增线索"),
-    "sales_completion": ("销量完成率", "成交台数", "目标台数"),
-    "meetings_on_time": ("晨会夕会按时率", "晨夕会均按时召开的工作日", "工作日"),
-    "new_leads": ("新增线索", "新增线索", ""),
-    "new_a_cards": ("新增有效A卡", "新增线索中的有效A卡", ""),
-    "calls_inbound": ("呼入电话", "呼入电话", ""),
-    "calls_outbound": ("呼出电话", "呼出电话", ""),
-    "inbound_calls_per_agent_day": ("人均每日呼入", "呼入电话", "有通话的人天"),
-    "outbound_calls_per_agent_day": ("人均每日呼出", "呼出电话", "有通话的人天"),
-    "talk_seconds_per_agent_day": ("人均每日通话时长（秒）", "通话时长（秒）", "有通话的人天"),
-    "answered_in_time_rate": ("三声内接听率", "按时接听的呼入电话", "呼入电话"),
-}
 ZH_ROLES = {
     Role.AGENT: "电话营销专员",
     Role.CALLER: "电话外呼专员",
@@ -143,11 +123,17 @@ FORMATS = {INTEGER: "#,##0", DECIMAL: "#,##0.00", RATE: "0.00%"}
 MAX_WIDTH = 60
 
 
-def zh_label(name: str) -> str:
-    if name in ZH_KPIS:
-        return ZH_KPIS[name][0]
+def zh(text) -> str:
+    """A (lazy) text of the KPI registry in Chinese, whoever downloads."""
+    if not text:
+        return ""
     with translation.override("zh-hans"):
-        return str(KPIS[name].label)
+        return str(text)
+
+
+def zh_label(name: str) -> str:
+    """The KPI's one name (``KPIS``), in Chinese."""
+    return zh(KPIS[name].label)
 
 
 # ---------------------------------------------------------------- one sheet
@@ -291,7 +277,10 @@ def _figure_cells(figures: dict[str, Metric], columns) -> list:
 
 
 def _has_figures(figures: dict[str, Metric]) -> bool:
-    return any(m.numerator or m.denominator for n, m in figures.items() if n != "meetings_on_time")
+    """Any figure other than the meetings' (working days count for everyone)."""
+    return any(
+        m.numerator or m.denominator for n, m in figures.items() if "meetings" not in KPIS[n].tables
+    )
 
 
 # ---------------------------------------------------------------- the sheets
@@ -363,9 +352,9 @@ def _store_sheet(figures: grouped.StoreFigures, caption: str) -> _Sheet:
     rows = []
     for name, kpi in KPIS.items():
         metric = figures.store[name]
-        label, numerator, denominator = ZH_KPIS.get(name, (zh_label(name), "", ""))
         value = Styled(metric.value, _unit_style(kpi.unit))
-        rows.append([label, metric.numerator, metric.denominator, value, numerator, denominator])
+        described = [zh(kpi.numerator), zh(kpi.denominator)]
+        rows.append([zh_label(name), metric.numerator, metric.denominator, value, *described])
     sheet.block(
         [
             Column("指标"),
@@ -382,7 +371,7 @@ def _store_sheet(figures: grouped.StoreFigures, caption: str) -> _Sheet:
             Column("车型类别"),
             Column("成交台数", INTEGER),
             Column("目标台数", INTEGER),
-            Column("销量完成率", RATE),
+            Column(zh_label("sales_completion"), RATE),
         ],
         [
             [category or NO_MODEL, m.numerator, m.denominator, m.value]

@@ -8,8 +8,8 @@ with ``GROUP BY`` the path ``compute`` follows for the level
 (``kpi.metrics.base``: a lead's owner, its owner's team or its store; a
 follow-up's, visit's, call's and deal's staff member, their team or the
 store; a target's member; a meeting's attendees). The conditions and the
-aggregates are ``kpi.metrics``' own (``lead_counts``,
-``visit_counts_for_*``, ``card_counts``, ``call_counts``, ``figures_from``,
+aggregates are ``kpi.metrics``' own (the registry's counts: ``lead_counts``,
+``visit_counts_for_*``, ``caller_counts``, ``call_counts``; ``figures_from``,
 ``on_time_days``), so each unit's figures equal ``compute`` of that unit
 exactly (tests keep them equal).
 
@@ -61,36 +61,10 @@ from kpi.metrics.rows import (
     leads,
     targets,
 )
+from kpi.metrics.table import COUNTS, KPIS
 from kpi.models import Meeting
 
 GROUP = Scope("group")
-
-# The counts ``figures_from`` reads; an agent without rows has zeros.
-COUNTS = (
-    "received",
-    "carried_over",
-    "a_cards",
-    "sla_due",
-    "sla_met",
-    "converted",
-    "first_calls",
-    "visits",
-    "test_drives",
-    "first_invited",
-    "first_visits",
-    "second_visits",
-    "deals",
-    "target_units",
-    "callers",
-    "carded",
-    "inbound",
-    "outbound",
-    "talk",
-    "in_time",
-    "agent_days",
-)
-# Counts that do not add up from members to their team (see the module doc).
-NOT_ADDITIVE = ("callers", "carded")
 
 
 def _per(rows, key: str, into: dict[int, Counter], names=None) -> None:
@@ -109,32 +83,9 @@ def _per(rows, key: str, into: dict[int, Counter], names=None) -> None:
 TABLES = ("leads", "first_calls", "visits", "deals", "targets", "callers", "calls")
 
 
-# The tables each KPI is counted from (``meetings_on_time``: none of them).
-NEEDS: dict[str, tuple[str, ...]] = {
-    "followup_rate": ("first_calls", "leads"),
-    "invite_to_store_rate": ("visits", "first_calls"),
-    "deals": ("deals",),
-    "sla_48h_compliance": ("leads",),
-    "card_creation_rate": ("callers",),
-    "return_visit_rate": ("visits",),
-    "test_drive_rate": ("visits",),
-    "conversion_30d": ("leads",),
-    "sales_completion": ("deals", "targets"),
-    "meetings_on_time": (),
-    "new_leads": ("leads",),
-    "new_a_cards": ("leads",),
-    "calls_inbound": ("calls",),
-    "calls_outbound": ("calls",),
-    "inbound_calls_per_agent_day": ("calls",),
-    "outbound_calls_per_agent_day": ("calls",),
-    "talk_seconds_per_agent_day": ("calls",),
-    "answered_in_time_rate": ("calls",),
-}
-
-
 def tables_for(names) -> tuple[str, ...]:
-    """The tables ``unit_counts`` reads for the KPIs ``names``."""
-    needed = {table for name in names for table in NEEDS[name]}
+    """The tables ``unit_counts`` reads for the KPIs ``names`` (``Kpi.tables``)."""
+    needed = {table for name in names for table in KPIS[name].tables}
     return tuple(table for table in TABLES if table in needed)
 
 
@@ -194,7 +145,7 @@ def counts_by(
     if "visits" in tables:
         # Per visit for who booked it; per lead for its owner.
         visits = Appointment.objects.filter(arrived_q(period))
-        grouped(visits, STAFF_PATHS, **visit_counts_for_agent())
+        grouped(visits, STAFF_PATHS, **visit_counts_for_agent(period))
         for level, ids in levels.items():
             path = VISIT_LEAD_PATHS[level]
             _per(
@@ -222,15 +173,15 @@ def counts_by(
                 if pk in counts[level]:
                     counts[level][pk].update(values)
     if "calls" in tables:
-        _call_counts(customer_calls(GROUP, period), levels, counts, grouped)
+        _call_counts(customer_calls(GROUP, period), period, levels, counts, grouped)
     return counts
 
 
-def _call_counts(calls, levels, counts, grouped) -> None:
+def _call_counts(calls, period, levels, counts, grouped) -> None:
     """``counts_by``'s calls: the call counts and agent-days (see there)."""
     day = TruncDate("started_at")
     if "agent" not in levels:
-        grouped(calls, STAFF_PATHS, **call_counts())
+        grouped(calls, STAFF_PATHS, **call_counts(period))
         for level, ids in levels.items():
             path = STAFF_PATHS[level]
             rows = (
@@ -245,7 +196,7 @@ def _call_counts(calls, levels, counts, grouped) -> None:
     units = grouped(
         calls,
         STAFF_PATHS,
-        **call_counts(),
+        **call_counts(period),
         agent_days=Count(day, distinct=True, filter=Q(agent__isnull=False)),
     )
     groups_of = Counter(unit["agent"] for unit in units)
@@ -358,7 +309,7 @@ def by_store(stores, period: Period, *, today: date | None = None) -> dict[int, 
     for agent, counts in per_agent.items():
         if team_of.get(agent) is not None:
             for name, value in counts.items():
-                if name not in NOT_ADDITIVE:
+                if additive(name):
                     per_team[team_of[agent]][name] += value
     for unit, values in callers["store"].items():
         if unit in per_store:
@@ -392,6 +343,16 @@ def by_store(stores, period: Period, *, today: date | None = None) -> dict[int, 
     return result
 
 
+def additive(name: str) -> bool:
+    """Whether a team's count is the sum of its members' (see the module
+    doc: not the first-time callers')."""
+    return COUNTS[name].table != "callers"
+
+
 def filled(counts: Counter) -> dict[str, int]:
-    """The counts with a zero for each one not there (a unit without rows)."""
-    return {name: counts.get(name, 0) for name in COUNTS}
+    """The counts ``figures_from`` reads (the registry's, but the meetings',
+    which come as a figure of their own), with a zero for each one not
+    there (a unit without rows)."""
+    return {
+        name: counts.get(name, 0) for name, count in COUNTS.items() if count.table != "meetings"
+    }

@@ -335,6 +335,7 @@ def wallboard(request):
         "completion": _display(board["completion"]),
         "month_query": _query(scope, board["month"]),
         "deals_link": _Links(scope, board["month"]).kpi("deals"),
+        "kpis": KPIS,
         # The poll swaps in the figures alone (the same template, without the page).
         "partial": bool(request.htmx),
     }

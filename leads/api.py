@@ -21,6 +21,7 @@ from dcc.api_base import ScopedPrimaryKeyRelatedField, ScopedViewSetMixin
 from dcc.models import Store
 from leads import selectors, services
 from leads.filters import LeadFilter
+from leads.lifecycle import LeadStateError
 from leads.models import DefeatReason, Lead, Status, VehicleModel
 from leads.serializers import (
     ActivateSerializer,
@@ -44,7 +45,7 @@ from leads.serializers import (
     TransferResultSerializer,
     TransferSerializer,
 )
-from leads.services import DuplicateLead, LeadStateError
+from leads.services import DuplicateLead
 
 
 class VehicleModelSerializer(serializers.ModelSerializer):

@@ -51,7 +51,7 @@ from dcc.bulk import bulk_insert
 from dcc.models import AuditEvent, Store, User
 from dcc.policy import SELF_OWNING_ROLES, can, require
 from dcc.timeutils import validate_event_time
-from leads import phones
+from leads import events, phones
 from leads.models import (
     Channel,
     Customer,
@@ -641,6 +641,7 @@ class _Importer:
             )
             leads.append(row.lead)
         bulk_insert(Lead, leads, **history)
+        events.leads_created.send(sender=Lead, leads=leads, actor=actor)
 
     def _known_customers(self, numbers: list[str]) -> dict[str, Customer]:
         """Phone -> the customer it belongs to, following merges in bulk."""
@@ -664,11 +665,11 @@ class _Importer:
         """Like ``lead_create``'s refused entries: one event per duplicate row,
         on the lead that kept the phone, written in one INSERT."""
         lead_type = ContentType.objects.get_for_model(Lead)
-        events = []
+        refused = []
         for duplicate in duplicates:
             if duplicate.first_row is not None:
                 duplicate.existing_lead_id = self.first_by_row[duplicate.first_row].lead.pk
-            events.append(
+            refused.append(
                 AuditEvent(
                     name="leads.lead.duplicate_entry",
                     actor=self.actor,
@@ -683,7 +684,7 @@ class _Importer:
                     },
                 )
             )
-        AuditEvent.objects.bulk_create(events, batch_size=BATCH_SIZE)
+        AuditEvent.objects.bulk_create(refused, batch_size=BATCH_SIZE)
 
 
 def _chunks(items: list, size: int = LOOKUP_CHUNK):

@@ -227,11 +227,60 @@ class CustomerPhone(models.Model):
         return phones.display(self.number)
 
 
+class LeadRules:
+    """The working rules on a lead's fields, each written once as a ``Q``:
+    the agent's queue, the supervisor's team health, the dashboards and the
+    KPIs filter and count by these, so they cannot disagree. ``day_start``
+    is the start of the local day (``dcc.timeutils.local_day_start``)."""
+
+    @staticmethod
+    def not_yet_contacted() -> Q:
+        """A new lead nobody has called yet (the queue's "new")."""
+        return Q(status=Status.NEW, first_contacted_at__isnull=True)
+
+    @staticmethod
+    def overdue(day_start) -> Q:
+        """Its next follow-up was planned before today."""
+        return Q(next_followup_at__lt=day_start)
+
+    @staticmethod
+    def due_between(start, end) -> Q:
+        """Its next follow-up falls in [start, end) (today: due today)."""
+        return Q(next_followup_at__gte=start, next_followup_at__lt=end)
+
+    @staticmethod
+    def retry_due(now, retry_after) -> Q:
+        """Not reached, and the retry interval since the last attempt passed."""
+        return Q(unanswered_attempts__gt=0, last_attempt_at__lte=now - retry_after)
+
+    @staticmethod
+    def escalated() -> Q:
+        """Sent to the supervisor after too many unanswered calls."""
+        return Q(escalated_at__isnull=False, unanswered_attempts__gt=0)
+
+    @staticmethod
+    def transferable() -> Q:
+        """What a transfer moves: open leads, and defeated ones it revives."""
+        return Q(status__in=OPEN_STATUSES) | Q(status=Status.DEFEATED)
+
+
 class LeadQuerySet(ScopedQuerySet):
     scope_paths = ScopePaths(store="store", team="owner__team", own="owner")
 
     def open(self):
         return self.filter(status__in=OPEN_STATUSES)
+
+    def not_yet_contacted(self):
+        return self.filter(LeadRules.not_yet_contacted())
+
+    def overdue(self, day_start):
+        return self.filter(LeadRules.overdue(day_start))
+
+    def due_between(self, start, end):
+        return self.filter(LeadRules.due_between(start, end))
+
+    def transferable(self):
+        return self.filter(LeadRules.transferable())
 
     def valid_a_cards(self):
         """Seed 003: full name, valid phone (every stored phone is) and an intended model."""

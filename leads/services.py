@@ -2,7 +2,7 @@
 the API, the importer and the Celery tasks alike.
 
 Each takes the acting user, checks the policy, locks the lead row where staff
-can collide (``_locked``), re-checks state under the lock, and records who and
+can collide (``leads.lifecycle``), re-checks state under the lock, and records who and
 why in the same transaction: the history row carries the actor and reason,
 an ``AuditEvent`` says what a diff cannot (an assignment's from/to, a refused
 duplicate entry).
@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -29,9 +29,9 @@ from dcc.models import Absence, Store, User
 from dcc.policy import LEAD_OWNER_ROLES, SELF_OWNING_ROLES, can, require
 from dcc.roles import Role
 from dcc.timeutils import validate_event_time
-from leads import phones
+from leads import events, lifecycle, phones
+from leads.lifecycle import LeadStateError
 from leads.models import (
-    OPEN_STATUSES,
     Channel,
     Customer,
     CustomerPhone,
@@ -44,7 +44,6 @@ from leads.models import (
     Status,
     VehicleModel,
 )
-from leads.signals import lead_closed
 
 
 class DuplicateLead(Exception):
@@ -59,62 +58,11 @@ class DuplicateLead(Exception):
         )
 
 
-class LeadStateError(Exception):
-    """The lead's current state does not allow this change."""
-
-
-# ---------------------------------------------------------------- transitions
-
-_ANY_OPEN = set(OPEN_STATUSES)
-TRANSITIONS: dict[str, set[str]] = {
-    Status.NEW: _ANY_OPEN | {Status.DELIVERED, Status.DEFEATED, Status.INVALID},
-    Status.ACTIVE: _ANY_OPEN | {Status.DELIVERED, Status.DEFEATED, Status.INVALID},
-    Status.INVITED: _ANY_OPEN | {Status.DELIVERED, Status.DEFEATED, Status.INVALID},
-    Status.VISITED: _ANY_OPEN | {Status.DELIVERED, Status.DEFEATED, Status.INVALID},
-    # An order can still be cancelled (back to following up, or defeated).
-    Status.ORDERED: {Status.DELIVERED, Status.ACTIVE, Status.DEFEAT_PENDING, Status.DEFEATED},
-    # Approval decides; a rejection returns to where the lead was.
-    Status.DEFEAT_PENDING: _ANY_OPEN | {Status.DEFEATED},
-    # Only a manager's activation (or a transfer) brings these back.
-    Status.DEFEATED: {Status.ACTIVE},
-    Status.INVALID: {Status.ACTIVE},
-    Status.DELIVERED: set(),
-}
-
-
-def _move(lead: Lead, to: str) -> None:
-    if to == lead.status or to not in TRANSITIONS[lead.status]:
-        raise LeadStateError(
-            _("A lead that is “%(current)s” cannot become “%(target)s”.")
-            % {"current": Status(lead.status).label, "target": Status(to).label}
-        )
-    lead.status = to
-    if to not in OPEN_STATUSES:
-        lead_closed.send(sender=Lead, lead=lead, status=to)
-
-
-def _locked(lead: Lead) -> Lead:
-    """Re-read the lead under a row lock: two people acting on one lead at once
-    are serialised, and each sees the other's result before checking state."""
-    return Lead.objects.select_for_update().get(pk=lead.pk)
-
-
-def _require_visible(actor, lead: Lead) -> None:
-    if not Lead.objects.visible_to(actor).filter(pk=lead.pk).exists():
-        raise PermissionDenied("lead outside the actor's scope")
-
-
 def _require_reason(reason: str, field_name: str = "reason") -> str:
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({field_name: _("Give a reason: it is kept in the lead's history.")})
     return reason
-
-
-def _save(lead: Lead, *, actor, reason: str = "") -> Lead:
-    audit.attribute(lead, actor=actor, reason=reason)
-    lead.save()
-    return lead
 
 
 # ---------------------------------------------------------------- owners and names
@@ -316,10 +264,11 @@ def _insert_lead(*, actor, store, name, number, source, received_at, owner, **fi
     lead.full_clean(
         exclude=["customer", "store", "owner", "created_by"], validate_constraints=False
     )
-    _save(lead, actor=actor)
+    lifecycle.save(lead, actor=actor)
     audit.record(
         "leads.lead.created", actor=actor, target=lead, source=source, owner=owner and owner.pk
     )
+    events.leads_created.send(sender=Lead, leads=[lead], actor=actor)
     return lead
 
 
@@ -334,8 +283,7 @@ def lead_update(*, actor, lead: Lead, **fields) -> Lead:
     allowed = {"name", "intended_model", "channel", "expected_purchase_date", "note"}
     if set(fields) - allowed:
         raise ValueError(f"not editable here: {sorted(set(fields) - allowed)}")
-    _require_visible(actor, lead)
-    lead = _locked(lead)
+    lead = lifecycle.locked_visible(actor, lead)
     if "name" in fields:
         name = (fields.pop("name") or "").strip()
         if not name:
@@ -346,21 +294,20 @@ def lead_update(*, actor, lead: Lead, **fields) -> Lead:
         customer.save()
     for key, value in fields.items():
         setattr(lead, key, value)
-    return _save(lead, actor=actor)
+    return lifecycle.save(lead, actor=actor)
 
 
 @transaction.atomic
 def lead_change_level(*, actor, lead: Lead, level: str, reason: str = "") -> Lead:
     if level not in Level.values:
         raise ValidationError({"level": _("Unknown level “%(value)s”.") % {"value": level}})
-    _require_visible(actor, lead)
-    lead = _locked(lead)
+    lead = lifecycle.locked_visible(actor, lead)
     if not lead.is_open:
         raise LeadStateError(_("Only an open lead's level can change."))
     if lead.level == level:
         raise LeadStateError(_("The lead is already level %(level)s.") % {"level": level})
     lead.level = level
-    return _save(lead, actor=actor, reason=reason)
+    return lifecycle.save(lead, actor=actor, reason=reason)
 
 
 # ---------------------------------------------------------------- ownership
@@ -371,7 +318,7 @@ def _give(lead: Lead, owner: User, *, actor, reason: str, **data) -> Lead:
     event saying from whom to whom."""
     previous = lead.owner_id
     lead.owner = owner
-    _save(lead, actor=actor, reason=reason)
+    lifecycle.save(lead, actor=actor, reason=reason)
     audit.record(
         "leads.lead.assigned",
         actor=actor,
@@ -389,8 +336,7 @@ def lead_assign(*, actor, lead: Lead, owner: User, reason: str) -> Lead:
     """A manager gives an open lead to a member of staff, with a reason."""
     require(actor, "leads.assign")
     reason = _require_reason(reason)
-    _require_visible(actor, lead)
-    lead = _locked(lead)
+    lead = lifecycle.locked_visible(actor, lead)
     if not lead.is_open:
         raise LeadStateError(_("Only an open lead can be assigned; activate it first."))
     check_owner(owner, store=lead.store, lead=lead)
@@ -509,7 +455,7 @@ def leads_transfer(
     leads = (
         Lead.objects.visible_to(actor)
         .filter(owner=from_staff)
-        .filter(Q(status__in=OPEN_STATUSES) | Q(status=Status.DEFEATED))
+        .transferable()
         .select_for_update(of=("self",))
         .select_related("store", "defeat_reason")
         .order_by("id")
@@ -537,12 +483,12 @@ def leads_transfer(
                 lead.handover_defeat_reason = " ".join(filter(None, [label, lead.defeat_note]))
             _restart_clock(lead, now)
         if lead.status == Status.DEFEATED:
-            _move(lead, Status.ACTIVE)
+            lifecycle.move(lead, Status.ACTIVE)
             _clear_defeat(lead)
             _restart_clock(lead, now)
         try:
             with transaction.atomic():
-                _save(lead, actor=actor, reason=reason)
+                lifecycle.save(lead, actor=actor, reason=reason)
         except IntegrityError as exc:
             raise LeadStateError(
                 _("Lead #%(id)s cannot be revived: its customer has another open lead.")
@@ -575,8 +521,7 @@ def _clear_defeat(lead: Lead) -> None:
 def lead_defeat(*, actor, lead: Lead, reason: DefeatReason, note: str = "") -> Lead:
     """Mark a lead lost (战败). Where the store requires approval (战败审核),
     anyone but a manager only requests it: the lead waits as defeat_pending."""
-    _require_visible(actor, lead)
-    lead = _locked(lead)
+    lead = lifecycle.locked_visible(actor, lead)
     store = lead.store
     if not DefeatReason.objects.for_store(store).filter(pk=reason.pk).exists():
         raise ValidationError({"reason": _("This reason is not in the store's list.")})
@@ -584,13 +529,13 @@ def lead_defeat(*, actor, lead: Lead, reason: DefeatReason, note: str = "") -> L
         raise LeadStateError(_("A defeat request for this lead is already waiting for approval."))
     needs_approval = store.defeat_approval_required and not can(actor, "leads.assign")
     before = lead.status
-    _move(lead, Status.DEFEAT_PENDING if needs_approval else Status.DEFEATED)
+    lifecycle.move(lead, Status.DEFEAT_PENDING if needs_approval else Status.DEFEATED)
     lead.defeat_reason, lead.defeat_note = reason, (note or "").strip()
     lead.defeat_requested_by = actor
     lead.status_before_defeat = before
     if not needs_approval:
         lead.defeated_at = timezone.now()
-    _save(lead, actor=actor, reason=reason.label)
+    lifecycle.save(lead, actor=actor, reason=reason.label)
     name = "leads.lead.defeat_requested" if needs_approval else "leads.lead.defeated"
     audit.record(name, actor=actor, target=lead, reason=reason.code, note=lead.defeat_note)
     return lead
@@ -599,13 +544,12 @@ def lead_defeat(*, actor, lead: Lead, reason: DefeatReason, note: str = "") -> L
 @transaction.atomic
 def lead_defeat_approve(*, actor, lead: Lead) -> Lead:
     require(actor, "leads.assign")
-    _require_visible(actor, lead)
-    lead = _locked(lead)
+    lead = lifecycle.locked_visible(actor, lead)
     if lead.status != Status.DEFEAT_PENDING:
         raise LeadStateError(_("There is no defeat request to approve."))
-    _move(lead, Status.DEFEATED)
+    lifecycle.move(lead, Status.DEFEATED)
     lead.defeated_at = timezone.now()
-    _save(lead, actor=actor, reason=_("defeat approved"))
+    lifecycle.save(lead, actor=actor, reason=_("defeat approved"))
     audit.record("leads.lead.defeat_approved", actor=actor, target=lead)
     return lead
 
@@ -613,13 +557,12 @@ def lead_defeat_approve(*, actor, lead: Lead) -> Lead:
 @transaction.atomic
 def lead_defeat_reject(*, actor, lead: Lead, note: str = "") -> Lead:
     require(actor, "leads.assign")
-    _require_visible(actor, lead)
-    lead = _locked(lead)
+    lead = lifecycle.locked_visible(actor, lead)
     if lead.status != Status.DEFEAT_PENDING:
         raise LeadStateError(_("There is no defeat request to reject."))
-    _move(lead, lead.status_before_defeat or Status.ACTIVE)
+    lifecycle.move(lead, lead.status_before_defeat or Status.ACTIVE)
     _clear_defeat(lead)
-    _save(lead, actor=actor, reason=note or _("defeat rejected"))
+    lifecycle.save(lead, actor=actor, reason=note or _("defeat rejected"))
     audit.record("leads.lead.defeat_rejected", actor=actor, target=lead, note=note)
     return lead
 
@@ -630,8 +573,7 @@ def lead_activate(*, actor, lead: Lead, owner: User, reason: str) -> Lead:
     gives it to someone; the first contact is due like a transfer's."""
     require(actor, "leads.assign")
     reason = _require_reason(reason)
-    _require_visible(actor, lead)
-    lead = _locked(lead)
+    lead = lifecycle.locked_visible(actor, lead)
     if lead.status not in (Status.DEFEATED, Status.INVALID):
         raise LeadStateError(_("Only a defeated or invalid lead can be activated."))
     check_owner(owner, store=lead.store, lead=lead)
@@ -642,7 +584,7 @@ def lead_activate(*, actor, lead: Lead, owner: User, reason: str) -> Lead:
             % {"id": other.pk}
         )
     previous = lead.owner_id
-    _move(lead, Status.ACTIVE)
+    lifecycle.move(lead, Status.ACTIVE)
     _clear_defeat(lead)
     lead.invalid_reason, lead.invalid_note = "", ""
     lead.owner = owner
@@ -650,7 +592,7 @@ def lead_activate(*, actor, lead: Lead, owner: User, reason: str) -> Lead:
     _restart_clock(lead, now)
     try:
         with transaction.atomic():
-            _save(lead, actor=actor, reason=reason)
+            lifecycle.save(lead, actor=actor, reason=reason)
     except IntegrityError as exc:  # an open lead appeared meanwhile
         raise LeadStateError(_("The customer already has an open lead.")) from exc
     audit.record(
@@ -669,11 +611,10 @@ def lead_invalidate(*, actor, lead: Lead, reason: str, note: str = "") -> Lead:
     """无效客户: not a real prospect (wrong number, no intent, duplicate, peer)."""
     if reason not in InvalidReason.values:
         raise ValidationError({"reason": _("Choose why the lead is invalid.")})
-    _require_visible(actor, lead)
-    lead = _locked(lead)
-    _move(lead, Status.INVALID)
+    lead = lifecycle.locked_visible(actor, lead)
+    lifecycle.move(lead, Status.INVALID)
     lead.invalid_reason, lead.invalid_note = reason, (note or "").strip()
-    _save(lead, actor=actor, reason=InvalidReason(reason).label)
+    lifecycle.save(lead, actor=actor, reason=InvalidReason(reason).label)
     audit.record("leads.lead.invalidated", actor=actor, target=lead, reason=reason, note=note)
     return lead
 
@@ -681,8 +622,8 @@ def lead_invalidate(*, actor, lead: Lead, reason: str, note: str = "") -> Lead:
 def lead_set_status(*, actor, lead: Lead, status: str, reason: str = "") -> Lead:
     """For the follow-up, appointment and deal services: move a (locked) lead
     along the lifecycle under the same transition table."""
-    _move(lead, status)
-    return _save(lead, actor=actor, reason=reason)
+    lifecycle.move(lead, status)
+    return lifecycle.save(lead, actor=actor, reason=reason)
 
 
 # ---------------------------------------------------------------- deals (B-card, C-card)
@@ -697,10 +638,10 @@ def deal_record(
     vehicle of its own (counted at delivery, DESIGN §3)."""
     if stage not in ("order", "delivered"):
         raise ValidationError({"stage": _("Stage is “order” or “delivered”.")})
-    _require_visible(actor, lead)
+    lifecycle.require_visible(actor, lead)
     deal_at = deal_at or timezone.now()
     validate_event_time(actor=actor, when=deal_at, field="deal_at")
-    lead = _locked(lead)
+    lead = lifecycle.lock(lead)
     if stage == "order":
         deal = Deal(
             store=lead.store,
@@ -768,7 +709,7 @@ def customer_merge(*, actor, keep: Customer, merge: Customer) -> Customer:
         customer_phone.save()
     for lead in merge.leads.select_for_update():
         lead.customer = keep
-        _save(lead, actor=actor, reason=_("customer records merged"))
+        lifecycle.save(lead, actor=actor, reason=_("customer records merged"))
     if not keep.has_full_name and merge.has_full_name:
         keep.name, keep.has_full_name = merge.name, True
         audit.attribute(keep, actor=actor)

@@ -59,8 +59,9 @@ from leads.forms import (
     RejectDefeatForm,
     add_service_errors,
 )
+from leads.lifecycle import LeadStateError
 from leads.models import Lead, Source, Status
-from leads.services import DuplicateLead, LeadStateError
+from leads.services import DuplicateLead
 
 PAGE_SIZE = 25
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Case, Count, F, IntegerField, Q, Value, When
+from django.db.models import Case, Count, F, IntegerField, Value, When
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -26,8 +26,8 @@ from leads.forms import (
     TransferForm,
     add_service_errors,
 )
-from leads.models import OPEN_STATUSES, Lead, Source, Status
-from leads.services import LeadStateError
+from leads.lifecycle import LeadStateError
+from leads.models import Lead, Source, Status
 
 # The assignment page lists at most this many rows per section; a store with
 # more unassigned leads than this has a bigger problem than paging.
@@ -157,7 +157,7 @@ def _transferable(user, from_staff: User) -> list[Lead]:
     return list(
         selectors.leads_for(user=user)
         .filter(owner=from_staff)
-        .filter(Q(status__in=OPEN_STATUSES) | Q(status=Status.DEFEATED))
+        .transferable()
         .order_by("-received_at", "-id")
     )
 

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from telephony import services
 from telephony.models import (
     Call,
     CallImport,
@@ -28,6 +29,25 @@ class ExtensionAssignmentAdmin(SimpleHistoryAdmin):
     list_filter = ["store"]
     search_fields = ["extension", "staff__username", "staff__name"]
     raw_id_fields = ["staff"]
+
+    def save_model(self, request, obj, form, change):
+        before = ExtensionAssignment.objects.filter(pk=obj.pk).first() if change else None
+        super().save_model(request, obj, form, change)
+        changed = {(obj.store_id, obj.extension)}
+        if before is not None:
+            changed.add((before.store_id, before.extension))
+        for store_id, extension in changed:
+            services.extension_holders_changed(store_id=store_id, extension=extension)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        services.extension_holders_changed(store_id=obj.store_id, extension=obj.extension)
+
+    def delete_queryset(self, request, queryset):
+        changed = set(queryset.values_list("store_id", "extension"))
+        super().delete_queryset(request, queryset)
+        for store_id, extension in changed:
+            services.extension_holders_changed(store_id=store_id, extension=extension)
 
 
 @admin.register(CallImport)

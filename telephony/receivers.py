@@ -1,40 +1,31 @@
-"""What telephony does when other apps' data changes."""
+"""What telephony does when something happens in the apps below it.
 
-from django.conf import settings
-from django.db.models.signals import post_delete, post_save
+Each receiver answers an event that a service announced explicitly
+(``dcc.events``, ``leads.events``, ``followups.events``), so bulk paths such
+as the Excel import are covered exactly like a lead typed into the form.
+Receivers run in the sender's transaction.
+"""
+
 from django.dispatch import receiver
 
-from leads.models import Lead
+from dcc.events import staff_saved
+from followups.events import followup_logged
+from leads.events import leads_created
 from telephony import services, verification
-from telephony.models import ExtensionAssignment
 
 
-@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="telephony.sync_extension")
-def staff_saved(sender, instance, update_fields=None, raw=False, **kwargs):
-    # A sign-in saves last_login only: nothing about extensions changed.
-    if raw or (update_fields and set(update_fields) <= {"last_login"}):
-        return
-    services.sync_extension(instance)
+@receiver(staff_saved, dispatch_uid="telephony.sync_extension")
+def keep_extension_holders(sender, *, staff, **kwargs):
+    services.sync_extension(staff)
 
 
-@receiver(post_save, sender=Lead, dispatch_uid="telephony.link_new_lead")
-def lead_saved(sender, instance, created=False, raw=False, **kwargs):
-    if created and not raw:
-        services.link_calls_to_lead(instance)
+@receiver(leads_created, dispatch_uid="telephony.link_new_leads")
+def link_earlier_calls(sender, *, leads, **kwargs):
+    # A first-time caller who has now become a lead: their calls are its.
+    services.link_calls_to_leads(leads)
 
 
-@receiver(post_save, sender="followups.FollowUp", dispatch_uid="telephony.verify_followup")
-def followup_saved(sender, instance, created=False, raw=False, **kwargs):
+@receiver(followup_logged, dispatch_uid="telephony.verify_followup")
+def prove_followup(sender, *, followup, **kwargs):
     # Calls imported before the follow-up was logged may already prove it.
-    if created and not raw:
-        verification.verify_followup(instance)
-
-
-@receiver(post_save, sender=ExtensionAssignment, dispatch_uid="telephony.assignment_saved")
-@receiver(post_delete, sender=ExtensionAssignment, dispatch_uid="telephony.assignment_deleted")
-def assignment_changed(sender, instance, raw=False, **kwargs):
-    # Who had the extension when changed: its calls and what they verify.
-    if raw:
-        return
-    services.rematch_extension(instance.store_id, instance.extension)
-    verification.reverify_extension(store_id=instance.store_id, extension=instance.extension)
+    verification.verify_followup(followup)

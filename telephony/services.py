@@ -36,7 +36,7 @@ from itertools import islice
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import DateTimeField, ExpressionWrapper, F, OuterRef, Q, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -44,7 +44,7 @@ from dcc.bulk import copy_escape, copy_rows, copy_text
 from dcc.models import Store
 from dcc.policy import require
 from leads.models import Lead
-from telephony import parsers
+from telephony import parsers, verification
 from telephony.models import (
     CDR_FORMATS,
     Call,
@@ -940,24 +940,55 @@ def match_calls(calls) -> None:
 
 
 LINK_BACK = timedelta(days=7)
+LINK_CHUNK = 1000
 
 
-def link_calls_to_lead(lead: Lead) -> int:
-    """Calls from this lead's number in the week before it was entered that
-    no lead claims (a first-time caller who became this lead) now belong
-    to it."""
-    return Call.objects.filter(
-        store_id=lead.store_id,
-        external_number=lead.phone,
-        lead__isnull=True,
-        started_at__gte=lead.received_at - LINK_BACK,
-    ).update(lead=lead)
+def link_calls_to_leads(leads: list[Lead]) -> int:
+    """Calls from each new lead's number in the week before it was entered
+    that no lead claims (a first-time caller who became this lead) now
+    belong to it. One UPDATE per store and thousand leads, so an import of
+    20,000 leads links like one typed in."""
+    linked = 0
+    by_store: dict[int, list[Lead]] = {}
+    for lead in leads:
+        by_store.setdefault(lead.store_id, []).append(lead)
+    for store_id, store_leads in by_store.items():
+        for start in range(0, len(store_leads), LINK_CHUNK):
+            chunk = store_leads[start : start + LINK_CHUNK]
+            earliest = min(lead.received_at for lead in chunk)
+            claimant = (
+                Lead.objects.filter(
+                    pk__in=[lead.pk for lead in chunk],
+                    phone=OuterRef("external_number"),
+                    received_at__lte=ExpressionWrapper(
+                        OuterRef("started_at") + LINK_BACK, output_field=DateTimeField()
+                    ),
+                )
+                .order_by("-received_at", "-pk")
+                .values("pk")[:1]
+            )
+            linked += Call.objects.filter(
+                store_id=store_id,
+                external_number__in={lead.phone for lead in chunk},
+                lead__isnull=True,
+                started_at__gte=earliest - LINK_BACK,
+            ).update(lead_id=Subquery(claimant))
+    return linked
 
 
 def rematch_extension(store_id: int, extension: str) -> int:
     """After an assignment changed: re-link that extension's calls."""
     calls = Call.objects.filter(store_id=store_id, extension=extension)
     return calls.update(agent_id=staff_at())
+
+
+def extension_holders_changed(*, store_id: int, extension: str) -> None:
+    """Who had the extension when was corrected (or a holder came or went):
+    its calls go to whoever had it at each call, and the follow-ups those
+    calls proved are checked again. Every writer of ExtensionAssignment
+    calls this (the staff sync below, the admin's corrections)."""
+    rematch_extension(store_id, extension)
+    verification.reverify_extension(store_id=store_id, extension=extension)
 
 
 # ---------------------------------------------------------------- extensions
@@ -974,6 +1005,7 @@ def sync_extension(user) -> None:
     for row in stale:
         row.valid_to = now
         row.save(update_fields=["valid_to"])
+        extension_holders_changed(store_id=row.store_id, extension=row.extension)
     if wanted is None or user.store_id is None:
         return
     if any((row.store_id, row.extension) == wanted for row in open_rows):
@@ -991,6 +1023,7 @@ def sync_extension(user) -> None:
         staff=user,
         valid_from=now if had_holder else None,
     )
+    extension_holders_changed(store_id=user.store_id, extension=user.extension)
 
 
 # ---------------------------------------------------------------- folders
@@ -1066,6 +1099,7 @@ def lead_from_call(*, actor, call: Call) -> Lead:
         source=Source.INBOUND,
         received_at=received_at,
     )
+    # Its other unclaimed calls were linked when the lead was announced;
+    # this one may be older than that week.
     Call.objects.filter(pk=call.pk, lead__isnull=True).update(lead=lead)
-    link_calls_to_lead(lead)
     return lead

@@ -31,16 +31,9 @@ from django.db.models import F, Max, Min, OuterRef, Q, Subquery
 from followups.models import Channel, FollowUp, FollowupPolicy, Result
 from telephony.models import Call, Disposition
 
-DEFAULT_WINDOW = FollowupPolicy._meta.get_field("verify_window_minutes").default
-
 
 def window_for(store_id: int) -> timedelta:
-    minutes = (
-        FollowupPolicy.objects.filter(store_id=store_id)
-        .values_list("verify_window_minutes", flat=True)
-        .first()
-    )
-    return timedelta(minutes=minutes or DEFAULT_WINDOW)
+    return timedelta(minutes=FollowupPolicy.objects.for_store(store_id).verify_window_minutes)
 
 
 # Calls longer than this are not looked for: it bounds the range of the

@@ -1,5 +1,6 @@
 import factory
 
+from dcc import events
 from dcc.models import Store, Team, User
 from dcc.roles import Role
 from leads.models import VehicleModel
@@ -39,8 +40,11 @@ class StaffFactory(factory.django.DjangoModelFactory):
 
     @factory.post_generation
     def _save(obj, create, extracted, **kwargs):
+        # Saved as the staff services save, announcing it (telephony then
+        # records who has the extension from when).
         if create:
             obj.save()
+            events.staff_saved.send(sender=User, staff=obj, actor=None)
 
 
 class VehicleModelFactory(factory.django.DjangoModelFactory):

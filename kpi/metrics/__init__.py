@@ -7,8 +7,9 @@ denominator counts (the same conditions, so its ``count()`` is the figure).
 Nothing here checks who asks: ``kpi.selectors.scope_for`` decides which
 scopes a user may read.
 
-Layout: ``base`` (Scope, Period, Metric), ``table`` (the KPI list: names,
-labels, units, what each part lists), ``rows`` (one condition per counted
+Layout: ``base`` (Scope, Period, Metric), ``table`` (the KPI registry: each
+KPI's name, label, unit and the named counts of its parts; each count's
+table, SQL and drill-down rows), ``rows`` (one condition per counted
 set and the base querysets), ``figures`` (``compute``: the aggregates) and
 ``drilldown``. The scorecard, dashboards and the monthly export build on
 ``compute``, ``KPIS`` and ``drilldown``.

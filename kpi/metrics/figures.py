@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, Sum, Value, Window
-from django.db.models.functions import Coalesce, ExtractIsoWeekDay, RowNumber, TruncDate
+from django.db.models.functions import ExtractIsoWeekDay, RowNumber, TruncDate
 from django.utils import timezone
 
 from dcc.models import Team
@@ -23,28 +23,23 @@ from kpi.metrics.base import (
     Scope,
 )
 from kpi.metrics.rows import (
-    answered_in_time_q,
     arrived_q,
     between,
     carded_q,
     carried_over_q,
-    converted_q,
     customer_calls,
     deals,
     first_call_q,
-    first_invited_q,
     first_time_caller_q,
     followups,
     leads,
     received_q,
     sla_due_q,
-    sla_met_q,
     targets,
-    valid_a_card_q,
 )
-from kpi.metrics.table import KPIS
+from kpi.metrics.table import KPIS, counted_with
 from kpi.models import DEFAULT_WORKING_WEEKDAYS, KpiSettings, Meeting, MeetingKind
-from telephony.models import Call, Direction
+from telephony.models import Call
 
 # ---------------------------------------------------------------- compute
 
@@ -65,29 +60,15 @@ def compute(scope: Scope, period: Period, *, today: date | None = None) -> dict[
 
 
 def figures_from(counts: dict[str, int], meetings: Metric) -> dict[str, Metric]:
-    """The KPIs from the counts the queries answer (``compute`` for one
-    scope, ``kpi.grouped`` for every agent and team at once), in ``KPIS`` order."""
-    c = counts
-    figures: dict[str, Metric] = {}
-    figures["followup_rate"] = Metric.rate(c["first_calls"], c["carried_over"] + c["received"])
-    figures["invite_to_store_rate"] = Metric.rate(c["first_invited"], c["first_calls"])
-    figures["deals"] = Metric.count(c["deals"])
-    figures["sla_48h_compliance"] = Metric.rate(c["sla_met"], c["sla_due"])
-    figures["card_creation_rate"] = Metric.rate(c["carded"], c["callers"])
-    figures["return_visit_rate"] = Metric.rate(c["second_visits"], c["first_visits"])
-    figures["test_drive_rate"] = Metric.rate(c["test_drives"], c["visits"])
-    figures["conversion_30d"] = Metric.rate(c["converted"], c["received"])
-    figures["sales_completion"] = Metric.rate(c["deals"], c["target_units"])
-    figures["meetings_on_time"] = meetings
-    figures["new_leads"] = Metric.count(c["received"])
-    figures["new_a_cards"] = Metric.count(c["a_cards"])
-    figures["calls_inbound"] = Metric.count(c["inbound"])
-    figures["calls_outbound"] = Metric.count(c["outbound"])
-    figures["inbound_calls_per_agent_day"] = Metric.per_day(c["inbound"], c["agent_days"])
-    figures["outbound_calls_per_agent_day"] = Metric.per_day(c["outbound"], c["agent_days"])
-    figures["talk_seconds_per_agent_day"] = Metric.per_day(c["talk"], c["agent_days"])
-    figures["answered_in_time_rate"] = Metric.rate(c["in_time"], c["inbound"])
-    return {name: figures[name] for name in KPIS}
+    """Every KPI of ``KPIS``, in its order, from the counts the queries
+    answer (``compute`` for one scope, ``kpi.grouped`` for every agent and
+    team at once) and the meetings figure (its own queries)."""
+    counts = {
+        **counts,
+        "on_time_days": meetings.numerator,
+        "working_days": meetings.denominator,
+    }
+    return {name: kpi.metric(counts) for name, kpi in KPIS.items()}
 
 
 # The counts as aggregates: ``compute`` aggregates them over one scope,
@@ -101,24 +82,13 @@ def lead_counted_q(period: Period) -> Q:
 
 
 def lead_counts(period: Period) -> dict:
-    return {
-        "received": Count("pk", filter=received_q(period)),
-        "carried_over": Count("pk", filter=carried_over_q(period)),
-        "a_cards": Count("pk", filter=received_q(period) & valid_a_card_q()),
-        "sla_due": Count("pk", filter=sla_due_q(period)),
-        "sla_met": Count("pk", filter=sla_met_q(period)),
-        "converted": Count("pk", filter=converted_q(period)),
-    }
+    """The registry's lead counts (``COUNTS``), for the lead's owner."""
+    return {c.name: c.aggregate(period) for c in counted_with("leads")}
 
 
-def visit_counts_for_agent(where: Q | None = None) -> dict:
+def visit_counts_for_agent(period: Period, where: Q | None = None) -> dict:
     """Per arrived visit, for the agent who booked (or recorded) it."""
-    where = where or Q()
-    return {
-        "visits": Count("pk", filter=where) if where else Count("pk"),
-        "test_drives": Count("pk", filter=where & Q(test_drive=True)),
-        "first_invited": Count("pk", filter=where & first_invited_q()),
-    }
+    return {c.name: c.aggregate(period, where) for c in counted_with("visits")}
 
 
 def visit_counts_for_owner(where: Q | None = None) -> dict:
@@ -186,13 +156,9 @@ def caller_counts(
     return counts
 
 
-def call_counts() -> dict:
-    return {
-        "inbound": Count("pk", filter=Q(direction=Direction.INBOUND)),
-        "outbound": Count("pk", filter=Q(direction=Direction.OUTBOUND)),
-        "talk": Coalesce(Sum("billsec"), 0),
-        "in_time": Count("pk", filter=answered_in_time_q()),
-    }
+def call_counts(period: Period) -> dict:
+    """The registry's call counts, for the agent on the call."""
+    return {c.name: c.aggregate(period) for c in counted_with("calls")}
 
 
 def _lead_figures(scope: Scope, period: Period) -> dict[str, int]:
@@ -207,7 +173,7 @@ def _visit_figures(scope: Scope, period: Period) -> dict[str, int]:
     return (
         Appointment.objects.filter(arrived_q(period))
         .filter(by_agent | by_owner)
-        .aggregate(**visit_counts_for_agent(by_agent), **visit_counts_for_owner(by_owner))
+        .aggregate(**visit_counts_for_agent(period, by_agent), **visit_counts_for_owner(by_owner))
     )
 
 
@@ -229,7 +195,7 @@ def _card_figures(scope: Scope, period: Period) -> dict[str, int]:
 
 def _call_figures(scope: Scope, period: Period) -> dict[str, int]:
     calls = customer_calls(scope, period)
-    figures = calls.aggregate(**call_counts())
+    figures = calls.aggregate(**call_counts(period))
     figures["agent_days"] = (
         calls.filter(agent__isnull=False)
         .annotate(day=TruncDate("started_at"))

@@ -18,8 +18,9 @@ from followups.models import (
     SmsMessage,
     SmsStatus,
 )
+from leads.lifecycle import LeadStateError
 from leads.models import Lead, Source, Status
-from leads.services import LeadStateError, leads_transfer
+from leads.services import leads_transfer
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = ZoneInfo("Asia/Shanghai")

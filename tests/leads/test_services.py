@@ -10,8 +10,9 @@ from django.utils import timezone
 from dcc.models import Absence, AuditEvent
 from dcc.roles import Role
 from leads import services
+from leads.lifecycle import LeadStateError
 from leads.models import Customer, CustomerPhone, Lead, Source, Status
-from leads.services import DuplicateLead, LeadStateError
+from leads.services import DuplicateLead
 from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db

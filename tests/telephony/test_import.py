@@ -294,11 +294,12 @@ def test_two_imports_of_one_file_at_once_store_it_once(sue, store_a, alice, bob)
 
 
 def test_correcting_who_had_an_extension_relinks_calls_and_reverifies(
-    sue, store_a, alice, bob, mike, make_lead
+    client, root, sue, store_a, alice, bob, mike, make_lead
 ):
     """alice logged a call; the PBX shows it on 8002, which the admin then
-    corrects to have been alice's at the time: the call moves to her and
-    her follow-up is verified."""
+    corrects (in the Django admin, where ranges in the past are set) to have
+    been alice's at the time: the call moves to her and her follow-up is
+    verified."""
     lead = make_lead(
         mike,
         phone="13812345670",
@@ -318,17 +319,36 @@ def test_correcting_who_had_an_extension_relinks_calls_and_reverifies(
     assert busy.agent == bob
     logged.refresh_from_db()
     assert logged.verified_call is None
+    client.force_login(root)
     bobs = ExtensionAssignment.objects.get(extension="8002", staff=bob)
-    bobs.valid_from = datetime(2024, 2, 1, tzinfo=SHANGHAI)
-    bobs.save()
-    ExtensionAssignment.objects.create(
-        store=store_a,
-        extension="8002",
-        staff=alice,
-        valid_from=None,
-        valid_to=datetime(2024, 2, 1, tzinfo=SHANGHAI),
+    form = {"store": store_a.pk, "extension": "8002", "staff": bob.pk}
+    changed = client.post(
+        f"/admin/telephony/extensionassignment/{bobs.pk}/change/",
+        {**form, "valid_from_0": "2024-02-01", "valid_from_1": "00:00:00"},
     )
+    assert changed.status_code == 302, changed.content.decode()[:2000]
+    added = client.post(
+        "/admin/telephony/extensionassignment/add/",
+        {**form, "staff": alice.pk, "valid_to_0": "2024-02-01", "valid_to_1": "00:00:00"},
+    )
+    assert added.status_code == 302, added.content.decode()[:2000]
     busy.refresh_from_db()
     logged.refresh_from_db()
     assert busy.agent == alice
     assert logged.verified_call == busy
+
+
+def test_deleting_an_extension_holder_in_the_admin_unlinks_its_calls(
+    client, root, sue, store_a, bob
+):
+    run(sue, store_a, "master_basic.csv")
+    busy = Call.objects.get(uniqueid="1705287300.11")
+    assert busy.agent == bob
+    client.force_login(root)
+    bobs = ExtensionAssignment.objects.get(extension="8002", staff=bob)
+    deleted = client.post(
+        f"/admin/telephony/extensionassignment/{bobs.pk}/delete/", {"post": "yes"}
+    )
+    assert deleted.status_code == 302
+    busy.refresh_from_db()
+    assert busy.agent is None

@@ -1,0 +1,11 @@
+"""What happens to follow-ups, announced for the apps above (DESIGN §7).
+
+Sent by ``followups.services`` inside its transaction; an interested app
+connects a receiver in its own ``receivers.py`` (telephony proves a logged
+call with the PBX's records).
+"""
+
+from django.dispatch import Signal
+
+# A follow-up was logged: kwargs ``followup`` (saved) and ``actor``.
+followup_logged = Signal()

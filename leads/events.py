@@ -1,0 +1,19 @@
+"""What happens to leads, announced for the apps above leads (DESIGN §7).
+
+The services of leads send these explicitly, inside their transaction, on
+every path that does the thing: one lead typed in and thousands imported
+alike (a model's save hook would miss ``bulk_create``). An interested app
+connects its receiver in its own ``receivers.py``; leads never learns who
+listens. A receiver runs in the sender's transaction: if it fails, the
+change is undone with it.
+"""
+
+from django.dispatch import Signal
+
+# Leads were created (by the form, the API, the Excel import, a call):
+# kwargs ``leads`` (a list of saved leads, one or many) and ``actor``.
+leads_created = Signal()
+
+# A lead left the open statuses (defeated, invalid, delivered): kwargs
+# ``lead`` and ``status``.
+lead_closed = Signal()

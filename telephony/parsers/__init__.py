@@ -373,7 +373,7 @@ def direction_and_parties(
 # ---------------------------------------------------------------- calls
 
 
-def _main_leg(legs: list[CallLeg]) -> CallLeg:
+def main_leg(legs: list[CallLeg]) -> CallLeg:
     for leg in legs:
         if leg.uniqueid and leg.uniqueid == leg.linkedid:
             return leg
@@ -409,7 +409,7 @@ def merge_legs(key: str, legs: list[CallLeg]) -> Call:
     if len(legs) == 1:
         return _single_leg_call(key, legs)
     legs.sort(key=lambda leg: (leg.started_at, leg.line))
-    main = _main_leg(legs)
+    main = main_leg(legs)
     answered = [leg for leg in legs if leg.answered]
     customer_legs = [leg for leg in answered if leg.external_raw] or answered
     spans = []

@@ -13,7 +13,7 @@ from django.db.models import Count, Q
 from django.utils import translation
 
 from leads.models import CustomerPhone, Lead, Status
-from telephony import parsers, services
+from telephony import cdr, parsers, services
 from telephony.models import Call, CallImport, ExtensionAssignment, ImportStatus
 
 
@@ -94,7 +94,7 @@ def read_first(request, monkeypatch):
     reader thread matches), or the numbers of each batch (the import's
     thread matches)."""
     if request.param == "leads read per batch":
-        monkeypatch.setattr(services._Matcher, "read_all_if", lambda self, numbers: None)
+        monkeypatch.setattr(cdr.Matcher, "read_all_if", lambda self, numbers: None)
     return request.param
 
 
@@ -157,7 +157,7 @@ def test_calls_are_matched_as_match_calls_would(
     )
 
     Call.objects.update(agent=None, lead=None, new_caller=False)
-    services.match_calls(Call.objects.all())
+    cdr.match_calls(Call.objects.all())
     assert snapshot() == imported
 
 
@@ -205,12 +205,12 @@ def test_leg_text_is_the_legs_json():
     for leg in legs:
         times = [moment.isoformat() if moment else None for moment in
                  (leg.started_at, leg.answered_at, leg.ended_at)]  # fmt: skip
-        text = services.leg_text(leg, *times)
-        assert text == services.legs_text(services.leg_json(leg))
-        assert services.leg_from_json(services.leg_json(leg)).key == leg.key
+        text = cdr.leg_text(leg, *times)
+        assert text == cdr.legs_text(cdr.leg_json(leg))
+        assert cdr.leg_from_json(cdr.leg_json(leg)).key == leg.key
 
 
-class _OneCallABatch(services._CdrImport):
+class _OneCallABatch(cdr.CdrImport):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.batch_size = 1
@@ -220,7 +220,7 @@ def test_a_late_leg_in_a_later_batch_is_merged_and_counted_once(
     utc, sue, store_a, alice, bob, make_lead, monkeypatch, mike
 ):
     make_lead(mike, phone="13812345678", received_at=datetime(2024, 1, 1, tzinfo=UTC))
-    monkeypatch.setattr(services, "_CdrImport", _OneCallABatch)
+    monkeypatch.setattr(cdr, "CdrImport", _OneCallABatch)
     first = inbound("13812345678", "8001", at(2, 10), uid="9.1")
     # The file moves on seven hours (the call is written), then the call's
     # second leg (Bob took it over) comes late.
@@ -252,7 +252,7 @@ def test_a_leg_hours_from_its_call_is_still_merged(
     # A leg twelve hours after its call, with the file moved on in between
     # (the call was written already, by this import or an earlier one), is
     # merged into it and counted once.
-    monkeypatch.setattr(services, "_CdrImport", _OneCallABatch)
+    monkeypatch.setattr(cdr, "CdrImport", _OneCallABatch)
     first = inbound("13812345678", "8001", at(2, 10), uid="7.1")
     between = inbound("13700000000", "8001", at(2, 17), uid="7.3")
     far = cdr_line(
@@ -288,7 +288,7 @@ def test_a_failure_in_the_reader_fails_the_import(utc, sue, store_a, monkeypatch
         yield from parse(io.BytesIO(good), config)
         raise RuntimeError("disk gone")
 
-    monkeypatch.setattr(services.parsers, "parse", broken)
+    monkeypatch.setattr(parsers, "parse", broken)
     with pytest.raises(RuntimeError, match="disk gone"):
         run(sue, store_a, "ignored")
     report = CallImport.objects.get()
@@ -301,7 +301,7 @@ def test_the_reader_speaks_the_import_language(utc, sue, store_a, monkeypatch, l
     def parse(fileobj, config):
         yield parsers.ParseError(1, translation.get_language())
 
-    monkeypatch.setattr(services.parsers, "parse", parse)
+    monkeypatch.setattr(parsers, "parse", parse)
     with translation.override(language):
         report = run(sue, store_a, "x")
     assert report.errors == [{"line": 1, "message": language}]

@@ -45,27 +45,26 @@ def lead_for_number(*, store_ref="store", number_ref="external_number", moment_r
     own number first: the latest lead received by the end of the call (a
     lead created during the call counts; calls from before any lead are
     first-time callers)."""
-    return Subquery(
-        Lead.objects.filter(
-            store=OuterRef(store_ref),
-            phone=OuterRef(number_ref),
-            received_at__lte=OuterRef(moment_ref),
-        )
-        .order_by("-received_at", "-pk")
-        .values("pk")[:1]
-    )
+    leads = Lead.objects.filter(store=OuterRef(store_ref), phone=OuterRef(number_ref))
+    return _latest_received(leads, moment_ref)
 
 
 def lead_for_other_number(
     *, store_ref="store", number_ref="external_number", moment_ref="ended_at"
 ):
     """Subquery: as lead_for_number, by the customer's other numbers."""
+    leads = Lead.objects.filter(
+        customer__phones__store=OuterRef(store_ref),
+        customer__phones__number=OuterRef(number_ref),
+    )
+    return _latest_received(leads, moment_ref)
+
+
+def _latest_received(leads, moment_ref: str) -> Subquery:
+    """Subquery: the latest of these leads received by the moment, then the
+    highest id."""
     return Subquery(
-        Lead.objects.filter(
-            customer__phones__store=OuterRef(store_ref),
-            customer__phones__number=OuterRef(number_ref),
-            received_at__lte=OuterRef(moment_ref),
-        )
+        leads.filter(received_at__lte=OuterRef(moment_ref))
         .order_by("-received_at", "-pk")
         .values("pk")[:1]
     )

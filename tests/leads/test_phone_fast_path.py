@@ -1,5 +1,6 @@
-"""The parser's fast phone normalisation agrees with libphonenumber
-(leads.phones.try_normalize, the reference) number for number.
+"""The fast phone normalisation (leads.phones_fast, what call-log imports
+use) agrees with libphonenumber (leads.phones.try_normalize, the reference)
+number for number.
 
 No database. A large random sample over every shape a PBX writes (mobiles
 over every prefix, with trunk and dial prefixes, landlines of every length
@@ -12,8 +13,8 @@ import random
 import pytest
 
 from leads.phones import try_normalize
+from leads.phones_fast import mainland_digits, try_normalize_fast
 from telephony import parsers
-from telephony.parsers import _mainland, _normalise
 
 AREA_CODES = ("", "021", "0512", "10", "0755")
 
@@ -54,7 +55,7 @@ def test_fast_path_agrees_with_libphonenumber_on_a_large_random_sample():
     decided = 0
     for number in numbers:
         area_code = rng.choice(AREA_CODES)
-        fast = _mainland(number, area_code)
+        fast = mainland_digits(number, area_code)
         if fast is False:  # left to libphonenumber
             continue
         decided += 1
@@ -81,20 +82,31 @@ def test_fast_path_agrees_with_libphonenumber_on_a_large_random_sample():
         ("１３８１２３４５６７８", "", "+8613812345678"),  # full-width digits
     ],
 )
-def test_normalise_examples(raw, area_code, e164):
-    assert _normalise(raw, area_code) == e164
+def test_examples(raw, area_code, e164):
+    assert try_normalize_fast(raw, area_code) == e164
     assert try_normalize(raw, area_code=area_code) == e164
 
 
-def test_normalise_agrees_with_libphonenumber_whatever_path_it_takes():
+def test_agrees_with_libphonenumber_whatever_path_it_takes():
     rng = random.Random(7)
     numbers = [*_sample(rng, 3_000), "+86 21 6234 5678", "(021)62345678", "138-1234-5678"]
     for number in numbers:
         for area_code in ("", "021"):
             expected = try_normalize(number, area_code=area_code)
-            assert _normalise(number, area_code) == expected, (number, area_code)
+            assert try_normalize_fast(number, area_code) == expected, (number, area_code)
             # …and again from the cache
-            assert _normalise(number, area_code) == expected
+            assert try_normalize_fast(number, area_code) == expected
+
+
+def test_every_mobile_prefix_agrees_with_libphonenumber():
+    rng = random.Random(7)
+    numbers = [f"1{second}{rng.randrange(10**9):09d}" for second in "3456789" for _ in range(150)]
+    numbers += [f"1{prefix:02d}{rng.randrange(10**8):08d}" for prefix in range(100)]
+    numbers += ["13800000000", "16100000000", "17400000000", "17406000000", "19999999999"]
+    for number in numbers:
+        for area_code in AREA_CODES:
+            expected = try_normalize(number, area_code=area_code)
+            assert try_normalize_fast(number, area_code) == expected, (number, area_code)
 
 
 def test_external_number_strips_the_dial_prefix_first():

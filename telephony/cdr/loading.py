@@ -19,7 +19,7 @@ from functools import cached_property
 from django.db import connection
 
 from dcc.bulk import copy_escape, copy_rows, copy_text
-from telephony import parsers
+from telephony import events, parsers
 from telephony.cdr.legs import call_legs_text, iso, leg_from_json, leg_json, leg_text
 from telephony.cdr.matching import Matcher
 from telephony.cdr.reading import Reader, batches, no_collections
@@ -247,13 +247,13 @@ class CdrImport:
         report.duplicates = self.records - report.imported
         if report.calls or report.imported:
             self._match()
-            from telephony import verification
-
             clock = time.perf_counter()
-            verification.verify_store_period(
+            events.calls_imported.send(
+                sender=Call,
                 store_id=self.store_id,
                 since=self.first_start,
                 until=self.last_start,
+                call_import=report,
             )
             timings["verify"] = time.perf_counter() - clock
         log.info(

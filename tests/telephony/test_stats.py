@@ -312,7 +312,7 @@ def test_store_rules_page_sets_the_two_telephony_settings(web, mike, store_a, al
     html = client.get(reverse("followups:settings")).content.decode()
     assert 'name="answer_within_seconds"' in html
     assert 'name="verify_window_minutes"' in html
-    policy = followup_services.policy_for(store_a)
+    policy = FollowupPolicy.objects.for_store(store_a)
     data = {
         "store": store_a.pk,
         "manufacturer_first_contact_hours": store_a.manufacturer_first_contact_hours,

@@ -14,6 +14,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from dcc.models import User
+from followups.models import Channel as ContactChannel
+from followups.models import Result
 from leads import phones, selectors
 from leads.models import Channel, DefeatReason, InvalidReason, Lead, Source, VehicleModel
 
@@ -192,9 +194,6 @@ def _event_details(name: str, data: dict, names: _Names) -> list[tuple[str, str]
 
 def _followup_details(data: dict) -> list[tuple[str, str]]:
     """What a logged contact or a visit event says (followups' audit data)."""
-    from followups.models import Channel as ContactChannel
-    from followups.models import Result
-
     details = []
     if "result" in data:
         result = str(dict(Result.choices).get(data["result"], data["result"]))
@@ -303,6 +302,6 @@ def readable_timeline(lead: Lead) -> list[dict]:
     return shown
 
 
-@register.inclusion_tag("leads/partials/lead_timeline.html")
+@register.inclusion_tag("desk/partials/lead_timeline.html")
 def lead_timeline(lead: Lead) -> dict:
     return {"timeline": readable_timeline(lead)}

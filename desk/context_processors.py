@@ -1,13 +1,14 @@
-from dcc.navigation import items_for
+"""The layout's navigation and its badges, for every page."""
+
 from dcc.policy import can
+from desk.navigation import items_for
+from followups.models import SlaBreach, SmsMessage, SmsStatus
 
 
 def _badges(user) -> dict:
     """Counts the layout shows next to navigation entries: open deadline
     breaches (DESIGN §2: notified to supervisor and manager) and SMS that
     need a person. One COUNT each, for those who may see them."""
-    from followups.models import SlaBreach, SmsMessage, SmsStatus
-
     badges = {}
     if can(user, "followups.breaches.view"):
         badges["open_breaches"] = SlaBreach.objects.visible_to(user).open().count()

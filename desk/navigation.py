@@ -18,7 +18,7 @@ class NavItem:
     url_name: str
     icon: str
     capability: str | None = None
-    # A context-processor count shown as a badge (dcc.context_processors).
+    # A context-processor count shown as a badge (desk.context_processors).
     badge: str | None = None
 
 
@@ -34,9 +34,9 @@ class NavMenu:
 
 
 NAV = [
-    NavItem(_("Home"), "home", "house"),
+    NavItem(_("Home"), "desk:home", "house"),
     NavItem(_("Leads"), "leads:list", "person-lines-fill"),
-    NavItem(_("Visits"), "followups:appointments", "calendar-check"),
+    NavItem(_("Visits"), "desk:appointments", "calendar-check"),
     NavItem(_("Calls"), "telephony:calls", "telephone"),
     NavItem(
         _("Breaches"),

@@ -81,7 +81,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/pytest tests/bench -m bench -p no:randomly -s
 
 messages: $(VENV)/.installed-dev
-	$(MANAGE) makemessages --locale zh_Hans --ignore '.venv/*' --ignore 'var/*' --no-obsolete
+	$(MANAGE) makemessages --locale zh_Hans --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*' --no-obsolete
 	$(MANAGE) compilemessages --locale zh_Hans --ignore '.venv/*'
 
 clean:

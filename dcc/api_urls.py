@@ -7,6 +7,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter
 
 from dcc.api import StaffViewSet, StoreViewSet, TeamViewSet
+from desk.api import LeadViewSet
 from followups.api import (
     AppointmentViewSet,
     FollowUpViewSet,
@@ -16,7 +17,7 @@ from followups.api import (
 )
 from kpi.api import KpiView
 from kpi.api_export import KpiExportView
-from leads.api import DefeatReasonViewSet, LeadViewSet, VehicleModelViewSet
+from leads.api import DefeatReasonViewSet, VehicleModelViewSet
 from leads.api_import import LeadImportTemplateView, LeadImportView
 from telephony.api_urls import urlpatterns as telephony_urls
 
@@ -25,6 +26,7 @@ router.register("stores", StoreViewSet, basename="store")
 router.register("teams", TeamViewSet, basename="team")
 router.register("staff", StaffViewSet, basename="staff")
 router.register("vehicle-models", VehicleModelViewSet, basename="vehicle-model")
+# The composed lead (desk): leads' own endpoints, its retrieve with every app's part.
 router.register("leads", LeadViewSet, basename="lead")
 router.register("defeat-reasons", DefeatReasonViewSet, basename="defeat-reason")
 router.register("followups", FollowUpViewSet, basename="followup")

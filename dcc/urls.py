@@ -7,7 +7,8 @@ from django.views.i18n import set_language
 from dcc import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    # The working screens first: their paths sit among the apps' (desk.urls).
+    path("", include("desk.urls")),
     path("org/", views.directory, name="directory"),
     path("leads/", include("leads.urls")),
     path("followups/", include("followups.urls")),

@@ -35,7 +35,7 @@ from leads.models import DefeatReason, InvalidReason, Lead, Level
 _CHOICE_FIELDS: dict[tuple, type] = {}
 
 
-def _choices(choices, *, component: str | None = None, **kwargs) -> serializers.ChoiceField:
+def choice_field(choices, *, component: str | None = None, **kwargs) -> serializers.ChoiceField:
     """A ChoiceField whose enum has its own schema name (``component``) or is
     written inline: several models here have a "status" or a "kind", and
     drf-spectacular would otherwise name their enums by the field alone."""
@@ -94,8 +94,8 @@ class FollowUpSerializer(serializers.ModelSerializer):
 
 
 class AppointmentSmsSerializer(serializers.ModelSerializer):
-    kind = _choices(SmsKind.choices, component="SmsKindEnum", read_only=True)
-    status = _choices(SmsStatus.choices, component="SmsStatusEnum", read_only=True)
+    kind = choice_field(SmsKind.choices, component="SmsKindEnum", read_only=True)
+    status = choice_field(SmsStatus.choices, component="SmsStatusEnum", read_only=True)
 
     class Meta:
         model = SmsMessage
@@ -110,7 +110,9 @@ class AppointmentSerializer(serializers.ModelSerializer):
         source="receiver.display_name", read_only=True, default=None
     )
     purpose = serializers.ChoiceField(choices=Purpose.choices, read_only=True)
-    status = _choices(AppointmentStatus.choices, component="AppointmentStatusEnum", read_only=True)
+    status = choice_field(
+        AppointmentStatus.choices, component="AppointmentStatusEnum", read_only=True
+    )
     lead_status = _lead_status()
     sms = AppointmentSmsSerializer(
         many=True,
@@ -199,7 +201,9 @@ class QueueLeadSerializer(serializers.ModelSerializer):
 
 class QueueAppointmentSerializer(serializers.ModelSerializer):
     purpose = serializers.ChoiceField(choices=Purpose.choices, read_only=True)
-    status = _choices(AppointmentStatus.choices, component="AppointmentStatusEnum", read_only=True)
+    status = choice_field(
+        AppointmentStatus.choices, component="AppointmentStatusEnum", read_only=True
+    )
     receiver_name = serializers.CharField(
         source="receiver.display_name", read_only=True, default=None
     )
@@ -216,7 +220,7 @@ QUEUE_KINDS = list(selectors.QUEUE_KINDS.items())
 class QueueItemSerializer(serializers.Serializer):
     """One row of ``followups.selectors.queue_for_agent``."""
 
-    kind = _choices(
+    kind = choice_field(
         QUEUE_KINDS,
         component="QueueKindEnum",
         help_text="Why the row is in the queue: overdue follow-up, new lead to call first, "
@@ -301,7 +305,7 @@ class FollowUpCreateSerializer(serializers.Serializer):
         help_text='result "defeated": a code from GET /api/v1/defeat-reasons/ for the '
         'lead\'s store; "other" when omitted (the note then says why).',
     )
-    invalid_reason = _choices(
+    invalid_reason = choice_field(
         InvalidReason.choices,
         required=False,
         allow_blank=True,

@@ -37,7 +37,6 @@ from leads.serializers import (
     DuplicateLeadSerializer,
     InvalidateSerializer,
     LeadCreateSerializer,
-    LeadDetailSerializer,
     LeadSerializer,
     LeadUpdateSerializer,
     LevelSerializer,
@@ -112,13 +111,7 @@ class LeadViewSet(
 
     def get_queryset(self):
         # The selector is the policy's scope plus what a row shows, in one query.
-        queryset = selectors.leads_for(user=self.request.user).select_related("defeat_reason")
-        if self.action == "retrieve":
-            queryset = queryset.prefetch_related("deals")
-        return queryset
-
-    def get_serializer_class(self):
-        return LeadDetailSerializer if self.action == "retrieve" else LeadSerializer
+        return selectors.leads_for(user=self.request.user).select_related("defeat_reason")
 
     def handle_exception(self, exc):
         if isinstance(exc, DuplicateLead):

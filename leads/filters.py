@@ -17,7 +17,9 @@ _DIGITS = re.compile(r"\D")
 _NUMBERISH = re.compile(r"^[\d\s+()\-]*\d[\d\s+()\-]*$")
 
 
-def _scoped(model):
+def scoped(model):
+    """A filter's queryset: the model's rows the requesting user may see."""
+
     def queryset(request):
         user = getattr(request, "user", None)
         return model.objects.visible_to(user) if user is not None else model.objects.none()
@@ -38,11 +40,11 @@ class LeadFilter(django_filters.FilterSet):
             label=_("channel"),
         )
     )
-    owner = django_filters.ModelChoiceFilter(queryset=_scoped(User), label=_("owner"))
+    owner = django_filters.ModelChoiceFilter(queryset=scoped(User), label=_("owner"))
     unassigned = django_filters.BooleanFilter(
         field_name="owner", lookup_expr="isnull", label=_("unassigned")
     )
-    store = django_filters.ModelChoiceFilter(queryset=_scoped(Store), label=_("store"))
+    store = django_filters.ModelChoiceFilter(queryset=scoped(Store), label=_("store"))
     received_after = django_filters.IsoDateTimeFilter(
         field_name="received_at", lookup_expr="gte", label=_("received from")
     )

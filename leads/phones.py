@@ -19,7 +19,7 @@ ACCEPTED_TYPES = {
     PhoneNumberType.FIXED_LINE,
     PhoneNumberType.FIXED_LINE_OR_MOBILE,
 }
-_LOCAL_LANDLINE = re.compile(r"^[2-9]\d{6,7}$")
+LOCAL_LANDLINE = re.compile(r"^[2-9]\d{6,7}$")
 _NOISE = re.compile(r"[\s\-().\u3000\u2010-\u2015]")
 
 
@@ -32,7 +32,7 @@ def normalize_phone(raw, *, area_code: str = "") -> str:
     text = _NOISE.sub("", str(raw or "")).replace("＋", "+")
     if not text:
         raise ValidationError(_("Enter a phone number."), code="required")
-    if area_code and _LOCAL_LANDLINE.match(text):
+    if area_code and LOCAL_LANDLINE.match(text):
         text = "0" + area_code.lstrip("0") + text
     try:
         number = phonenumbers.parse(text, "CN")

@@ -11,13 +11,10 @@ from datetime import date, datetime
 
 from django.utils import timezone
 from django.utils.encoding import force_str
-from drf_spectacular.helpers import lazy_serializer
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from dcc.api_base import ScopedPrimaryKeyRelatedField
 from dcc.models import Store, User
-from leads import selectors
 from leads.models import (
     Channel,
     Deal,
@@ -149,65 +146,6 @@ class TimelineEntrySerializer(serializers.Serializer):
     changes = ChangeSerializer(many=True, required=False, help_text="history: what changed")
     name = serializers.CharField(required=False, help_text="event: e.g. leads.lead.assigned")
     data = serializers.DictField(required=False, help_text="event: its details")
-
-
-class LeadDetailSerializer(LeadSerializer):
-    """The lead with its follow-ups, appointments, deals, calls and timeline.
-    Whoever sees the lead sees all of its follow-ups and visits (a new owner
-    reads the old owner's); calls are scoped on their own."""
-
-    followups = serializers.SerializerMethodField()
-    appointments = serializers.SerializerMethodField()
-    deals = DealSerializer(many=True, read_only=True)
-    calls = serializers.SerializerMethodField()
-    timeline = serializers.SerializerMethodField()
-
-    class Meta(LeadSerializer.Meta):
-        fields = [
-            *LeadSerializer.Meta.fields,
-            "followups",
-            "appointments",
-            "deals",
-            "calls",
-            "timeline",
-        ]
-        read_only_fields = fields
-
-    # followups depends on leads, not the other way round: imported when used.
-    @extend_schema_field(lazy_serializer("followups.serializers.FollowUpSerializer")(many=True))
-    def get_followups(self, lead):
-        from followups.models import FollowUp
-        from followups.serializers import FollowUpSerializer
-
-        rows = FollowUp.objects.filter(lead=lead).select_related("lead", "agent")
-        return FollowUpSerializer(rows, many=True, context=self.context).data
-
-    @extend_schema_field(lazy_serializer("followups.serializers.AppointmentSerializer")(many=True))
-    def get_appointments(self, lead):
-        from followups.models import Appointment
-        from followups.serializers import AppointmentSerializer
-
-        rows = (
-            Appointment.objects.filter(lead=lead)
-            .select_related("lead__customer", "agent", "receiver")
-            .prefetch_related("sms")
-        )
-        return AppointmentSerializer(rows, many=True, context=self.context).data
-
-    # telephony depends on leads, not the other way round: imported when used.
-    @extend_schema_field(lazy_serializer("telephony.api_calls.LeadCallSerializer")(many=True))
-    def get_calls(self, lead):
-        """The lead's calls that the caller may see (Call.objects.visible_to:
-        the lead's owner sees them all), newest first."""
-        from telephony.api_calls import LeadCallSerializer, visible_calls
-
-        user = getattr(self.context.get("request"), "user", None)
-        rows = visible_calls(user).filter(lead=lead).defer("legs")
-        return LeadCallSerializer(rows, many=True, context=self.context).data
-
-    @extend_schema_field(TimelineEntrySerializer(many=True))
-    def get_timeline(self, lead):
-        return TimelineEntrySerializer(selectors.lead_timeline(lead=lead), many=True).data
 
 
 class ConflictSerializer(serializers.Serializer):

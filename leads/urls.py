@@ -23,6 +23,4 @@ urlpatterns = [
     ),
     path("import/", views_import.lead_import, name="import"),
     path("import/template.xlsx", views_import.lead_import_template, name="import-template"),
-    path("<int:pk>/", views.lead_detail, name="detail"),
-    path("<int:pk>/<slug:action>/", views.lead_action, name="action"),
 ]

@@ -28,7 +28,8 @@ from rest_framework.routers import SimpleRouter
 from dcc.api_base import ScopedPrimaryKeyRelatedField, ScopedViewSetMixin
 from dcc.models import Store, User
 from followups.models import FollowUp
-from followups.serializers import _choices
+from followups.serializers import choice_field
+from leads.filters import scoped
 from leads.models import Lead
 from telephony import services
 from telephony.models import (
@@ -67,11 +68,11 @@ class CallRecordingSerializer(serializers.ModelSerializer):
 
 
 def _direction():
-    return _choices(Direction.choices, component="CallDirectionEnum", read_only=True)
+    return choice_field(Direction.choices, component="CallDirectionEnum", read_only=True)
 
 
 def _disposition():
-    return _choices(Disposition.choices, component="CallDispositionEnum", read_only=True)
+    return choice_field(Disposition.choices, component="CallDispositionEnum", read_only=True)
 
 
 class CallSerializer(serializers.ModelSerializer):
@@ -217,14 +218,6 @@ def visible_calls(user):
 # ---------------------------------------------------------------- calls: filters
 
 
-def _scoped(model):
-    def queryset(request):
-        user = getattr(request, "user", None)
-        return model.objects.visible_to(user) if user is not None else model.objects.none()
-
-    return queryset
-
-
 _DIGITS = re.compile(r"\D")
 
 
@@ -232,9 +225,9 @@ class CallFilter(django_filters.FilterSet):
     """Related objects resolve within the caller's scope: naming a lead or a
     member of staff the caller cannot see is a 400, like the lead list's."""
 
-    lead = django_filters.ModelChoiceFilter(queryset=_scoped(Lead), label=gettext_lazy("lead"))
-    agent = django_filters.ModelChoiceFilter(queryset=_scoped(User), label=gettext_lazy("agent"))
-    store = django_filters.ModelChoiceFilter(queryset=_scoped(Store), label=gettext_lazy("store"))
+    lead = django_filters.ModelChoiceFilter(queryset=scoped(Lead), label=gettext_lazy("lead"))
+    agent = django_filters.ModelChoiceFilter(queryset=scoped(User), label=gettext_lazy("agent"))
+    store = django_filters.ModelChoiceFilter(queryset=scoped(Store), label=gettext_lazy("store"))
     direction = django_filters.MultipleChoiceFilter(
         choices=Direction.choices, label=gettext_lazy("direction")
     )
@@ -293,7 +286,7 @@ class CallViewSet(
 
 class CdrImportRequestSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="The call-log file (CDR), e.g. Asterisk's Master.csv.")
-    format = _choices(
+    format = choice_field(
         [(value, Format(value).label) for value in CDR_FORMATS],
         component="CdrFormatEnum",
         required=False,
@@ -350,8 +343,8 @@ class ImportLineErrorSerializer(serializers.Serializer):
 
 
 class CallImportSerializer(serializers.ModelSerializer):
-    format = _choices(Format.choices, component="CallImportFormatEnum", read_only=True)
-    status = _choices(ImportStatus.choices, component="CallImportStatusEnum", read_only=True)
+    format = choice_field(Format.choices, component="CallImportFormatEnum", read_only=True)
+    status = choice_field(ImportStatus.choices, component="CallImportStatusEnum", read_only=True)
     errors = ImportLineErrorSerializer(
         many=True,
         read_only=True,
@@ -408,7 +401,7 @@ class CallImportListSerializer(CallImportSerializer):
 
 
 class CallImportFilter(django_filters.FilterSet):
-    store = django_filters.ModelChoiceFilter(queryset=_scoped(Store), label=gettext_lazy("store"))
+    store = django_filters.ModelChoiceFilter(queryset=scoped(Store), label=gettext_lazy("store"))
     status = django_filters.MultipleChoiceFilter(
         choices=ImportStatus.choices, label=gettext_lazy("status")
     )

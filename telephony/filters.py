@@ -8,7 +8,7 @@ import django_filters
 from django.utils.translation import gettext_lazy as _
 
 from dcc.models import Store, User
-from leads.filters import _scoped
+from leads.filters import scoped
 from leads.models import Lead
 from telephony.models import Call, Direction, Disposition
 
@@ -16,11 +16,11 @@ _DIGITS = re.compile(r"\D")
 
 
 class CallFilter(django_filters.FilterSet):
-    lead = django_filters.ModelChoiceFilter(queryset=_scoped(Lead), label=_("lead"))
-    agent = django_filters.ModelChoiceFilter(queryset=_scoped(User), label=_("agent"))
+    lead = django_filters.ModelChoiceFilter(queryset=scoped(Lead), label=_("lead"))
+    agent = django_filters.ModelChoiceFilter(queryset=scoped(User), label=_("agent"))
     direction = django_filters.ChoiceFilter(choices=Direction.choices, label=_("direction"))
     disposition = django_filters.ChoiceFilter(choices=Disposition.choices, label=_("result"))
-    store = django_filters.ModelChoiceFilter(queryset=_scoped(Store), label=_("store"))
+    store = django_filters.ModelChoiceFilter(queryset=scoped(Store), label=_("store"))
     started_after = django_filters.IsoDateTimeFilter(
         field_name="started_at", lookup_expr="gte", label=_("started from")
     )

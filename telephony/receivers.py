@@ -12,6 +12,7 @@ from dcc.events import staff_saved
 from followups.events import followup_logged
 from leads.events import leads_created
 from telephony import services, verification
+from telephony.events import calls_imported
 
 
 @receiver(staff_saved, dispatch_uid="telephony.sync_extension")
@@ -29,3 +30,9 @@ def link_earlier_calls(sender, *, leads, **kwargs):
 def prove_followup(sender, *, followup, **kwargs):
     # Calls imported before the follow-up was logged may already prove it.
     verification.verify_followup(followup)
+
+
+@receiver(calls_imported, dispatch_uid="telephony.verify_followups_near_calls")
+def prove_followups_near_calls(sender, *, store_id, since, until, **kwargs):
+    # Follow-ups logged before the file arrived: its calls may prove them.
+    verification.verify_store_period(store_id=store_id, since=since, until=until)

@@ -14,7 +14,7 @@ What a recording says about its call, in this order of precedence:
 
 Agent and lead come from that call; without one (or where the call has
 none), from whoever had the extension at the time and the lead with the
-number (``telephony.services.staff_at`` / ``lead_for_number``: the same
+number (``telephony.cdr.staff_at`` / ``lead_for_number``: the same
 rules as for calls, in SQL).
 
 Identity: the uniqueid where there is one, else the file's SHA-256; the
@@ -60,6 +60,7 @@ from dcc import audit
 from dcc.models import Store
 from telephony import parsers
 from telephony.audio import EXTENSIONS, Audio, check_audio, wav_seconds
+from telephony.cdr import lead_for_number, lead_for_other_number, staff_at
 from telephony.models import (
     Call,
     CallImport,
@@ -73,12 +74,9 @@ from telephony.models import (
 from telephony.parsers import card_index, freepbx_recordings
 from telephony.services import (
     ImportRejected,
-    _finish,
-    _require_store,
     file_digest,
-    lead_for_number,
-    lead_for_other_number,
-    staff_at,
+    finish_report,
+    require_store,
     start_report,
 )
 
@@ -294,7 +292,7 @@ def recording_add(
     area code…) and normalised; ``started_at`` must be aware. ``actor``
     None: the system (the folder import, the management command).
     """
-    _require_store(actor, store)
+    require_store(actor, store)
     if source is not None and source.store_id != store.pk:
         raise ValidationError({"source": _("This call-log source belongs to another store.")})
     if direction and direction not in Direction.values:
@@ -431,7 +429,7 @@ def import_recording_folder(
     (``source.pattern``) with file paths relative to the folder. Idempotent.
     Returns the reports written (none when nothing was new)."""
     store = source.store
-    _require_store(actor, store)
+    require_store(actor, store)
     root = Path(folder or source.folder)
     if not str(folder or source.folder):
         raise ImportRejected(_("This source has no import folder."))
@@ -618,7 +616,7 @@ def _run(
         # The transaction is rolled back: remove the files it stored.
         for recording in stored:
             recording.file.delete(save=False)
-        _finish(report, ImportStatus.FAILED, f"{type(error).__name__}: {error}")
+        finish_report(report, ImportStatus.FAILED, f"{type(error).__name__}: {error}")
         raise
     if not report.imported and report.errors == last_errors:
         # Only the files that failed last time, failing again: nothing new.
@@ -632,7 +630,7 @@ def _run(
     report.matched_leads = counts["matched"]
     report.unmatched = counts["unmatched"]
     report.unknown_extensions = counts["unknown"]
-    return _finish(report, ImportStatus.DONE)
+    return finish_report(report, ImportStatus.DONE)
 
 
 def _import_item(report: CallImport, store, item: _Item, stored: list) -> None:

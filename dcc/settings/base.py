@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "followups",
     "telephony",
     "kpi",
+    "desk",
 ]
 
 MIDDLEWARE = [
@@ -88,7 +89,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-                "dcc.context_processors.navigation",
+                "desk.context_processors.navigation",
             ],
         },
     },
@@ -111,7 +112,7 @@ AUTH_USER_MODEL = "dcc.User"
 # Django's model backend, reading the user with their store and team (dcc/auth.py).
 AUTHENTICATION_BACKENDS = ["dcc.auth.StaffBackend"]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "desk:home"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

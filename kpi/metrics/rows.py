@@ -3,7 +3,7 @@ per scope. ``figures`` aggregates them, ``drilldown`` filters by them."""
 
 from __future__ import annotations
 
-from django.db.models import Exists, F, OuterRef, Q, Value
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
 
 from followups.models import Appointment, AppointmentStatus, FollowUp
@@ -149,14 +149,19 @@ def customer_call_q() -> Q:
 
 
 def answered_in_time_q() -> Q:
-    limit = Coalesce(
-        F("store__followup_policy__answer_within_seconds"), Value(DEFAULT_ANSWER_WITHIN)
-    )
+    """Within the store's ``answer_within_seconds``, or the default where the
+    store never saved its follow-up settings. Written as an OR with the
+    missing policy rather than a COALESCE so that the policy join stays a
+    LEFT JOIN in ``filter()`` too (the drill-down): an inner join there
+    dropped every call of a store without a policy row."""
+    policy = "store__followup_policy"
     return Q(
         direction=Direction.INBOUND,
         disposition=Disposition.ANSWERED,
         ring_seconds__isnull=False,
-        ring_seconds__lte=limit,
+    ) & (
+        Q(**{f"{policy}__isnull": True}, ring_seconds__lte=DEFAULT_ANSWER_WITHIN)
+        | Q(ring_seconds__lte=F(f"{policy}__answer_within_seconds"))
     )
 
 

@@ -16,9 +16,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from dcc.htmx import without_blanks
 from dcc.policy import Level, can, capability_required, get_visible_or_404, scope_level
+from leads.messages import duplicate_message
 from leads.services import DuplicateLead
-from leads.views import _duplicate_message, _without_blanks
 from telephony import recordings, services
 from telephony.filters import CallFilter
 from telephony.forms import CdrUploadForm, RecordingUploadForm
@@ -140,7 +141,7 @@ def calls(request):
     """The calls the user may see, newest first, filtered; a caller nobody
     knows yet can become a lead in one click."""
     user = request.user
-    query = _without_blanks(request.GET)
+    query = without_blanks(request.GET)
     queryset = (
         Call.objects.visible_to(user)
         .select_related("agent", "lead__customer")
@@ -187,7 +188,7 @@ def call_to_lead(request, pk):
     try:
         lead = services.lead_from_call(actor=user, call=call)
     except DuplicateLead as error:
-        messages.error(request, _duplicate_message(error.existing, user))
+        messages.error(request, duplicate_message(error.existing, user))
         return redirect(back)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
@@ -197,7 +198,7 @@ def call_to_lead(request, pk):
         _("Lead #%(id)s created from the call. Complete the name and the intended model.")
         % {"id": lead.pk},
     )
-    return redirect("leads:detail", pk=lead.pk)
+    return redirect("desk:lead", pk=lead.pk)
 
 
 urlpatterns = [

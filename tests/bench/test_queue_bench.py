@@ -622,7 +622,7 @@ def _explain(write, label: str, queries: list[str]) -> list[str]:
     return warnings
 
 
-PROJECT_CODE = r"/(dcc|leads|followups|kpi|telephony|templates)/"
+PROJECT_CODE = r"/(dcc|leads|followups|kpi|telephony|desk|templates)/"
 
 
 def _profile(write, label: str, fn) -> None:

@@ -57,7 +57,7 @@ from dcc.models import Store, Team, User
 from dcc.roles import Role
 from followups.models import FollowUp
 from leads.models import Customer, CustomerPhone, Lead, Source, Status
-from telephony import services
+from telephony import cdr, services
 from telephony.models import Call, CallImport, ExtensionAssignment, ImportStatus
 from tests.bench.common import cpu_reference, nearest_rank
 
@@ -541,7 +541,7 @@ class Data:
 # ---------------------------------------------------------------- measuring
 
 
-class _Timed(services._CdrImport):
+class _Timed(cdr.CdrImport):
     """The importer, remembering itself so that its timings can be read (and,
     with ``profile``, profiling its reader thread too)."""
 
@@ -597,7 +597,7 @@ def _import(store, path: Path):
     cpu = _Cpu()
     with (
         path.open("rb") as fileobj,
-        mock.patch.object(services, "_CdrImport", _Timed),
+        mock.patch.object(cdr, "CdrImport", _Timed),
         cpu,
     ):
         started = time.perf_counter()

@@ -70,9 +70,7 @@ def test_manager_opens_the_dashboard_drills_into_a_number_and_downloads_the_work
     page.wait_for_url("**/kpi/drill/new_leads/numerator/**")
     expect(page.get_by_test_id("drill-row")).to_have_count(3)
     for item in october_leads:
-        expect(page.locator(f'a[href="{reverse("leads:detail", args=[item.pk])}"]')).to_have_count(
-            1
-        )
+        expect(page.locator(f'a[href="{reverse("desk:lead", args=[item.pk])}"]')).to_have_count(1)
 
     # Back on the dashboard, the channel table's number lists October's autohome lead.
     page.go_back()

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from followups.services import policy_for
+from followups.models import FollowupPolicy
 from kpi.metrics import Scope, compute, drilldown
 from leads import services as lead_services
 from telephony.models import Direction, Disposition
@@ -120,7 +120,7 @@ def test_call_productivity_and_answer_in_time(alice, bob, store_a, pbx_call):
     bob_figures = compute(Scope("agent", bob.pk), OCTOBER)
     assert bob_figures["answered_in_time_rate"].value is None  # no inbound call
     # The store allows 16 s: the 16 s call is in time too → 3 / 4 = 75 %.
-    policy = policy_for(store_a)
+    policy = FollowupPolicy.objects.for_store(store_a)
     policy.answer_within_seconds = 16
     policy.save()
     assert compute(store, OCTOBER)["answered_in_time_rate"].value == Decimal("75.00")

@@ -57,8 +57,8 @@ def test_drilldown_lists_the_counted_leads_with_links(web, mike, store_a, octobe
     assert response.status_code == 200
     html = response.content.decode()
     assert html.count('data-testid="drill-row"') == 3
-    assert reverse("leads:detail", args=[first.pk]) in html
-    assert reverse("leads:detail", args=[second.pk]) in html
+    assert reverse("desk:lead", args=[first.pk]) in html
+    assert reverse("desk:lead", args=[second.pk]) in html
 
 
 @pytest.mark.parametrize(

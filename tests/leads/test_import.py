@@ -644,7 +644,7 @@ def test_page_import_reports_created_duplicates_and_errors(mike, alice, web, mak
     assert response.context["result"].created == 1
     assert "138****5678" in html
     assert "13812345678" not in html
-    assert reverse("leads:detail", args=[existing.pk]) in html
+    assert reverse("desk:lead", args=[existing.pk]) in html
     assert alice.display_name in html
     assert 'data-testid="import-error-table"' in html
     assert "oops" in html

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from followups.models import Channel, Result
 from followups.services import followup_log
 from telephony import services
+from telephony.cdr import CdrImport
 from telephony.models import Call, CallImport, ExtensionAssignment, ImportStatus
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -191,7 +192,7 @@ def test_a_failed_import_leaves_a_report_and_no_rows(sue, store_a, monkeypatch):
     def boom(self):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services._CdrImport, "_match", boom)
+    monkeypatch.setattr(CdrImport, "_match", boom)
     with pytest.raises(RuntimeError):
         run(sue, store_a, "master_basic.csv")
     report = CallImport.objects.get()

@@ -1,5 +1,7 @@
-"""The import writes each call once, already matched: the same agent, lead
-and first-time-caller flag as match_calls() in SQL; its rows survive COPY
+"""The matching rule's two forms (telephony.cdr.matching) agree: Matcher in
+Python and match_calls() in SQL give stored calls the same agent, lead and
+first-time-caller flag, at the rule's edges. The import writes each call
+once, already matched as match_calls() would; its rows survive COPY
 whatever their characters; late legs in a later batch of the same import are
 merged and counted once; the reader thread's failures fail the import and
 it speaks the import's language."""
@@ -13,7 +15,7 @@ from django.db.models import Count, Q
 from django.utils import translation
 
 from leads.models import CustomerPhone, Lead, Status
-from telephony import parsers, services
+from telephony import cdr, parsers, services
 from telephony.models import Call, CallImport, ExtensionAssignment, ImportStatus
 
 
@@ -94,7 +96,7 @@ def read_first(request, monkeypatch):
     reader thread matches), or the numbers of each batch (the import's
     thread matches)."""
     if request.param == "leads read per batch":
-        monkeypatch.setattr(services._Matcher, "read_all_if", lambda self, numbers: None)
+        monkeypatch.setattr(cdr.Matcher, "read_all_if", lambda self, numbers: None)
     return request.param
 
 
@@ -157,7 +159,7 @@ def test_calls_are_matched_as_match_calls_would(
     )
 
     Call.objects.update(agent=None, lead=None, new_caller=False)
-    services.match_calls(Call.objects.all())
+    cdr.match_calls(Call.objects.all())
     assert snapshot() == imported
 
 
@@ -237,12 +239,12 @@ def test_leg_text_is_the_legs_json():
     for leg in legs:
         times = [moment.isoformat() if moment else None for moment in
                  (leg.started_at, leg.answered_at, leg.ended_at)]  # fmt: skip
-        text = services.leg_text(leg, *times)
-        assert text == services.legs_text(services.leg_json(leg))
-        assert services.leg_from_json(services.leg_json(leg)).key == leg.key
+        text = cdr.leg_text(leg, *times)
+        assert text == cdr.legs_text(cdr.leg_json(leg))
+        assert cdr.leg_from_json(cdr.leg_json(leg)).key == leg.key
 
 
-class _OneCallABatch(services._CdrImport):
+class _OneCallABatch(cdr.CdrImport):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.batch_size = 1
@@ -252,7 +254,7 @@ def test_a_late_leg_in_a_later_batch_is_merged_and_counted_once(
     utc, sue, store_a, alice, bob, make_lead, monkeypatch, mike
 ):
     make_lead(mike, phone="13812345678", received_at=datetime(2024, 1, 1, tzinfo=UTC))
-    monkeypatch.setattr(services, "_CdrImport", _OneCallABatch)
+    monkeypatch.setattr(cdr, "CdrImport", _OneCallABatch)
     first = inbound("13812345678", "8001", at(2, 10), uid="9.1")
     # The file moves on seven hours (the call is written), then the call's
     # second leg (Bob took it over) comes late.
@@ -284,7 +286,7 @@ def test_a_leg_hours_from_its_call_is_still_merged(
     # A leg twelve hours after its call, with the file moved on in between
     # (the call was written already, by this import or an earlier one), is
     # merged into it and counted once.
-    monkeypatch.setattr(services, "_CdrImport", _OneCallABatch)
+    monkeypatch.setattr(cdr, "CdrImport", _OneCallABatch)
     first = inbound("13812345678", "8001", at(2, 10), uid="7.1")
     between = inbound("13700000000", "8001", at(2, 17), uid="7.3")
     far = cdr_line(
@@ -320,7 +322,7 @@ def test_a_failure_in_the_reader_fails_the_import(utc, sue, store_a, monkeypatch
         yield from parse(io.BytesIO(good), config)
         raise RuntimeError("disk gone")
 
-    monkeypatch.setattr(services.parsers, "parse", broken)
+    monkeypatch.setattr(parsers, "parse", broken)
     with pytest.raises(RuntimeError, match="disk gone"):
         run(sue, store_a, "ignored")
     report = CallImport.objects.get()
@@ -333,7 +335,7 @@ def test_the_reader_speaks_the_import_language(utc, sue, store_a, monkeypatch, l
     def parse(fileobj, config):
         yield parsers.ParseError(1, translation.get_language())
 
-    monkeypatch.setattr(services.parsers, "parse", parse)
+    monkeypatch.setattr(parsers, "parse", parse)
     with translation.override(language):
         report = run(sue, store_a, "x")
     assert report.errors == [{"line": 1, "message": language}]
@@ -351,3 +353,112 @@ def test_a_leg_keeps_its_answer_time_when_the_call_was_not_answered(utc, sue, st
     assert (call.answered_at, call.ring_seconds, call.billsec) == (None, None, 0)
     assert call.legs[0]["answered_at"] == "2024-03-02T10:00:05+00:00"
     assert call.legs[0]["billsec"] == 4
+
+
+# ---------------------------------------------------------------- one rule, two forms
+
+
+@pytest.fixture(params=["numbers looked up", "whole store read", "huge store"])
+def matcher_mode(request, monkeypatch):
+    """The ways Matcher reads leads: the numbers asked for (in chunks), all
+    of the store's at once, or a store too big for that (read by number,
+    forgetting as it goes)."""
+    if request.param == "huge store":
+        monkeypatch.setattr(cdr.Matcher, "WHOLE_STORE", 1)
+    return request.param
+
+
+def test_the_sql_and_the_python_form_of_the_rule_agree(
+    sue, store_a, store_b, alice, bob, mike, mary, dave, make_lead, matcher_mode
+):
+    """match_calls (SQL) and Matcher (Python) over the same stored calls:
+    the same agent, lead and first-time-caller flag, at the rule's edges."""
+    noon = at(3, 12)
+    # 8003: Bob's until noon (excluded), Mike's from noon (included).
+    ExtensionAssignment.objects.create(store=store_a, extension="8003", staff=bob, valid_to=noon)
+    ExtensionAssignment.objects.create(store=store_a, extension="8003", staff=mike, valid_from=noon)
+    # 8005: Alice's from 10:00 to 11:00 on the 3rd only.
+    ExtensionAssignment.objects.create(
+        store=store_a, extension="8005", staff=alice, valid_from=at(3, 10), valid_to=at(3, 11)
+    )
+    # 8006: only another store's.
+    ExtensionAssignment.objects.create(store=store_b, extension="8006", staff=dave)
+
+    def lead(actor, phone, received_at, **kwargs):
+        made = make_lead(actor, phone=phone, received_at=received_at, **kwargs)
+        Lead.objects.filter(pk=made.pk).update(status=Status.DEFEATED)  # room for the next one
+        return made
+
+    # Several leads for one number: the latest received by the call's end.
+    older = lead(mike, "13811110000", at(1, 9))
+    newer = lead(mike, "13811110000", at(3, 9))
+    # Received exactly when a call ends.
+    on_the_end = lead(mike, "13822220000", at(3, 10, 2))
+    # Two leads received at the same moment: the higher id.
+    tie = [lead(mike, "13833330000", at(2, 9)) for _ in range(2)]
+    # Another store's lead only.
+    lead(mary, "13844440000", at(1, 9), store=store_b)
+    # By the customer's other number.
+    by_other = lead(mike, "13855550000", at(1, 9))
+    CustomerPhone.objects.create(customer=by_other.customer, store=store_a, number="+8613866660000")
+
+    inbound, outbound = "inbound", "outbound"
+    cases = {
+        # key: (extension, number, start, end, direction, (agent, lead, new caller))
+        "noon-1s": ("8003", "", at(3, 11, 59, 59), at(3, 12, 5), outbound, (bob, None, False)),
+        "noon": ("8003", "", noon, at(3, 12, 5), outbound, (mike, None, False)),
+        "8005-before": ("8005", "", at(3, 9, 59, 59), at(3, 10, 1), outbound,
+                        (None, None, False)),
+        "8005-from": ("8005", "", at(3, 10), at(3, 10, 1), outbound, (alice, None, False)),
+        "8005-to": ("8005", "", at(3, 11), at(3, 11, 1), outbound, (None, None, False)),
+        "other-store-ext": ("8006", "", at(3, 10), at(3, 10, 1), outbound, (None, None, False)),
+        "nobody": ("8009", "", at(3, 10), at(3, 10, 1), "internal", (None, None, False)),
+        "older": ("8001", "+8613811110000", at(2, 10), at(2, 10, 2), inbound,
+                  (alice, older, False)),
+        "newer": ("8001", "+8613811110000", at(3, 10), at(3, 10, 2), inbound,
+                  (alice, newer, False)),
+        "at-end": ("8002", "+8613822220000", at(3, 10), at(3, 10, 2), inbound,
+                   (bob, on_the_end, False)),
+        "before-end": ("8002", "+8613822220000", at(3, 10), at(3, 10, 1, 59), inbound,
+                       (bob, None, True)),
+        "before-out": ("8002", "+8613822220000", at(3, 9), at(3, 9, 1), outbound,
+                       (bob, None, False)),
+        "tie": ("", "+8613833330000", at(3, 10), at(3, 10, 2), inbound, (None, tie[1], False)),
+        "other-store-lead": ("8001", "+8613844440000", at(3, 10), at(3, 10, 2), inbound,
+                             (alice, None, True)),
+        "other-number": ("8001", "+8613866660000", at(3, 10), at(3, 10, 2), inbound,
+                         (alice, by_other, False)),
+    }  # fmt: skip
+    for key, (extension, number, start, end, direction, _expected) in cases.items():
+        Call.objects.create(
+            store=store_a, key=key, started_at=start, ended_at=end, disposition="ANSWERED",
+            direction=direction, extension=extension, external_number=number,
+        )  # fmt: skip
+    # A call of the other store with the same numbers and extensions: its
+    # own store's rule, left alone by matching store A's calls.
+    Call.objects.create(
+        store=store_b, key="b", started_at=at(3, 10), ended_at=at(3, 10, 2),
+        disposition="ANSWERED", direction="inbound", extension="8006",
+        external_number="+8613844440000",
+    )  # fmt: skip
+
+    cdr.match_calls(Call.objects.filter(store=store_a))
+    in_sql = snapshot()
+    assert in_sql.pop("b") == (None, None, False)
+
+    matcher = cdr.Matcher(store_a.pk, chunk=2)
+    calls = list(Call.objects.filter(store=store_a).order_by("key"))
+    if matcher_mode == "whole store read":
+        matcher.read_all_if(10**9)
+        assert matcher.complete
+    in_python = {}
+    for call in calls:
+        matcher.prepare([call.external_number])
+        _extension, _number, agent, lead_id, new_caller = matcher.match(call)
+        in_python[call.key] = (agent, lead_id, new_caller)
+
+    assert in_python == in_sql
+    expected = {
+        key: tuple(getattr(item, "pk", item) for item in case[-1]) for key, case in cases.items()
+    }
+    assert in_sql == expected

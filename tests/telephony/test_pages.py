@@ -106,7 +106,7 @@ def test_first_time_caller_becomes_a_lead_in_one_click(web, imported, bob):
     response = web(bob).post(reverse("telephony:call-to-lead", args=[missed.pk]))
     lead = Lead.objects.get(phone=missed.external_number)
     assert response.status_code == 302
-    assert response.url == reverse("leads:detail", args=[lead.pk])
+    assert response.url == reverse("desk:lead", args=[lead.pk])
     assert lead.source == Source.INBOUND
     assert lead.owner == bob
     missed.refresh_from_db()

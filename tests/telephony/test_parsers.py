@@ -4,15 +4,12 @@ No database: parsers turn files into records and line errors, nothing more.
 """
 
 import io
-import random
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from django.utils import translation
 
-from leads.phones import try_normalize
-from telephony import parsers
 from telephony.parsers import (
     ParseError,
     SourceConfig,
@@ -488,11 +485,3 @@ def test_card_index_with_a_column_map_and_donjin_caller_prefix():
     (record,) = parse(io.BytesIO(data), config)
     assert (record.caller, record.external_number) == ("013812345678", "+8613812345678")
     assert (record.direction, record.extension, record.duration) == ("inbound", "8003", None)
-
-
-def test_the_mobile_fast_path_agrees_with_leads_phones():
-    rng = random.Random(7)
-    numbers = [f"1{second}{rng.randrange(10**9):09d}" for second in "3456789" for _ in range(150)]
-    numbers += ["13800000000", "16100000000", "17400000000", "17406000000", "19999999999"]
-    for number in numbers:
-        assert parsers._normalise(number, "021") == try_normalize(number, area_code="021"), number

@@ -392,7 +392,7 @@ def test_the_lead_page_lists_calls_with_players(web, sue, mike, alice, make_lead
         result=Result.REACHED,
         occurred_at=at(10, 31),
     )
-    html = web(alice).get(reverse("leads:detail", args=[lead.pk])).content.decode()
+    html = web(alice).get(reverse("desk:lead", args=[lead.pk])).content.decode()
     assert 'data-testid="lead-calls"' in html
     assert html.count('data-testid="lead-call"') == 1
     audio = reverse("telephony:recording-audio", args=[recording.recording.pk])
@@ -411,5 +411,5 @@ def test_the_lead_page_query_count_stays_bounded_with_calls(
     import_sample_calls(sue, sue.store)
     client = web(mike)
     with django_assert_max_num_queries(30):
-        html = client.get(reverse("leads:detail", args=[lead.pk])).content.decode()
+        html = client.get(reverse("desk:lead", args=[lead.pk])).content.decode()
     assert html.count("<audio") == 10

@@ -312,7 +312,7 @@ def test_store_rules_page_sets_the_two_telephony_settings(web, mike, store_a, al
     html = client.get(reverse("followups:settings")).content.decode()
     assert 'name="answer_within_seconds"' in html
     assert 'name="verify_window_minutes"' in html
-    policy = followup_services.policy_for(store_a)
+    policy = FollowupPolicy.objects.for_store(store_a)
     data = {
         "store": store_a.pk,
         "manufacturer_first_contact_hours": store_a.manufacturer_first_contact_hours,
@@ -323,7 +323,7 @@ def test_store_rules_page_sets_the_two_telephony_settings(web, mike, store_a, al
     }
     response = client.post(reverse("followups:settings"), data)
     assert response.status_code == 302
-    policy.refresh_from_db()
+    policy = FollowupPolicy.objects.for_store(store_a)
     assert policy.answer_within_seconds == 20
     assert policy.verify_window_minutes == 45
     # The statistics follow the new setting: the 16 s ring is in time now.
@@ -332,5 +332,5 @@ def test_store_rules_page_sets_the_two_telephony_settings(web, mike, store_a, al
     response = client.post(reverse("followups:settings"), {**data, "answer_within_seconds": 0})
     assert response.status_code == 200
     assert "is-invalid" in response.content.decode()
-    policy.refresh_from_db()
+    policy = FollowupPolicy.objects.for_store(store_a)
     assert policy.answer_within_seconds == 20

@@ -262,7 +262,7 @@ def test_a_click_brings_the_agents_unverified_calls(web, sue, alice, march, lead
     html = response.content.decode()
     assert "<html" not in html
     assert html.count('data-testid="unverified-row"') == 2
-    assert reverse("leads:detail", args=[lead_a.pk]) in html
+    assert reverse("desk:lead", args=[lead_a.pk]) in html
     assert "客户说考虑一下" in html
 
 

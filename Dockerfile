@@ -21,6 +21,7 @@ COPY leads leads
 COPY followups followups
 COPY kpi kpi
 COPY telephony telephony
+COPY desk desk
 RUN pip install --no-cache-dir --no-deps .
 COPY . .
 # collectstatic needs settings but no real secrets or database.

@@ -168,9 +168,10 @@ def test_a_lead_received_at_the_calls_end_is_the_calls(
 ):
     """A lead received at the very moment a call ended (entered during the
     call, saved as it ends) is that call's lead; one received a second later
-    is not (the caller was new). The import (``_Matcher.lead``: received_at
-    <= ended_at) and SQL (``lead_for_number``, ``lead_for_other_number``:
-    received_at__lte=ended_at) draw the line at the same place."""
+    is not (the caller was new). The import (``cdr.Matcher.lead``:
+    received_at <= ended_at) and SQL (``cdr.lead_for_number``,
+    ``lead_for_other_number``: received_at__lte=ended_at) draw the line at
+    the same place."""
     start = at(5, 10)
     end = start + timedelta(minutes=2)  # inbound() calls last two minutes
     at_end = make_lead(mike, phone="13866660000", received_at=end)
@@ -191,7 +192,7 @@ def test_a_lead_received_at_the_calls_end_is_the_calls(
     assert imported["2.3"] == (alice.pk, other.pk, False)
 
     Call.objects.update(agent=None, lead=None, new_caller=False)
-    services.match_calls(Call.objects.all())
+    cdr.match_calls(Call.objects.all())
     assert snapshot() == imported
 
 

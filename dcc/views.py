@@ -1,13 +1,18 @@
+import logging
+
 from django.contrib.auth.decorators import login_not_required
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from dcc import selectors
+from dcc.celery import broker_reachable
 from dcc.models import Store, Team, User
 from dcc.policy import capability_required, get_visible_or_404
+
+logger = logging.getLogger(__name__)
 
 
 @capability_required("org.directory.view")
@@ -26,10 +31,28 @@ def team_detail(request, pk):
 @login_not_required
 @never_cache
 def healthz(request):
-    """For the container healthcheck and load balancers: the database answers."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok", "time": timezone.now().isoformat()})
+    """For the container healthcheck, load balancers and monitoring: the
+    database and the Celery broker answer (200), else 503 naming which did
+    not. With the broker down writes still succeed (their tasks wait in the
+    database for the sweep), but nothing is sent until it is back."""
+    checks = {"database": _database_ok(), "broker": broker_reachable()}
+    healthy = all(checks.values())
+    body = {
+        "status": "ok" if healthy else "unavailable",
+        **{name: "ok" if ok else "down" for name, ok in checks.items()},
+        "time": timezone.now().isoformat(),
+    }
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        logger.warning("database unreachable", exc_info=True)
+        return False
+    return True
 
 
 def chosen_store(request) -> tuple[Store, list[Store]]:

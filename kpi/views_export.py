@@ -159,6 +159,8 @@ def kept(request):
             "kept": rows,
             "default_store": request.user.store_id or (stores[0].pk if stores else None),
             "default_month": last_month().month_label,
+            # A supervisor downloads their team's workbook; keeping is the store's.
+            "may_keep": scope_level(request.user) in (Level.STORE, Level.ALL),
         },
     )
 

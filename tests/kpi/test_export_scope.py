@@ -5,44 +5,27 @@ agents, channel counts over the team's rows), never the kept store file; a
 manager's the store's; another store's answers 404.
 """
 
-import io
 from datetime import date
 
 import pytest
 from django.core.files.storage import default_storage
-from openpyxl import load_workbook
 
 from kpi import export
 from kpi.metrics import KPIS, Scope, compute
 from kpi.metrics.rows import leads, received_q
-from tests.kpi.conftest import OCTOBER
+from tests.kpi.conftest import OCTOBER, workbook_of
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 EXPORT_API = "/api/v1/kpi/export/"
 
 
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
 def _downloads(api, web, user, params):
     """The workbook from the API and from the page, each read back."""
-    books = []
-    for response in (
-        api(user).get(EXPORT_API, params),
-        web(user).get("/kpi/export/", params),
-    ):
-        assert response.status_code == 200, response.content[:200]
-        content = (
-            b"".join(response.streaming_content)
-            if getattr(response, "streaming", False)
-            else response.content
-        )
-        books.append(load_workbook(io.BytesIO(content)))
-    return books
+    return [
+        workbook_of(api(user).get(EXPORT_API, params)),
+        workbook_of(web(user).get("/kpi/export/", params)),
+    ]
 
 
 def _values(book) -> set:

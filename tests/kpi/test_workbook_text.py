@@ -8,29 +8,21 @@ back: no cell of any sheet is a formula (we write none of our own), every
 name is there as text, and nothing answers 500.
 """
 
-import io
 import re
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from openpyxl import load_workbook
 
 from dcc.models import Store, Team, User
 from kpi import export
 from leads.models import Channel, VehicleModel
 from tests.factories import VehicleModelFactory
-from tests.kpi.conftest import at
+from tests.kpi.conftest import at, workbook_of
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 EXPORT_API = "/api/v1/kpi/export/"
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 TEMPLATE_URL = "/api/v1/leads/import/template/"
@@ -50,16 +42,6 @@ CONTROL = {
     "team": "一组\x0b\x1f",
     "model": "昂科威\x07",
 }
-
-
-def _book(response):
-    assert response.status_code == 200, response.content[:300]
-    content = (
-        b"".join(response.streaming_content)
-        if getattr(response, "streaming", False)
-        else response.content
-    )
-    return load_workbook(io.BytesIO(content))
 
 
 def _formulas(book) -> list[str]:
@@ -100,9 +82,9 @@ def hostile(store_a, team_a1, alice, sue, mike, lead):
 
 def test_no_workbook_we_write_holds_a_formula(hostile, api, mike, sue):
     books = {
-        "store": _book(api(mike).get(EXPORT_API, {"month": "2026-10", "store": hostile.pk})),
-        "team": _book(api(sue).get(EXPORT_API, {"month": "2026-10", "store": hostile.pk})),
-        "template": _book(api(sue).get(TEMPLATE_URL)),
+        "store": workbook_of(api(mike).get(EXPORT_API, {"month": "2026-10", "store": hostile.pk})),
+        "team": workbook_of(api(sue).get(EXPORT_API, {"month": "2026-10", "store": hostile.pk})),
+        "template": workbook_of(api(sue).get(TEMPLATE_URL)),
     }
     wanted = {
         "store": ("staff", "team", "model", "channel", "error"),
@@ -133,11 +115,11 @@ def test_names_stored_with_control_characters_still_export(
     VehicleModel.objects.filter(pk=envision.pk).update(name=CONTROL["model"])
     store = mike.store
     for user in (mike, sue):
-        book = _book(api(user).get(EXPORT_API, {"month": "2026-10", "store": store.pk}))
+        book = workbook_of(api(user).get(EXPORT_API, {"month": "2026-10", "store": store.pk}))
         texts = _texts(book)
         assert "王伟" in texts  # the illegal characters removed, the name kept
         assert "一组" in texts
-    template = _book(api(sue).get(TEMPLATE_URL))
+    template = workbook_of(api(sue).get(TEMPLATE_URL))
     assert "昂科威" in _texts(template)
     # The monthly job does not skip the store either.
     assert export.generate_monthly(store, "2026-10") == "kpi-exports/A01/2026-10.xlsx"

@@ -130,6 +130,9 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "org.vehicle_model.manage": frozenset({AD, M}),
     "org.admin_site": frozenset({AD}),
     "org.directory.view": frozenset({S, M, AD}),
+    # Who took which customer lists (dcc.audit.record_access): a manager
+    # their store's, the group administrator every store's.
+    "org.access_log.view": frozenset({M, AD}),
     # Leads (DESIGN §2): only a manager changes ownership, always with a reason.
     "leads.create": frozenset({A, CA, S, M, CO, AD}),
     "leads.assign": frozenset({M, AD}),

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from dcc.policy import can
 from kpi import export
+from kpi.limits import limit_report_queries
 from kpi.metrics import Period
 from kpi.views_export import export_store, workbook_response
 
@@ -51,6 +52,7 @@ class KpiExportView(APIView):
             "kept on the 1st when there is one; any other month is built now."
         ),
     )
+    @limit_report_queries
     def get(self, request):
         params = request.query_params
         errors = {}

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods
 from dcc.models import Store
 from dcc.policy import capability_required, require
 from kpi import export
+from kpi.limits import report_page
 from kpi.metrics import Period
 
 # ---------------------------------------------------------------- access
@@ -76,6 +77,7 @@ def _store_id(text: str | None) -> int | None:
 
 
 @capability_required("kpi.export")
+@report_page
 def download(request):
     store = export_store(request.user, _store_id(request.GET.get("store")))
     text = request.GET.get("month")
@@ -88,6 +90,7 @@ def download(request):
 
 @capability_required("kpi.export")
 @require_http_methods(["GET", "POST"])
+@report_page
 def kept(request):
     """The kept workbooks of the user's stores, latest first; POST builds
     one (again) for a closed month."""

@@ -285,3 +285,21 @@ class Heartbeat(models.Model):
 
     def __str__(self):
         return f"{self.name} @ {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class TokenUse(models.Model):
+    """When an API token was last used: one unused for too long is refused
+    (dcc.auth.ExpiringTokenAuthentication). Written at most once every few
+    minutes, so that API calls do not each write a row."""
+
+    token = models.OneToOneField(
+        "authtoken.Token", on_delete=models.CASCADE, primary_key=True, related_name="use"
+    )
+    last_used_at = models.DateTimeField(_("last used at"))
+
+    class Meta:
+        verbose_name = _("API token use")
+        verbose_name_plural = _("API token uses")
+
+    def __str__(self):
+        return f"{self.token_id[:6]}… @ {self.last_used_at:%Y-%m-%d %H:%M}"

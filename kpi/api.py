@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kpi import metrics, selectors
+from kpi.limits import limit_report_queries
 
 
 class RateSerializer(serializers.Serializer):
@@ -106,6 +107,7 @@ class KpiView(APIView):
             404: OpenApiResponse(description="An agent, team or store outside the caller's scope."),
         },
     )
+    @limit_report_queries
     def get(self, request):
         params = request.query_params
         kind, id_text = params.get("scope"), params.get("id")

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from dcc.policy import can
 from kpi import export
+from kpi.limits import limit_report_queries
 from kpi.metrics import Period
 from kpi.views_export import export_scope, workbook_response
 
@@ -55,6 +56,7 @@ class KpiExportView(APIView):
             "summary, their team and its members only), always built now."
         ),
     )
+    @limit_report_queries
     def get(self, request):
         params = request.query_params
         errors = {}

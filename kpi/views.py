@@ -29,6 +29,7 @@ from dcc.roles import Role
 from dcc.views import chosen_store
 from kpi import metrics, selectors, services
 from kpi.forms import KpiSettingsForm, MeetingForm
+from kpi.limits import report_page
 from kpi.metrics import KPIS, Period, Scope
 from kpi.models import KpiSettings, Meeting, MeetingKind, Target
 from leads.forms import add_service_errors, local_now_input
@@ -87,6 +88,7 @@ def _display(metric: metrics.Metric) -> str:
 
 
 @capability_required("kpi.view")
+@report_page
 def index(request):
     scope = _scope(request)
     period = _period(request)
@@ -144,6 +146,7 @@ ROWS = {
 
 
 @capability_required("kpi.view")
+@report_page
 def drill(request, name, part):
     scope = _scope(request)
     period = _period(request)

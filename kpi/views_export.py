@@ -37,6 +37,7 @@ from dcc import audit
 from dcc.models import Store, Team
 from dcc.policy import Level, capability_required, require, scope_level
 from kpi import export
+from kpi.limits import report_page
 from kpi.metrics import Period
 
 # ---------------------------------------------------------------- access
@@ -114,6 +115,7 @@ def _store_id(text: str | None) -> int | None:
 
 
 @capability_required("kpi.export")
+@report_page
 def download(request):
     scope = export_scope(request.user, _store_id(request.GET.get("store")))
     text = request.GET.get("month")
@@ -126,6 +128,7 @@ def download(request):
 
 @capability_required("kpi.export")
 @require_http_methods(["GET", "POST"])
+@report_page
 def kept(request):
     """The kept workbooks of the user's stores, latest first; POST builds
     one (again) for a closed month."""

@@ -14,3 +14,6 @@ MEDIA_ROOT = VAR_DIR / f"test-media-{DATABASES['default']['ENGINE'].rsplit('.', 
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 LOGGING["root"]["level"] = "WARNING"
+# Throttle counters in the test process itself (tests/conftest.py clears them
+# before each test), never in the Redis that CI shares between runs.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -701,7 +701,8 @@ def test_lead_detail_has_its_followups_and_appointments(api, alice, bob, mike, c
     lead = make_lead(alice)
     log(api(alice), lead, result="no_answer")
     log(api(alice), lead, result="invited", scheduled_at=timezone.now() + timedelta(days=1))
-    book(api(alice), lead, receiver=connie.pk)
+    # One pending visit per lead: a second booking is refused, not added.
+    assert book(api(alice), lead, receiver=connie.pk).status_code == 409
     api(mike).post(lead_url(lead, "assign"), {"owner": bob.pk, "reason": "调岗"}, format="json")
     response = api(bob).get(lead_url(lead))  # the new owner reads alice's history
     assert response.status_code == 200, response.content
@@ -711,8 +712,7 @@ def test_lead_detail_has_its_followups_and_appointments(api, alice, bob, mike, c
     assert {"occurred_at", "next_followup_at", "channel", "purpose", "note"} <= set(
         data["followups"][0]
     )
-    assert len(data["appointments"]) == 2
-    assert data["appointments"][1]["receiver"] == connie.pk
+    assert len(data["appointments"]) == 1
     assert all(row["status"] == "booked" for row in data["appointments"])
     assert all(row["scheduled_at"].endswith("+08:00") for row in data["appointments"])
     assert data["calls"] == []  # no call log imported

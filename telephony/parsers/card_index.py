@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from telephony.parsers import (
     INBOUND,
     INTERNAL,
+    MAX_SECONDS,
     OUTBOUND,
     ParseError,
     SourceConfig,
@@ -77,18 +78,18 @@ def _seconds(text: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    if ":" in text:
-        parts = text.split(":")
-        if len(parts) > 3 or not all(part.isdigit() for part in parts):
-            raise ValueError(_not_seconds(text))
-        total = 0
-        for part in parts:
-            total = total * 60 + int(part)
-        return total
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(_not_seconds(text)) from None
+    parts = text.split(":")
+    if len(parts) > 3 or not all(part.isascii() and part.isdigit() for part in parts):
+        raise ValueError(_not_seconds(text))
+    total = 0
+    for part in parts:
+        total = total * 60 + int(part)
+    if total > MAX_SECONDS:
+        raise ValueError(
+            _("%(field)s is more than a week: %(value)s seconds")
+            % {"field": "duration", "value": total}
+        )
+    return total
 
 
 def parse(fileobj, config: SourceConfig) -> Iterator[CardRecording | ParseError]:

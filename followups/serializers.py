@@ -175,7 +175,7 @@ class QueueLeadSerializer(ModelSerializer):
 
     name = serializers.CharField(source="customer.name", read_only=True)
     phone_display = serializers.CharField(read_only=True)
-    channel = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    channel = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     intended_model_name = serializers.CharField(
         source="intended_model.name", read_only=True, default=None, allow_null=True
     )

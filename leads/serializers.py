@@ -59,12 +59,12 @@ class LeadSerializer(ModelSerializer):
     name = serializers.CharField(source="customer.name", read_only=True)
     phone = serializers.CharField(read_only=True, help_text="E.164, e.g. +8613812345678.")
     phone_display = serializers.CharField(read_only=True)
-    channel = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    channel = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     owner_name = serializers.CharField(
         source="owner.display_name", read_only=True, default=None, allow_null=True
     )
     is_valid_a_card = serializers.BooleanField(read_only=True)
-    defeat_reason = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    defeat_reason = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     # A plain string here: the input's ``reason`` documents the codes (one
     # enum under one name in the schema).
     invalid_reason = serializers.CharField(read_only=True)

@@ -203,6 +203,9 @@ def test_the_schema_documents_every_operations_errors(schema):
     ("component", "field"),
     [
         ("Lead", "owner_name"),
+        ("Lead", "channel"),
+        ("Lead", "defeat_reason"),
+        ("QueueLead", "channel"),
         ("Appointment", "receiver_name"),
         ("QueueAppointment", "receiver_name"),
         ("QueueLead", "intended_model_name"),

@@ -42,6 +42,8 @@ from tests.telephony.recording_helpers import use_media
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
+# Per operation and caller: some 60 operations twice in a few minutes.
+MAX_EXAMPLES = 12
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
@@ -51,7 +53,12 @@ CHECKS = (
 CONFIG = schemathesis.Config.from_dict(
     {
         "seed": 20261207,
-        "generation": {"mode": "all", "database": "none"},
+        "generation": {
+            "mode": "all",
+            "max-examples": MAX_EXAMPLES,
+            "deterministic": True,
+            "database": "none",
+        },
         "phases": {
             "examples": {"enabled": False},
             "coverage": {"enabled": False},
@@ -202,13 +209,15 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 @schema.parametrize()
 @settings(
-    max_examples=12,
+    max_examples=MAX_EXAMPLES,
     deadline=None,
     derandomize=True,
     database=None,
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
 )
+# Named here too, so that pytest parametrizes the test by ``token``'s params.
+@pytest.mark.usefixtures("token", "world")
 def test_api_operation(case, token, world):
     _point_at_real_objects(case, world)
     case.call_and_validate(headers={"Authorization": f"Token {token}"})

@@ -28,13 +28,17 @@ from dcc.timeutils import in_range, range_message
 _OFFSET_WITH_SECONDS = re.compile(r"[+-]\d\d:\d\d:\d\d(\.\d+)?$")
 
 
-class DateTimeField(serializers.DateTimeField):
-    def to_internal_value(self, value):
-        moment = super().to_internal_value(value)
-        if not in_range(moment):
-            raise serializers.ValidationError(range_message(), code="range")
-        return moment
+class _InRange:
+    """A serializer field whose time or date must lie within the years kept."""
 
+    def to_internal_value(self, value):
+        value = super().to_internal_value(value)
+        if not in_range(value):
+            raise serializers.ValidationError(range_message(), code="range")
+        return value
+
+
+class DateTimeField(_InRange, serializers.DateTimeField):
     def to_representation(self, value):
         text = super().to_representation(value)
         if isinstance(value, datetime) and _OFFSET_WITH_SECONDS.search(text or ""):
@@ -42,12 +46,8 @@ class DateTimeField(serializers.DateTimeField):
         return text
 
 
-class DateField(serializers.DateField):
-    def to_internal_value(self, value):
-        day = super().to_internal_value(value)
-        if not in_range(day):
-            raise serializers.ValidationError(range_message(), code="range")
-        return day
+class DateField(_InRange, serializers.DateField):
+    pass
 
 
 class ModelSerializer(serializers.ModelSerializer):

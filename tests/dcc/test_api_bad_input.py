@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import translation
 
 from leads.models import Lead
 from tests.telephony.recording_helpers import use_media, wav_bytes
@@ -22,12 +21,6 @@ pytestmark = pytest.mark.django_db
 
 LEADS = "/api/v1/leads/"
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
-
-
-@pytest.fixture(autouse=True)
-def english():
-    with translation.override("en"):
-        yield
 
 
 def assert_400_on(response, field):
@@ -59,9 +52,9 @@ def test_a_time_filter_with_an_offset_postgresql_cannot_store_is_compared_in_utc
 
 def test_the_time_filter_compares_the_moment_given(api, root, make_lead, mike):
     lead = make_lead(mike, received_at=datetime(2024, 3, 1, 12, tzinfo=UTC))
-    # 2024-03-01T23:00+20:00 is 03:00 UTC: before the lead; 2024-03-02T06:00+20:00, after.
+    # 2024-03-01T23:00+20:00 is 03:00 UTC, before the lead; 2024-03-02T09:00+20:00, 13:00 UTC.
     before = api(root).get(LEADS, {"received_after": "2024-03-01T23:00:00+20:00"}).json()
-    after = api(root).get(LEADS, {"received_after": "2024-03-02T06:00:00+20:00"}).json()
+    after = api(root).get(LEADS, {"received_after": "2024-03-02T09:00:00+20:00"}).json()
     assert [row["id"] for row in before["results"]] == [lead.pk]
     assert after["results"] == []
 
@@ -91,7 +84,6 @@ def test_a_time_outside_the_years_kept_is_a_400_on_its_field(api, mike, value):
     body = {"name": "张三", "phone": "13812345678", "source": "web", "received_at": value}
     response = api(mike).post(LEADS, body, format="json")
     assert_400_on(response, "received_at")
-    assert response.json()["received_at"] == ["Enter a date from 1970 to 2099."]
     assert not Lead.objects.exists()
 
 
@@ -194,7 +186,8 @@ def test_the_schema_documents_every_operations_errors(schema):
             assert {"401", "403"} <= codes, where
             if "{" in path:
                 assert "404" in codes, where
-            if method != "get" or operation.get("parameters"):
+            query = [p for p in operation.get("parameters", []) if p["in"] == "query"]
+            if method != "get" or query:
                 assert "400" in codes, where
             assert "content" in operation["responses"]["403"], where
 

@@ -26,9 +26,19 @@ from datetime import timedelta
 
 import pytest
 import schemathesis
+from django.core import signals
+from django.db import close_old_connections
 from django.utils import timezone
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from dcc.models import Store, Team, User
 from dcc.wsgi import application
@@ -44,32 +54,12 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 # Per operation and caller: some 60 operations twice in a few minutes.
 MAX_EXAMPLES = 12
-CHECKS = (
-    "not_a_server_error",
-    "status_code_conformance",
-    "content_type_conformance",
-    "response_schema_conformance",
-)
-CONFIG = schemathesis.Config.from_dict(
-    {
-        "seed": 20261207,
-        "generation": {
-            "mode": "all",
-            "max-examples": MAX_EXAMPLES,
-            "deterministic": True,
-            "database": "none",
-        },
-        "phases": {
-            "examples": {"enabled": False},
-            "coverage": {"enabled": False},
-            "stateful": {"enabled": False},
-        },
-        "checks": {
-            "enabled": False,
-            **{name: {"enabled": True} for name in CHECKS},
-        },
-    }
-)
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 # ---------------------------------------------------------------- real objects
 
@@ -127,6 +117,8 @@ _FIRST_SEGMENT = re.compile(r"^(?:/api/v1)?/([^/]+)/")
 def _real_value(world: World, kind: str, value):
     if isinstance(value, bool):
         return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():  # a path's
+        return str(world.pick(kind, int(value)))
     if isinstance(value, int):
         return world.pick(kind, value)
     if isinstance(value, list):
@@ -199,25 +191,64 @@ def token(request, everyone):
     return Token.objects.get_or_create(user=user)[0].key
 
 
+def _read_and_closed(environ, start_response):
+    """The app's answer read whole and closed, as a server does (schemathesis's
+    WSGI client reads it but leaves a file response's file open)."""
+    result = application(environ, start_response)
+    try:
+        return [b"".join(result)]
+    finally:
+        result.close()
+
+
 @pytest.fixture
-def api_schema(world):
-    return schemathesis.openapi.from_wsgi("/api/v1/schema/", application, config=CONFIG)
+def wsgi_in_the_test_transaction():
+    """The WSGI app closes the database connection after each request (as
+    a server should); here the requests run in the test's transaction, so it
+    is kept open, as Django's test client does."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield _read_and_closed
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
-schema = schemathesis.pytest.from_fixture("api_schema")
+@pytest.fixture
+def api_schema(world, wsgi_in_the_test_transaction):
+    return schemathesis.openapi.from_wsgi("/api/v1/schema/", wsgi_in_the_test_transaction)
 
 
-@schema.parametrize()
-@settings(
-    max_examples=MAX_EXAMPLES,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    phases=[Phase.explicit, Phase.generate],
-    suppress_health_check=list(HealthCheck),
-)
-# Named here too, so that pytest parametrizes the test by ``token``'s params.
-@pytest.mark.usefixtures("token", "world")
-def test_api_operation(case, token, world):
-    _point_at_real_objects(case, world)
-    case.call_and_validate(headers={"Authorization": f"Token {token}"})
+def _fuzz(operation, token: str, world: World) -> None:
+    """One operation: valid and invalid requests, each answer checked."""
+    strategy = st.one_of(
+        operation.as_strategy(GenerationMode.POSITIVE),
+        operation.as_strategy(GenerationMode.NEGATIVE),
+    )
+
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=strategy)
+    def run(case):
+        _point_at_real_objects(case, world)
+        case.call_and_validate(headers={"Authorization": f"Token {token}"}, checks=CHECKS)
+
+    run()
+
+
+def test_api_operations(api_schema, token, world):
+    """Every operation; the failures reported together, each with the
+    request that shows it (a curl command)."""
+    failures = []
+    for result in api_schema.get_all_operations():
+        operation = result.ok()
+        try:
+            _fuzz(operation, token, world)
+        except (Exception, BaseExceptionGroup) as error:  # reported together below
+            failures.append(f"{operation.label}: {error}")
+    assert not failures, "\n\n".join(failures)

@@ -194,7 +194,7 @@ def iter_lines(fileobj) -> Iterator[tuple[int, str] | ParseError]:
                     continue
                 encoding = other
         if "\x00" in text:
-            yield ParseError(number, _("a NUL byte (\\x00): not a line of text"))
+            yield ParseError(number, _("a NUL byte (0x00): not a line of text"))
             continue
         yield number, text
 

@@ -78,12 +78,18 @@ def _seconds(text: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    parts = text.split(":")
-    if len(parts) > 3 or not all(part.isascii() and part.isdigit() for part in parts):
-        raise ValueError(_not_seconds(text))
-    total = 0
-    for part in parts:
-        total = total * 60 + int(part)
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) > 3 or not all(part.isascii() and part.isdigit() for part in parts):
+            raise ValueError(_not_seconds(text))
+        total = 0
+        for part in parts:
+            total = total * 60 + int(part)
+    else:
+        try:
+            total = int(text)  # a negative one is refused with its file, on import
+        except ValueError:
+            raise ValueError(_not_seconds(text)) from None
     if total > MAX_SECONDS:
         raise ValueError(
             _("%(field)s is more than a week: %(value)s seconds")

@@ -103,3 +103,14 @@ def test_the_api_reports_the_bad_lines_and_imports_the_good(api, mike, alice):
     assert [error["line"] for error in report["errors"]] == [2, 3, 4, 5]
     assert report["imported"] == 1
     assert Call.objects.get().uniqueid == "1709258400.1"
+
+
+def test_a_card_recording_longer_than_a_week_is_a_bad_line():
+    config = SourceConfig(format="card_index", tz="Asia/Shanghai")
+    data = (
+        "channel,direction,caller,callee,start,duration,file\n"
+        f"1,呼入,13812345678,62345600,2024-01-15 10:30:00,{2**31},a.wav\n"
+    )
+    [error] = parse(io.BytesIO(data.encode()), config)
+    assert error.line == 2
+    assert error.message == f"duration is more than a week: {2**31} seconds"

@@ -1,10 +1,13 @@
 """drf-spectacular postprocessing: the error answers of every operation
 (API.md "Auth": 401 unauthenticated, 403 wrong role, 404 outside the
-caller's scope; 400 with a message per field) in the schema, with their
+caller's scope; 400 with a message per field; 429 where requests are
+throttled) in the schema, with their
 bodies, so that an integrator (and a schema-driven client or fuzzer) knows
 every status an operation may answer. An operation's own description of one
 of them is kept; only its body is added when it has none.
 """
+
+from rest_framework.settings import api_settings
 
 ERROR_SCHEMA = "Error"
 VALIDATION_ERROR_SCHEMA = "ValidationError"
@@ -30,6 +33,7 @@ DESCRIPTIONS = {
     "401": "No valid token (or session).",
     "403": "The caller's role may not do this.",
     "404": "No such object in the caller's scope (or no such page).",
+    "429": "Too many requests: try again after the seconds in Retry-After.",
 }
 
 
@@ -47,6 +51,8 @@ def _codes(path: str, method: str, operation: dict) -> list[str]:
         codes += ["401", "403"]
     if "{" in path or any(p.get("name") == "page" for p in query):
         codes.append("404")
+    if api_settings.DEFAULT_THROTTLE_CLASSES:
+        codes.append("429")
     return codes
 
 

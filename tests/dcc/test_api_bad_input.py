@@ -192,6 +192,16 @@ def test_the_schema_documents_every_operations_errors(schema):
             assert "content" in operation["responses"]["403"], where
 
 
+def test_throttled_operations_document_429(client, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+        "DEFAULT_THROTTLE_RATES": {"user": "1000/hour"},
+    }
+    schema = client.get("/api/v1/schema/", {"format": "json"}).json()
+    assert "429" in schema["paths"]["/api/v1/leads/"]["get"]["responses"]
+
+
 @pytest.mark.parametrize(
     ("component", "field"),
     [

@@ -216,3 +216,22 @@ def test_throttled_operations_document_429(client, settings):
 )
 def test_fields_answered_as_null_are_nullable_in_the_schema(schema, component, field):
     assert schema["components"]["schemas"][component]["properties"][field].get("nullable") is True
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/v1/leads/abc/"),
+        ("get", "/api/v1/no-such-thing/"),
+        ("post", "/api/v1/appointments/x/arrive/"),  # no CSRF 403 page either
+    ],
+)
+def test_an_api_path_that_names_nothing_is_a_json_404(api, mike, method, path):
+    response = getattr(api(mike), method)(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert "detail" in response.json()
+
+
+def test_an_api_path_without_its_slash_still_redirects(client):
+    assert client.get("/api/v1/leads").status_code == 301

@@ -72,7 +72,7 @@ test: lint migrations
 
 # The configuration `make run` ships (SQLite in var/, kombu's filesystem
 # broker), even where DATABASE_URL / REDIS_URL point at servers. CI runs it
-# after `make test` on PostgreSQL and Redis.
+# beside `make test` on PostgreSQL and Redis (.ci/run).
 test-embedded: $(VENV)/.installed-dev
 	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL -u CELERY_RESULT_BACKEND \
 	  $(BIN)/pytest

@@ -1,11 +1,17 @@
 """Organisation endpoints (API.md "Organisation"): thin views over the services."""
 
 import django_filters
+from axes.helpers import get_client_ip_address
+from axes.utils import reset as axes_reset
 from rest_framework import mixins, serializers, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 
 from dcc import services
 from dcc.api_base import ScopedPrimaryKeyRelatedField, ScopedViewSetMixin
 from dcc.api_fields import ModelSerializer
+from dcc.auth import issue_token
 from dcc.models import Store, Team, User
 from dcc.roles import Role
 
@@ -122,3 +128,25 @@ class StaffViewSet(VisibleOrgViewSet, mixins.UpdateModelMixin):
         serializer.instance = services.staff_update(
             actor=self.request.user, staff=serializer.instance, **serializer.validated_data
         )
+
+
+class ObtainTokenView(ObtainAuthToken):
+    """``POST /api/v1/auth/token/`` ``{"username", "password"}`` → ``{"token"}``
+    (API.md "Auth"), throttled (scope ``auth-token``) and, like the login
+    page, refused for a while after too many failures (django-axes)."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth-token"
+
+    def get_serializer_context(self):
+        # django-axes reads and marks Django's own request, not DRF's wrapper:
+        # a locked-out attempt then answers 429 through axes' middleware.
+        return {**super().get_serializer_context(), "request": self.request._request}
+
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
+        # As AXES_RESET_ON_SUCCESS does for the login page (which signals a login).
+        axes_reset(ip=get_client_ip_address(request._request), username=user.get_username())
+        return Response({"token": issue_token(user).key})

@@ -8,6 +8,9 @@ class DccConfig(AppConfig):
     verbose_name = _("Organisation")
     default = True
 
+    def ready(self):
+        from dcc import auth  # noqa: F401 - connects the failed sign-in log
+
 
 class DccAdminConfig(admin_apps.AdminConfig):
     """The Django admin, restricted to group administrators (see dcc.admin)."""

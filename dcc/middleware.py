@@ -1,4 +1,15 @@
+import time
+
+from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware as _LoginRequired
+
+SESSION_TOUCHED = "_dcc_touched"
+
+
+def touch_session(session) -> None:
+    """Mark ``session`` used now: SessionMiddleware then saves it, pushing its
+    expiry (database row and cookie) SESSION_COOKIE_AGE ahead."""
+    session[SESSION_TOUCHED] = time.time()
 
 
 class LoginRequiredMiddleware(_LoginRequired):
@@ -25,3 +36,26 @@ class ChineseFirstMiddleware:
     def __call__(self, request):
         request.META.pop("HTTP_ACCEPT_LANGUAGE", None)
         return self.get_response(request)
+
+
+class SessionIdleTimeoutMiddleware:
+    """A session ends after SESSION_COOKIE_AGE without a request.
+
+    Like SESSION_SAVE_EVERY_REQUEST, but a request saves the session only
+    when it was last saved SESSION_TOUCH_INTERVAL ago or more: not one write
+    per request (nor per htmx poll). Signing in touches it (dcc.auth). Must
+    stand after SessionMiddleware.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is None or session.is_empty():
+            return response
+        touched = session.get(SESSION_TOUCHED)
+        if touched is None or time.time() - touched >= settings.SESSION_TOUCH_INTERVAL:
+            touch_session(session)
+        return response

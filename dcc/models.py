@@ -16,6 +16,7 @@ from simple_history.models import HistoricalRecords
 
 from dcc.policy import ScopedQuerySet, ScopePaths
 from dcc.roles import Role
+from dcc.validators import no_control_characters
 
 
 class StoreQuerySet(ScopedQuerySet):
@@ -28,7 +29,7 @@ class StoreQuerySet(ScopedQuerySet):
 class Store(models.Model):
     """A 4S store (or a showroom of a dealer group)."""
 
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("name"), max_length=100, validators=[no_control_characters])
     code = models.SlugField(_("code"), max_length=20, unique=True)
     # Local landlines arrive from the trunk without their area code
     # (TELEPHONY.md "Phone numbers"); this is what gets prepended.
@@ -71,7 +72,7 @@ class Team(models.Model):
     store = models.ForeignKey(
         Store, on_delete=models.PROTECT, related_name="teams", verbose_name=_("store")
     )
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("name"), max_length=100, validators=[no_control_characters])
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     history = HistoricalRecords()
@@ -111,7 +112,15 @@ class StaffManager(UserManager.from_queryset(StaffQuerySet)):
 class User(AbstractUser):
     """A member of staff. Logs in with ``username``; ``name`` is what people see."""
 
-    name = models.CharField(_("full name"), max_length=100, blank=True)
+    name = models.CharField(
+        _("full name"), max_length=100, blank=True, validators=[no_control_characters]
+    )
+    first_name = models.CharField(
+        _("first name"), max_length=150, blank=True, validators=[no_control_characters]
+    )
+    last_name = models.CharField(
+        _("last name"), max_length=150, blank=True, validators=[no_control_characters]
+    )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.AGENT)
     store = models.ForeignKey(
         Store,
@@ -276,3 +285,21 @@ class Heartbeat(models.Model):
 
     def __str__(self):
         return f"{self.name} @ {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class TokenUse(models.Model):
+    """When an API token was last used: one unused for too long is refused
+    (dcc.auth.ExpiringTokenAuthentication). Written at most once every few
+    minutes, so that API calls do not each write a row."""
+
+    token = models.OneToOneField(
+        "authtoken.Token", on_delete=models.CASCADE, primary_key=True, related_name="use"
+    )
+    last_used_at = models.DateTimeField(_("last used at"))
+
+    class Meta:
+        verbose_name = _("API token use")
+        verbose_name_plural = _("API token uses")
+
+    def __str__(self):
+        return f"{self.token_id[:6]}… @ {self.last_used_at:%Y-%m-%d %H:%M}"

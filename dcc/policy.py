@@ -130,6 +130,9 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "org.vehicle_model.manage": frozenset({AD, M}),
     "org.admin_site": frozenset({AD}),
     "org.directory.view": frozenset({S, M, AD}),
+    # Who took which customer lists (dcc.audit.record_access): a manager
+    # their store's, the group administrator every store's.
+    "org.access_log.view": frozenset({M, AD}),
     # Leads (DESIGN §2): only a manager changes ownership, always with a reason.
     "leads.create": frozenset({A, CA, S, M, CO, AD}),
     "leads.assign": frozenset({M, AD}),
@@ -181,7 +184,8 @@ LEAD_OWNER_ROLES = frozenset({A, CA, S, CO})
 # Roles who own what they enter themselves ("first entry wins", DESIGN §2).
 SELF_OWNING_ROLES = frozenset({A, CA, CO})
 
-# Roles a manager may give when creating staff: not another manager, not an admin.
+# Roles a manager may give to staff of its store: not another manager, not an
+# admin (require_staff_grant below).
 MANAGER_ASSIGNABLE_ROLES = frozenset({A, CA, S, CO})
 
 
@@ -195,6 +199,42 @@ def require(user, capability: str) -> None:
     """For services: raise PermissionDenied (403) unless ``user`` may."""
     if not can(user, capability):
         raise PermissionDenied(capability)
+
+
+def _may_give(actor, role: str, store_id) -> bool:
+    """Whether ``actor`` may make someone a ``role`` in store ``store_id``
+    (None: no store, which for an administrator means every store)."""
+    if actor.sees_all_stores:
+        return True  # a group administrator (or a Django superuser)
+    if store_id is None or store_id != actor.store_id:
+        return False  # a store-bound actor works in its own store only
+    if actor.effective_role == Role.ADMIN:
+        return True  # every role of its store, never a group-wide reach
+    if actor.effective_role == Role.MANAGER:
+        return role in MANAGER_ASSIGNABLE_ROLES
+    return False
+
+
+def require_staff_grant(actor, *, role: str, store_id, staff=None) -> None:
+    """For the staff services: raise PermissionDenied (403) unless ``actor``
+    may give ``role`` in store ``store_id`` to ``staff`` (None: a new member).
+
+    Nobody grants a role or a reach above their own: a group administrator
+    gives anything; a store administrator any role within its store, never
+    the empty store (which makes a group administrator and a superuser); a
+    manager the MANAGER_ASSIGNABLE_ROLES within its store; everyone else
+    nothing. An existing member must be within the same reach, and nobody
+    changes their own role or store.
+    """
+    require(actor, "org.staff.manage")
+    if staff is not None:
+        if staff.pk == actor.pk and (role != staff.role or store_id != staff.store_id):
+            raise PermissionDenied("nobody changes their own role or store")
+        current_store = None if staff.sees_all_stores else staff.store_id
+        if not _may_give(actor, staff.effective_role, current_store):
+            raise PermissionDenied("this staff member is beyond the actor's reach")
+    if not _may_give(actor, role, store_id):
+        raise PermissionDenied("this role or store is beyond the actor's reach")
 
 
 def capability_required(capability: str):

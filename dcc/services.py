@@ -4,13 +4,14 @@ Each takes the acting user, checks the policy, validates with the model's
 ``full_clean`` and records who did it in the same transaction.
 """
 
-from django.core.exceptions import PermissionDenied
+from django.contrib.auth import password_validation
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from dcc import audit, events
 from dcc.models import Heartbeat, Store, Team, User
-from dcc.policy import MANAGER_ASSIGNABLE_ROLES, require
+from dcc.policy import require, require_staff_grant
 from dcc.roles import Role
 
 
@@ -24,6 +25,14 @@ def _grant_admin_site(user):
     anyone else must not, since the admin is not scoped by our policy."""
     is_group_admin = user.role == Role.ADMIN and user.store_id is None
     user.is_staff = user.is_superuser = is_group_admin
+
+
+def _validate_password(password: str, user) -> None:
+    """Django's AUTH_PASSWORD_VALIDATORS, reported on the password field."""
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as error:
+        raise ValidationError({"password": error.messages}) from error
 
 
 @transaction.atomic
@@ -61,11 +70,7 @@ def staff_create(
     team: Team | None = None,
     extension: str = "",
 ) -> User:
-    require(actor, "org.staff.manage")
-    if actor.effective_role == Role.MANAGER:
-        _require_store_in_reach(actor, store)
-        if role not in MANAGER_ASSIGNABLE_ROLES:
-            raise PermissionDenied("a manager cannot create this role")
+    require_staff_grant(actor, role=role, store_id=store.pk if store else None)
     user = User(
         username=username,
         name=name,
@@ -75,6 +80,7 @@ def staff_create(
         extension=extension or "",
     )
     _grant_admin_site(user)
+    _validate_password(password, user)
     user.set_password(password)
     user.full_clean()
     audit.attribute(user, actor=actor)
@@ -87,18 +93,17 @@ def staff_create(
 @transaction.atomic
 def staff_update(*, actor, staff: User, **fields) -> User:
     """Change role, team, extension, name or active flag of a staff member."""
-    require(actor, "org.staff.manage")
-    _require_store_in_reach(actor, staff.store)
     allowed = {"name", "role", "team", "extension", "is_active", "store"}
     unknown = set(fields) - allowed
     if unknown:
         raise ValueError(f"not editable here: {sorted(unknown)}")
-    if actor.effective_role == Role.MANAGER:
-        if staff.effective_role not in MANAGER_ASSIGNABLE_ROLES:
-            raise PermissionDenied("a manager cannot edit this role")
-        if fields.get("role", staff.role) not in MANAGER_ASSIGNABLE_ROLES:
-            raise PermissionDenied("a manager cannot give this role")
-        _require_store_in_reach(actor, fields.get("store", staff.store))
+    store = fields.get("store", staff.store)
+    require_staff_grant(
+        actor,
+        role=fields.get("role", staff.role),
+        store_id=store.pk if store else None,
+        staff=staff,
+    )
     for key, value in fields.items():
         setattr(staff, key, value)
     if {"role", "store"} & set(fields):

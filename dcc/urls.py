@@ -15,6 +15,7 @@ urlpatterns = [
     path("telephony/", include("telephony.urls")),
     path("kpi/", include("kpi.urls")),
     path("org/teams/<int:pk>/", views.team_detail, name="team-detail"),
+    path("org/access-log/", views.access_log, name="access-log"),
     path("healthz", views.healthz, name="healthz"),
     path(
         "accounts/login/",

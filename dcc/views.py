@@ -1,13 +1,29 @@
+import logging
+
 from django.contrib.auth.decorators import login_not_required
-from django.db import connection
+from django.core.paginator import Paginator
+from django.db import DatabaseError, connection
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
-from dcc import selectors
-from dcc.models import Store, Team, User
+from dcc import audit, selectors
+from dcc.celery import broker_reachable
+from dcc.models import AuditEvent, Store, Team, User
 from dcc.policy import capability_required, get_visible_or_404
+
+logger = logging.getLogger(__name__)
+
+ACCESS_LOG_PAGE_SIZE = 50
+# What each kind of logged access was (dcc.audit.record_access callers).
+ACCESS_KINDS = {
+    "leads.list": _("Lead list page"),
+    "leads.api_list": _("Lead list (API)"),
+    "kpi.drill": _("KPI drill-down"),
+    "kpi.workbook": _("KPI workbook"),
+}
 
 
 @capability_required("org.directory.view")
@@ -23,13 +39,60 @@ def team_detail(request, pk):
     return render(request, "dcc/team_detail.html", {"team": team, "members": members})
 
 
+@capability_required("org.access_log.view")
+def access_log(request):
+    """Who exported or bulk-viewed which leads, latest first: a manager's
+    store (the policy's scope of ``AuditEvent``), every store for the
+    group administrator."""
+    events = (
+        AuditEvent.objects.visible_to(request.user)
+        .filter(name__startswith=audit.ACCESS_PREFIX)
+        .select_related("actor", "store")
+    )
+    page = Paginator(events, ACCESS_LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = []
+    for event in page.object_list:
+        kind = event.name.removeprefix(audit.ACCESS_PREFIX)
+        data = event.data or {}
+        query = data.get("query") or {}
+        rows.append(
+            {
+                "event": event,
+                "kind": ACCESS_KINDS.get(kind, kind),
+                "query": " ".join(f"{key}={value}" for key, value in query.items()),
+                "count": data.get("count", 0),
+                "lead_ids": data.get("lead_ids", []),
+                "truncated": data.get("ids_truncated", False),
+            }
+        )
+    return render(request, "dcc/access_log.html", {"page": page, "rows": rows})
+
+
 @login_not_required
 @never_cache
 def healthz(request):
-    """For the container healthcheck and load balancers: the database answers."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok", "time": timezone.now().isoformat()})
+    """For the container healthcheck, load balancers and monitoring: the
+    database and the Celery broker answer (200), else 503 naming which did
+    not. With the broker down writes still succeed (their tasks wait in the
+    database for the sweep), but nothing is sent until it is back."""
+    checks = {"database": _database_ok(), "broker": broker_reachable()}
+    healthy = all(checks.values())
+    body = {
+        "status": "ok" if healthy else "unavailable",
+        **{name: "ok" if ok else "down" for name, ok in checks.items()},
+        "time": timezone.now().isoformat(),
+    }
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        logger.warning("database unreachable", exc_info=True)
+        return False
+    return True
 
 
 def chosen_store(request) -> tuple[Store, list[Store]]:

@@ -91,6 +91,7 @@ NAV = [
             NavItem(_("Call logs"), "telephony:imports", "cloud-upload", "telephony.import"),
             NavItem(_("Store rules"), "followups:settings", "sliders", "followups.policy.manage"),
             NavItem(_("Organisation"), "directory", "diagram-3", "org.directory.view"),
+            NavItem(_("Access log"), "access-log", "eye", "org.access_log.view"),
             NavItem(_("API"), "api-docs", "braces", "org.admin_site"),
             NavItem(_("Administration"), "admin:index", "gear", "org.admin_site"),
         ),

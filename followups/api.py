@@ -12,7 +12,7 @@ calls one service and maps its outcome like ``leads.api``:
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, mixins, status, viewsets
+from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -24,6 +24,7 @@ from followups.filters import AppointmentFilter, FollowUpFilter
 from followups.models import Appointment, FollowUp, Result
 from followups.serializers import (
     AppointmentBookSerializer,
+    AppointmentPendingSerializer,
     AppointmentSerializer,
     ArriveSerializer,
     CancelSerializer,
@@ -39,6 +40,11 @@ from leads.serializers import ConflictSerializer
 
 _CONFLICT = OpenApiResponse(
     ConflictSerializer, description="The lead's or the appointment's state forbids this."
+)
+_BOOKING_CONFLICT = OpenApiResponse(
+    AppointmentPendingSerializer,
+    description="The lead's state forbids this, or (code appointment_pending) the lead "
+    "already has a pending visit: reschedule or cancel it instead.",
 )
 # The defeat reason used when a "defeated" follow-up names none (the note says why).
 DEFAULT_DEFEAT_REASON = "other"
@@ -58,9 +64,24 @@ def _appointments():
 
 
 class _LeadActionView(ServiceViewMixin, ScopedViewSetMixin, generics.GenericAPIView):
-    """A POST on ``leads/{id}/…``: the lead is fetched in the caller's scope."""
+    """A POST on ``leads/{id}/…``: the lead is fetched in the caller's scope.
+    A booking while the lead has a pending visit answers 409 with the code
+    ``appointment_pending`` and the visit (to reschedule or cancel it)."""
 
     queryset = Lead.objects.select_related("store")
+
+    def handle_exception(self, exc):
+        if isinstance(exc, services.AppointmentPending):
+            body = {
+                "detail": exc.detail,
+                "code": exc.code,
+                "existing_appointment": exc.existing.pk,
+                "scheduled_at": serializers.DateTimeField().to_representation(
+                    exc.existing.scheduled_at
+                ),
+            }
+            return Response(body, status=status.HTTP_409_CONFLICT)
+        return super().handle_exception(exc)
 
 
 class LeadFollowUpView(_LeadActionView):
@@ -69,7 +90,7 @@ class LeadFollowUpView(_LeadActionView):
     @extend_schema(
         operation_id="leads_followups_create",
         request=FollowUpCreateSerializer,
-        responses={201: FollowUpLoggedSerializer, 409: _CONFLICT},
+        responses={201: FollowUpLoggedSerializer, 409: _BOOKING_CONFLICT},
     )
     def post(self, request, pk=None):
         """Log a contact attempt; its result moves the lead (reached → active,
@@ -98,7 +119,7 @@ class LeadAppointmentView(_LeadActionView):
     @extend_schema(
         operation_id="leads_appointments_create",
         request=AppointmentBookSerializer,
-        responses={201: AppointmentSerializer, 409: _CONFLICT},
+        responses={201: AppointmentSerializer, 409: _BOOKING_CONFLICT},
     )
     def post(self, request, pk=None):
         """Book a store visit: the lead becomes invited; the booking SMS to the

@@ -272,6 +272,15 @@ class Appointment(models.Model):
         ordering = ["scheduled_at"]
         verbose_name = _("appointment")
         verbose_name_plural = _("appointments")
+        constraints = [
+            # One pending visit per lead (PENDING_APPOINTMENT): a second
+            # booking, however concurrent, is refused (services.AppointmentPending).
+            models.UniqueConstraint(
+                fields=["lead"],
+                condition=Q(status__in=["booked", "confirmed"]),
+                name="appt_one_pending_per_lead",
+            ),
+        ]
         indexes = [
             # Queue: an agent's appointments to confirm tomorrow.
             models.Index(fields=["agent", "scheduled_at"], name="appt_agent_time_idx"),

@@ -29,7 +29,7 @@ from followups.models import (
     SmsStatus,
 )
 from leads.models import DefeatReason, InvalidReason, Lead, Level
-from leads.serializers import reason_field
+from leads.serializers import ConflictSerializer, reason_field
 
 # ---------------------------------------------------------------- output
 
@@ -165,6 +165,15 @@ class FollowUpLoggedSerializer(FollowUpSerializer):
     class Meta(FollowUpSerializer.Meta):
         fields = [*FollowUpSerializer.Meta.fields, "appointment"]
         read_only_fields = fields
+
+
+class AppointmentPendingSerializer(ConflictSerializer):
+    """409 of a booking on a lead that has a pending visit
+    (``services.AppointmentPending``)."""
+
+    code = serializers.CharField()
+    existing_appointment = serializers.IntegerField()
+    scheduled_at = serializers.DateTimeField()
 
 
 # ---------------------------------------------------------------- queue

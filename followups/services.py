@@ -12,8 +12,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from dcc import audit
@@ -232,7 +233,9 @@ def appointment_book(
 ) -> Appointment:
     """邀约到店. The lead becomes invited and DCC-invited (no consultant may
     take it over); the booking SMS to the customer and the receiver and the
-    day-before reminder are planned in the outbox."""
+    day-before reminder are planned in the outbox (none for a visit recorded
+    after its time: ``sms.plan_for_appointment``). A lead has one pending
+    visit at a time: a second booking raises ``AppointmentPending``."""
     lifecycle.require_visible(actor, lead)
     if purpose not in Purpose.values:
         raise ValidationError({"purpose": _("Unknown purpose.")})
@@ -265,9 +268,40 @@ def appointment_book(
     return appointment
 
 
+class AppointmentPending(ValidationError):
+    """A booking on a lead that already has a pending visit (booked or
+    confirmed): one at a time (the constraint ``appt_one_pending_per_lead``).
+
+    Refused rather than taken as a reschedule: a booking is a new visit with
+    its own SMS, and a repeated or concurrent booking (a retry, a double
+    click, the same result logged twice) must not move the visit the customer
+    was told about nor text them again; moving it is the explicit
+    reschedule. A ``ValidationError`` on ``scheduled_at`` so that the forms
+    show it at the visit time; the API answers 409 (``followups.api``)."""
+
+    code = "appointment_pending"
+
+    def __init__(self, existing: Appointment):
+        self.existing = existing
+        when = date_format(timezone.localtime(existing.scheduled_at), "SHORT_DATETIME_FORMAT")
+        self.detail = _(
+            "This lead already has a store visit booked for %(when)s. Reschedule or "
+            "cancel that visit instead of booking another."
+        ) % {"when": when}
+        super().__init__({"scheduled_at": [ValidationError(self.detail, code=self.code)]})
+
+
+def _refuse_if_pending(lead: Lead) -> None:
+    pending = Appointment.objects.pending().filter(lead=lead).order_by("-created_at", "-pk").first()
+    if pending is not None:
+        raise AppointmentPending(pending)
+
+
 def _new_appointment(actor, lead: Lead, *, refused: str, note: str = "", **fields):
     """Lock the lead (it must be open) and save a new appointment on it,
-    booked by ``actor``. Returns the locked lead and the appointment."""
+    booked by ``actor``. Returns the locked lead and the appointment. A
+    pending one is refused while the lead has a pending visit: checked under
+    the lead's lock, and the database's constraint is the final word."""
     lead = lifecycle.lock(lead)
     if not lead.is_open:
         raise LeadStateError(refused)
@@ -279,8 +313,17 @@ def _new_appointment(actor, lead: Lead, *, refused: str, note: str = "", **field
         created_by=actor,
         **fields,
     )
+    pending = appointment.status in PENDING_APPOINTMENT
+    if pending:
+        _refuse_if_pending(lead)
     audit.attribute(appointment, actor=actor)
-    appointment.save()
+    try:
+        with transaction.atomic():
+            appointment.save()
+    except IntegrityError:
+        if pending:
+            _refuse_if_pending(lead)
+        raise
     return lead, appointment
 
 
@@ -398,14 +441,22 @@ def appointment_arrive(
     return-to-showroom and test-drive rates."""
     appointment = _locked_appointment(actor, appointment)
     _require_pending(appointment)
+    return _record_arrival(
+        actor, appointment, arrived_at=arrived_at, test_drive=test_drive, group_size=group_size
+    )
+
+
+def _record_arrival(actor, appointment, *, arrived_at, test_drive, group_size) -> Appointment:
     arrived_at = arrived_at or timezone.now()
     validate_event_time(actor=actor, when=arrived_at, field="arrived_at")
     if group_size < 1:
         raise ValidationError({"group_size": _("At least one person arrived.")})
     lead = lifecycle.lock(appointment.lead)
-    previous_visits = Appointment.objects.filter(
-        lead=lead, status=AppointmentStatus.ARRIVED
-    ).count()
+    previous_visits = (
+        Appointment.objects.filter(lead=lead, status=AppointmentStatus.ARRIVED)
+        .exclude(pk=appointment.pk)
+        .count()
+    )
     appointment.status = AppointmentStatus.ARRIVED
     appointment.arrived_at = arrived_at
     appointment.test_drive = bool(test_drive)
@@ -444,7 +495,8 @@ def visit_record(
     """A store visit nobody booked: the customer walked in or came back by
     themselves. Recorded as an arrived, walk-in appointment so that first and
     return visits count; it is not an invitation (no SMS, the lead does not
-    become DCC-invited)."""
+    become DCC-invited). Saved as arrived from the start: it is never a
+    pending visit, so a lead's booked visit does not stand in its way."""
     lifecycle.require_visible(actor, lead)
     _check_receiver(receiver, lead)
     arrived_at = arrived_at or timezone.now()
@@ -458,13 +510,11 @@ def visit_record(
         purpose=Purpose.OTHER,
         note=note,
         is_walk_in=True,
-    )
-    return appointment_arrive(
-        actor=actor,
-        appointment=appointment,
+        status=AppointmentStatus.ARRIVED,
         arrived_at=arrived_at,
-        test_drive=test_drive,
-        group_size=group_size,
+    )
+    return _record_arrival(
+        actor, appointment, arrived_at=arrived_at, test_drive=test_drive, group_size=group_size
     )
 
 

@@ -23,12 +23,12 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.module_loading import import_string
 
+from dcc.celery import enqueue_on_commit
 from followups.backends.base import TransportError
 from followups.models import Appointment, FollowupPolicy, SmsKind, SmsMessage, SmsStatus
 
@@ -68,8 +68,11 @@ def reminder_time(appointment: Appointment) -> datetime:
 def plan_for_appointment(appointment: Appointment, *, now: datetime) -> list[SmsMessage]:
     """The booking SMS to the customer and the receiver now, and the reminder
     the day before (skipped when that time has passed: the booking SMS has
-    just told the customer)."""
+    just told the customer). None for a visit whose time has passed (a
+    manager recording history): nobody is to be told about it now."""
 
+    if appointment.scheduled_at <= now:
+        return []
     lead = appointment.lead
     customer = lead.customer.name
     store = appointment.store
@@ -110,17 +113,17 @@ def plan_for_appointment(appointment: Appointment, *, now: datetime) -> list[Sms
             },
         )
         messages.append(message)
-    due_ids = [m.pk for m in messages if m.send_after <= now and m.status == SmsStatus.PENDING]
-    if due_ids:
-        transaction.on_commit(lambda: enqueue(due_ids))
+    enqueue([m.pk for m in messages if m.send_after <= now and m.status == SmsStatus.PENDING])
     return messages
 
 
 def enqueue(message_ids):
+    """Hand the messages to a worker after commit. With the broker down they
+    stay pending in the outbox, and the dispatcher sends them when it is back."""
     from followups.tasks import send_sms
 
     for message_id in message_ids:
-        send_sms.delay(message_id)
+        enqueue_on_commit(send_sms, message_id)
 
 
 def cancel_for_appointment(appointment: Appointment) -> int:
@@ -211,6 +214,6 @@ def retry_by_hand(*, actor, message: SmsMessage) -> SmsMessage:
     ).update(status=SmsStatus.PENDING, send_after=timezone.now())
     if updated:
         audit.record("followups.sms.retried", actor=actor, target=message, store=message.store)
-        transaction.on_commit(lambda: enqueue([message.pk]))
+        enqueue([message.pk])
     message.refresh_from_db()
     return message

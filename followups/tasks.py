@@ -21,11 +21,11 @@ def flag_overdue_appointments():
 @shared_task(name="followups.tasks.dispatch_due_sms", ignore_result=True)
 def dispatch_due_sms():
     """Hand every due outbox message to a worker; a message handed out twice
-    is claimed once (followups.sms)."""
+    is claimed once (followups.sms). This is also the sweep that sends what
+    could not be enqueued while the broker was down (still pending, due)."""
     now = timezone.now()
     sms.mark_stuck_uncertain(now=now)
-    for message_id in sms.due_message_ids(now=now):
-        send_sms.delay(message_id)
+    sms.enqueue(sms.due_message_ids(now=now))
 
 
 @shared_task(

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from dcc.api_fields import DateField
 from dcc.timeutils import in_range, range_message
 from kpi import metrics, selectors
+from kpi.limits import limit_report_queries
 
 
 class RateSerializer(serializers.Serializer):
@@ -108,6 +109,7 @@ class KpiView(APIView):
             404: OpenApiResponse(description="An agent, team or store outside the caller's scope."),
         },
     )
+    @limit_report_queries
     def get(self, request):
         params = request.query_params
         kind, id_text = params.get("scope"), params.get("id")

@@ -3,8 +3,10 @@ monthly workbook (``kpi.export``), served like the page's download
 (``kpi.views_export.workbook_response``).
 
 403 without ``kpi.export`` (agents, callers, consultants); 404 for a store
-outside the caller's stores; 400 for a missing or bad month or store id. A
-caller with a store of their own may leave ``store`` out.
+outside the caller's stores (or, for a supervisor, without a team there);
+400 for a missing or bad month or store id. A caller with a store of their
+own may leave ``store`` out. What the workbook holds is the reader's scope
+(``kpi.views_export``): a supervisor's is their team's.
 """
 
 from django.utils.translation import gettext as _
@@ -17,8 +19,9 @@ from rest_framework.views import APIView
 from dcc.policy import can
 from dcc.timeutils import in_range, range_message
 from kpi import export
+from kpi.limits import limit_report_queries
 from kpi.metrics import Period
-from kpi.views_export import export_store, workbook_response
+from kpi.views_export import export_scope, workbook_response
 
 
 class CanExport(BasePermission):
@@ -49,9 +52,12 @@ class KpiExportView(APIView):
             "The store's monthly KPI workbook (.xlsx): sheets 门店汇总 (store summary), "
             "团队 (teams and their scorecards), 坐席明细 (agent detail) and 渠道统计 "
             "(channel statistics). A month that has ended is answered with the workbook "
-            "kept on the 1st when there is one; any other month is built now."
+            "kept on the 1st when there is one; any other month is built now. A "
+            "supervisor gets their team's workbook (团队汇总 in place of the store "
+            "summary, their team and its members only), always built now."
         ),
     )
+    @limit_report_queries
     def get(self, request):
         params = request.query_params
         errors = {}
@@ -67,5 +73,5 @@ class KpiExportView(APIView):
             errors["store"] = [_("Enter a whole number.")]
         if errors:
             raise ValidationError(errors)
-        store = export_store(request.user, int(store_text) if store_text else None)
-        return workbook_response(store, period)
+        scope = export_scope(request.user, int(store_text) if store_text else None)
+        return workbook_response(request.user, scope, period)

@@ -36,6 +36,28 @@ Decisions:
   written by openpyxl in write-only mode, each cell taking its column's
   named style.
 
+Whose figures (issue "Hold under attack and faults", point 2): a workbook
+holds only what its reader may see on the KPI pages (``dcc.policy``,
+``kpi.selectors.scope_for``). A manager (or an administrator) reads the
+store's: the workbook above. A supervisor reads their team and its members
+and never the store (the pages offer them no store scope), so
+``build_workbook(store, month, team=team)`` answers their team's workbook:
+
+1. 团队汇总 (team summary): the store summary's sheet over the team's
+   figures;
+2. 团队: their team's row only (its scorecard, pay and commission);
+3. 坐席明细: their team's members only;
+4. 渠道统计: counted over the team's rows (its members' leads, calls,
+   visits and deals), with shares of the team's totals.
+
+Agents, callers and consultants have no ``kpi.export``. The kept files hold
+the whole store, so they are served only to a store-level reader
+(``kpi.views_export``); a team's workbook is always built on request.
+
+Text (names of staff, teams, stores, channels, vehicle models) goes through
+``dcc.xlsx``: always a text cell, never a formula, illegal characters
+removed.
+
 Kept workbooks (``generate_monthly``) live in Django's default storage under
 ``kpi-exports/<store code>/<YYYY-MM>.xlsx`` and are served only through the
 scoped views (``kpi.views_export``, ``kpi.api_export``), never as media.
@@ -56,10 +78,10 @@ from django.core.files.storage import default_storage
 from django.db.models import Count
 from django.utils import timezone, translation
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
 from openpyxl.utils import get_column_letter
 
+from dcc import xlsx
 from dcc.models import Store, Team, User
 from dcc.roles import Role
 from kpi import grouped
@@ -88,6 +110,8 @@ EXPORT_DIR = "kpi-exports"
 _KEPT_NAME = re.compile(r"^(\d{4})-(\d{2})\.xlsx$")
 
 SHEETS = ("门店汇总", "团队", "坐席明细", "渠道统计")
+# A supervisor's workbook: their team's summary in place of the store's.
+TEAM_SHEETS = ("团队汇总", *SHEETS[1:])
 
 ZH_ROLES = {
     Role.AGENT: "电话营销专员",
@@ -202,9 +226,7 @@ def _letter(index: int) -> str:
 
 
 def _cell(sheet, value, style: str):
-    cell = WriteOnlyCell(sheet, value)
-    cell.style = style
-    return cell
+    return xlsx.cell(sheet, value, style)
 
 
 def _excel(value, style: str):
@@ -298,25 +320,34 @@ def _period_label(period: Period) -> str:
     return period.month_label or f"{period.start:%Y-%m-%d}～{period.end:%Y-%m-%d}"
 
 
-def build_workbook(store: Store, month, *, today: date | None = None) -> bytes:
+def build_workbook(
+    store: Store, month, *, team: Team | None = None, today: date | None = None
+) -> bytes:
     """The store's workbook for ``month`` (``YYYY-MM``, a date in the month
-    or any ``Period``)."""
-    return build_workbooks([store], month, today=today)[store.pk]
+    or any ``Period``); with ``team`` (one of the store's), that team's
+    workbook: a supervisor's (module doc)."""
+    return build_workbooks([store], month, team=team, today=today)[store.pk]
 
 
 @without_jit
-def build_workbooks(stores, month, *, today: date | None = None) -> dict[int, bytes]:
+def build_workbooks(
+    stores, month, *, team: Team | None = None, today: date | None = None
+) -> dict[int, bytes]:
     """Each store's workbook for ``month``, by store id: the figures of all
     the stores, their teams and staff read at once (``kpi.grouped.by_store``,
-    grouped queries over every store), then one workbook per store."""
+    grouped queries over every store), then one workbook per store. With
+    ``team``, the one store's workbook of that team alone."""
     stores = list(stores)
+    if team is not None and [store.pk for store in stores] != [team.store_id]:
+        raise ValueError("a team's workbook is of the team's store alone")
     period = _period(month)
     today = today or timezone.localdate()
     generated = timezone.localtime().strftime("%Y-%m-%d %H:%M")
     ids = [store.pk for store in stores]
     figures = grouped.by_store(ids, period, today=today)
-    channels = _channel_counts(ids, period)
-    models = _model_counts(ids, period)
+    rows_of = Scope("team", team.pk) if team is not None else Scope("group")
+    channels = _channel_counts(ids, period, rows_of)
+    models = _model_counts(ids, period, rows_of)
     return {
         store.pk: _workbook(
             store,
@@ -325,33 +356,48 @@ def build_workbooks(stores, month, *, today: date | None = None) -> dict[int, by
             channels.get(store.pk, {}),
             models.get(store.pk, {}),
             generated,
+            team,
         )
         for store in stores
     }
 
 
-def _workbook(store, period, figures, channels, models, generated) -> bytes:
-    caption = f"{store.name}（{store.code}） {_period_label(period)}"
+def _workbook(store, period, figures, channels, models, generated, team=None) -> bytes:
+    whose = f"{store.name}（{store.code}）" + (f" {team.name}" if team is not None else "")
+    caption = f"{whose} {_period_label(period)}"
+    names = SHEETS if team is None else TEAM_SHEETS
 
     def title(sheet: str) -> str:
         return f"{caption} DCC {sheet}　生成于 {generated}"
 
+    if team is None:
+        summary, categories = figures.store, figures.categories
+    else:
+        summary, categories = figures.teams[team.pk], figures.team_categories[team.pk]
     workbook = Workbook(write_only=True)
     _styles(workbook)
-    _store_sheet(figures, title(SHEETS[0])).write(workbook)
-    _team_sheet(store, period, figures, title(SHEETS[1])).write(workbook, frozen_columns=1)
-    _agent_sheet(store, figures.agents, title(SHEETS[2])).write(workbook, frozen_columns=3)
-    _channel_sheet(channels, models, title(SHEETS[3])).write(workbook)
+    _summary_sheet(names[0], summary, categories, title(names[0])).write(workbook)
+    _team_sheet(store, period, figures, title(names[1]), team=team).write(
+        workbook, frozen_columns=1
+    )
+    _agent_sheet(store, figures.agents, title(names[2]), team=team).write(
+        workbook, frozen_columns=3
+    )
+    _channel_sheet(channels, models, title(names[3])).write(workbook)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
 
 
-def _store_sheet(figures: grouped.StoreFigures, caption: str) -> _Sheet:
-    sheet = _Sheet(SHEETS[0], caption)
+def _summary_sheet(
+    sheet_name: str, figures: dict[str, Metric], categories: dict[str, Metric], caption: str
+) -> _Sheet:
+    """Every KPI of the store (or of a supervisor's team), then sales
+    completion per vehicle model category."""
+    sheet = _Sheet(sheet_name, caption)
     rows = []
     for name, kpi in KPIS.items():
-        metric = figures.store[name]
+        metric = figures[name]
         value = Styled(metric.value, _unit_style(kpi.unit))
         described = [zh(kpi.numerator), zh(kpi.denominator)]
         rows.append([zh_label(name), metric.numerator, metric.denominator, value, *described])
@@ -375,7 +421,7 @@ def _store_sheet(figures: grouped.StoreFigures, caption: str) -> _Sheet:
         ],
         [
             [category or NO_MODEL, m.numerator, m.denominator, m.value]
-            for category, m in figures.categories.items()
+            for category, m in categories.items()
         ],
     )
     return sheet
@@ -408,9 +454,13 @@ def _scorecards(
 
 
 def _team_sheet(
-    store: Store, period: Period, figures: grouped.StoreFigures, caption: str
+    store: Store, period: Period, figures: grouped.StoreFigures, caption: str, *, team=None
 ) -> _Sheet:
-    team_rows = list(Team.objects.filter(store=store).order_by("name"))
+    """A row per team of the store (``team``: that one alone)."""
+    team_rows = Team.objects.filter(store=store).order_by("name")
+    if team is not None:
+        team_rows = team_rows.filter(pk=team.pk)
+    team_rows = list(team_rows)
     members = dict(
         User.objects.filter(store=store, team__isnull=False, is_active=True)
         .values("team")
@@ -431,15 +481,15 @@ def _team_sheet(
     return sheet
 
 
-def _agent_sheet(store: Store, agents: dict[int, dict], caption: str) -> _Sheet:
+def _agent_sheet(store: Store, agents: dict[int, dict], caption: str, *, team=None) -> _Sheet:
     """Every active DCC member of the store, and anyone else (a manager who
-    recorded a walk-in, someone who left) with a figure this period."""
+    recorded a walk-in, someone who left) with a figure this period; with
+    ``team``, that team's members alone."""
     columns = kpi_columns()
-    staff = (
-        User.objects.filter(store=store)
-        .select_related("team")
-        .order_by("team__name", "name", "username")
-    )
+    staff = User.objects.filter(store=store)
+    if team is not None:
+        staff = staff.filter(team=team)
+    staff = staff.select_related("team").order_by("team__name", "name", "username")
     rows = []
     for member in staff:
         figures = agents[member.pk]
@@ -464,12 +514,14 @@ def _agent_sheet(store: Store, agents: dict[int, dict], caption: str) -> _Sheet:
 COUNTED = ("leads", "a_cards", "calls", "visits", "deals")
 
 
-def _channel_counts(stores: list[int], period: Period) -> dict[int, dict[tuple, dict[str, int]]]:
+def _channel_counts(
+    stores: list[int], period: Period, group: Scope
+) -> dict[int, dict[tuple, dict[str, int]]]:
     """Per store, per source and channel of the lead (DESIGN §2: the channel
     is kept for these statistics): leads received, valid A-cards, customer
     calls, arrived visits and deals of the period (calls without a lead
-    under (None, None)); each table read once for all the stores."""
-    group = Scope("group")
+    under (None, None)); each table read once for all the stores. ``group``
+    the rows counted: every store's (``Scope("group")``) or a team's."""
     counts: dict[int, dict[tuple, dict[str, int]]] = defaultdict(dict)
 
     def add(rows, prefix: str, *names):
@@ -506,10 +558,11 @@ def _channel_counts(stores: list[int], period: Period) -> dict[int, dict[tuple, 
     return counts
 
 
-def _model_counts(stores: list[int], period: Period) -> dict[int, dict[str, dict[str, int]]]:
+def _model_counts(
+    stores: list[int], period: Period, group: Scope
+) -> dict[int, dict[str, dict[str, int]]]:
     """Per store, per vehicle model: the received leads' intended model, the
-    deals' sold model."""
-    group = Scope("group")
+    deals' sold model (of ``group``'s rows, as ``_channel_counts``)."""
     models: dict[int, dict[str, dict[str, int]]] = defaultdict(dict)
     for field_name, name, rows in (
         ("intended_model__name", "leads", leads(group).filter(received_q(period))),
@@ -606,8 +659,9 @@ def kept_name(store: Store, period: Period) -> str:
     return f"{EXPORT_DIR}/{store.code}/{period.start:%Y-%m}.xlsx"
 
 
-def download_name(store: Store, period: Period) -> str:
-    return f"DCC-KPI-{store.code}-{_period_label(period)}.xlsx"
+def download_name(store: Store, period: Period, *, team: Team | None = None) -> str:
+    whose = store.code if team is None else f"{store.code}-T{team.pk}"
+    return f"DCC-KPI-{whose}-{_period_label(period)}.xlsx"
 
 
 def generate_monthly(store: Store, month, *, today: date | None = None) -> str:

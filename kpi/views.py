@@ -22,15 +22,18 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from dcc import audit
 from dcc.models import Team, User
 from dcc.policy import Level, can, capability_required, scope_level
 from dcc.roles import Role
 from dcc.views import chosen_store
 from kpi import metrics, selectors, services
 from kpi.forms import KpiSettingsForm, MeetingForm
+from kpi.limits import report_page
 from kpi.metrics import KPIS, Period, Scope
 from kpi.models import KpiSettings, Meeting, MeetingKind, Target
 from leads.forms import add_service_errors, local_now_input
+from leads.models import Lead
 
 PAGE_SIZE = 50
 
@@ -85,6 +88,7 @@ def _display(metric: metrics.Metric) -> str:
 
 
 @capability_required("kpi.view")
+@report_page
 def index(request):
     scope = _scope(request)
     period = _period(request)
@@ -142,6 +146,7 @@ ROWS = {
 
 
 @capability_required("kpi.view")
+@report_page
 def drill(request, name, part):
     scope = _scope(request)
     period = _period(request)
@@ -157,6 +162,7 @@ def drill(request, name, part):
     if kind == "meetings":
         queryset = queryset.annotate(attendee_count=Count("attendees"))
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    _log_lead_rows(request, page.object_list, kpi=name, part=part)
     kpi = KPIS[name]
     context = {
         "kpi": kpi,
@@ -170,6 +176,17 @@ def drill(request, name, part):
         "query": _query(scope, period),
     }
     return render(request, "kpi/drill.html", context)
+
+
+def _log_lead_rows(request, rows, **about) -> None:
+    """A drill-down page listing at least ``BULK_VIEW_THRESHOLD`` leads (its
+    rows' leads: leads, or follow-ups, visits, calls and deals of leads) is
+    a bulk view of customers: logged like the lead list."""
+    ids = [row.pk if isinstance(row, Lead) else getattr(row, "lead_id", None) for row in rows]
+    ids = list(dict.fromkeys(pk for pk in ids if pk is not None))
+    if len(ids) >= audit.BULK_VIEW_THRESHOLD:
+        query = audit.query_of(request.GET) | about
+        audit.record_access("kpi.drill", actor=request.user, query=query, lead_ids=ids)
 
 
 # ---------------------------------------------------------------- targets and meetings

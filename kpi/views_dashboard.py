@@ -32,6 +32,7 @@ from django.utils.translation import gettext_lazy
 
 from dcc.policy import can, capability_required, require
 from kpi import dashboards, metrics, selectors
+from kpi.limits import report_page
 from kpi.metrics import KPIS, PERCENT, Metric, Period, Scope
 from kpi.views import PAGE_SIZE, _display, _key, _query, _scope
 
@@ -113,6 +114,7 @@ def _metric_cell(metric: Metric, link: str | None = None) -> dict:
 
 
 @capability_required("kpi.dashboard.view")
+@report_page
 def dashboard(request):
     scope = _scope(request)
     period = _month(request)
@@ -279,6 +281,7 @@ def _charts(headline, trend, comparisons, channels, breaches, first_contact, def
 
 
 @capability_required("kpi.dashboard.view")
+@report_page
 def dashboard_drill(request, name):
     """The rows behind one number of a breakdown (channel, model, breach,
     first-contact time, defeat)."""
@@ -313,6 +316,7 @@ def dashboard_drill(request, name):
 
 
 @login_not_required
+@report_page
 def wallboard(request):
     """管理看板: the page, or (htmx, every 60 s) its figures alone."""
     if not request.user.is_authenticated:

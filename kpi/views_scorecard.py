@@ -21,6 +21,7 @@ from dcc.policy import Level, can, capability_required, scope_level
 from dcc.views import chosen_store
 from kpi import metrics, selectors
 from kpi import scorecard as cards
+from kpi.limits import report_page
 from kpi.metrics import Period, Scope
 from kpi.models import ScorecardRole, ScorecardSettings
 from kpi.views import _display, _key, _query
@@ -63,6 +64,7 @@ def _money(value) -> str:
 
 
 @capability_required("kpi.scorecard.view")
+@report_page
 def scorecard_view(request):
     scope = _card_scope(request)
     period = _month(request)

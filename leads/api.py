@@ -16,6 +16,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from dcc import audit
 from dcc.api import VisibleOrgViewSet
 from dcc.api_base import ScopedPrimaryKeyRelatedField, ScopedViewSetMixin
 from dcc.api_fields import ModelSerializer
@@ -113,6 +114,20 @@ class LeadViewSet(
     def get_queryset(self):
         # The selector is the policy's scope plus what a row shows, in one query.
         return selectors.leads_for(user=self.request.user).select_related("defeat_reason")
+
+    def list(self, request, *args, **kwargs):
+        """Every page of the list is logged: an integration pages through all
+        of a store's customers (dcc.audit.record_access)."""
+        response = super().list(request, *args, **kwargs)
+        data = response.data
+        rows = data.get("results", []) if isinstance(data, dict) else data
+        audit.record_access(
+            "leads.api_list",
+            actor=request.user,
+            query=audit.query_of(request.query_params),
+            lead_ids=[row["id"] for row in rows],
+        )
+        return response
 
     def handle_exception(self, exc):
         if isinstance(exc, DuplicateLead):

@@ -46,11 +46,12 @@ from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
 from simple_history.utils import bulk_update_with_history
 
-from dcc import audit
+from dcc import audit, xlsx
 from dcc.bulk import bulk_insert
 from dcc.models import AuditEvent, Store, User
 from dcc.policy import SELF_OWNING_ROLES, can, require
 from dcc.timeutils import in_range, range_message, validate_event_time
+from dcc.validators import check_text
 from leads import events, phones
 from leads.models import (
     Channel,
@@ -405,6 +406,8 @@ class _Importer:
         received_at = self._received_at(number, cells.get("received_at"))
         expected = self._date(number, "expected_purchase_date", cells.get("expected_purchase_date"))
         owner = self._owner(number, _text(cells.get("owner")))
+        note = _text(cells.get("note"))
+        self._check_text(number, name=name, note=note)
         if len(self.errors) > before:
             return None
         return _Row(
@@ -418,8 +421,16 @@ class _Importer:
             received_at=received_at,
             expected_purchase_date=expected,
             owner=owner,
-            note=_text(cells.get("note")),
+            note=note,
         )
+
+    def _check_text(self, number: int, **fields) -> None:
+        """A row error per field whose text holds a control character."""
+        try:
+            check_text(**fields)
+        except ValidationError as exc:
+            for field_name, messages in exc.message_dict.items():
+                self.error(number, field_name, messages[0])
 
     def _source(self, number: int, text: str) -> str:
         if not text:
@@ -713,8 +724,9 @@ def template_workbook() -> bytes:
 
     bold = Font(bold=True, color="FFFFFF")
     fill = PatternFill("solid", fgColor="305496")
+    sheet.append(xlsx.row(sheet, [column.header for column in COLUMNS]))
     for index, column in enumerate(COLUMNS, start=1):
-        cell = sheet.cell(row=1, column=index, value=column.header)
+        cell = sheet.cell(row=1, column=index)
         cell.font, cell.fill = bold, fill
         cell.alignment = Alignment(horizontal="center")
         letter = get_column_letter(index)
@@ -752,25 +764,32 @@ def _write_instructions(sheet) -> dict[str, str]:
     sheet.column_dimensions["B"].width = 24
     sheet.column_dimensions["C"].width = 12
     sheet.column_dimensions["D"].width = 80
-    sheet.append([_("How to fill in the lead import template")])
+    sheet.append(xlsx.row(sheet, [_("How to fill in the lead import template")]))
     sheet["A1"].font = title
     sheet.append(
-        [
-            _(
-                "Enter one lead per row in the sheet “%(sheet)s”, from row 2; keep its header "
-                "row. English column names (name, phone, …) are accepted too. Rows whose phone "
-                "already has an open lead in the store are reported as duplicates and not "
-                "created. If any row has an error, nothing is imported unless a partial "
-                "import is chosen."
-            )
-            % {"sheet": SHEET_TITLE}
-        ]
+        xlsx.row(
+            sheet,
+            [
+                _(
+                    "Enter one lead per row in the sheet “%(sheet)s”, from row 2; keep its "
+                    "header row. English column names (name, phone, …) are accepted too. Rows "
+                    "whose phone already has an open lead in the store are reported as "
+                    "duplicates and not created. If any row has an error, nothing is imported "
+                    "unless a partial import is chosen."
+                )
+                % {"sheet": SHEET_TITLE}
+            ],
+        )
     )
     sheet.merge_cells("A2:D2")
     sheet["A2"].alignment = Alignment(wrap_text=True, vertical="top")
     sheet.row_dimensions[2].height = 48
     sheet.append([])
-    sheet.append([_("Column"), _("English name"), _("Required"), _("Allowed values and format")])
+    sheet.append(
+        xlsx.row(
+            sheet, [_("Column"), _("English name"), _("Required"), _("Allowed values and format")]
+        )
+    )
     _bold_row(sheet, heading)
     descriptions = {
         "name": _("The customer's full name (a form of address such as 王先生 is accepted)."),
@@ -795,12 +814,15 @@ def _write_instructions(sheet) -> dict[str, str]:
     }
     for column in COLUMNS:
         sheet.append(
-            [
-                column.header,
-                column.field,
-                _("yes") if column.required else _("no"),
-                descriptions[column.field],
-            ]
+            xlsx.row(
+                sheet,
+                [
+                    column.header,
+                    column.field,
+                    _("yes") if column.required else _("no"),
+                    descriptions[column.field],
+                ],
+            )
         )
     for row in sheet.iter_rows(min_row=5, max_row=sheet.max_row, min_col=4, max_col=4):
         row[0].alignment = Alignment(wrap_text=True, vertical="top")
@@ -830,13 +852,14 @@ def _write_instructions(sheet) -> dict[str, str]:
     ]
     for field_name, label, columns, values in tables:
         sheet.append([])
-        sheet.append([label])
+        sheet.append(xlsx.row(sheet, [label]))
         sheet.cell(row=sheet.max_row, column=1).font = title
-        sheet.append(list(columns))
+        sheet.append(xlsx.row(sheet, columns))
         _bold_row(sheet, heading)
         first = sheet.max_row + 1
         for value in values:
-            sheet.append(list(value))
+            # Channel and model names are typed by people: text, never a formula.
+            sheet.append(xlsx.row(sheet, value))
         if values:
             # The drop-down offers the channel names, the model names, the codes
             # of sources and levels (column B for channels: people read labels).
@@ -844,9 +867,9 @@ def _write_instructions(sheet) -> dict[str, str]:
             lists[field_name] = f"'{HELP_SHEET_TITLE}'!${letter}${first}:${letter}${sheet.max_row}"
 
     sheet.append([])
-    sheet.append([_("Examples (this sheet is never imported)")])
+    sheet.append(xlsx.row(sheet, [_("Examples (this sheet is never imported)")]))
     sheet.cell(row=sheet.max_row, column=1).font = title
-    sheet.append([c.header for c in COLUMNS])
+    sheet.append(xlsx.row(sheet, [c.header for c in COLUMNS]))
     _bold_row(sheet, heading)
     model = models[0][0] if models else ""
     examples = [
@@ -854,7 +877,7 @@ def _write_instructions(sheet) -> dict[str, str]:
         ["李娜", "021-62345678", "web", "懂车帝", model, "B", "", "2025-06-30", "", "周末来店"],
     ]
     for example in examples:
-        sheet.append(example)
+        sheet.append(xlsx.row(sheet, example))
     return lists
 
 

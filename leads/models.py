@@ -14,13 +14,16 @@ from simple_history.models import HistoricalRecords
 
 from dcc.policy import GroupWideQuerySet, ScopedQuerySet, ScopePaths, scope_level
 from dcc.policy import Level as ScopeLevel
+from dcc.validators import no_control_characters
 from leads import phones
 
 
 class VehicleModel(models.Model):
-    name = models.CharField(_("name"), max_length=100, unique=True)
+    name = models.CharField(
+        _("name"), max_length=100, unique=True, validators=[no_control_characters]
+    )
     # Targets and the commission prerequisite are set per category (DESIGN §3).
-    category = models.CharField(_("category"), max_length=50)
+    category = models.CharField(_("category"), max_length=50, validators=[no_control_characters])
     is_active = models.BooleanField(_("active"), default=True)
 
     history = HistoricalRecords()
@@ -61,7 +64,7 @@ class Channel(models.Model):
     """Where a web lead came from (seed 004); the channel statistics count by it."""
 
     code = models.SlugField(_("code"), max_length=30, unique=True)
-    label = models.CharField(_("label"), max_length=50)
+    label = models.CharField(_("label"), max_length=50, validators=[no_control_characters])
     sort_order = models.PositiveSmallIntegerField(default=100)
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -83,7 +86,7 @@ class DefeatReason(models.Model):
         "dcc.Store", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     code = models.SlugField(_("code"), max_length=30)
-    label = models.CharField(_("label"), max_length=50)
+    label = models.CharField(_("label"), max_length=50, validators=[no_control_characters])
     sort_order = models.PositiveSmallIntegerField(default=100)
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -170,7 +173,7 @@ class Customer(models.Model):
     store = models.ForeignKey(
         "dcc.Store", on_delete=models.PROTECT, related_name="customers", verbose_name=_("store")
     )
-    name = models.CharField(_("name"), max_length=50)
+    name = models.CharField(_("name"), max_length=50, validators=[no_control_characters])
     # Seed 003: an A-card counts only with the customer's *full* name; "王先生"
     # is a form of address, not a name. Set by the service that sets the name.
     has_full_name = models.BooleanField(_("full name given"), default=False)
@@ -352,7 +355,7 @@ class Lead(models.Model):
     first_contact_due = models.DateTimeField(_("first contact due"), null=True, blank=True)
     first_contacted_at = models.DateTimeField(_("first contacted at"), null=True, blank=True)
     expected_purchase_date = models.DateField(_("expected purchase date"), null=True, blank=True)
-    note = models.TextField(_("note"), blank=True, default="")
+    note = models.TextField(_("note"), blank=True, default="", validators=[no_control_characters])
     # Set when the DCC books the customer's store visit: from then on no
     # showroom consultant may take the lead over (seed 001).
     is_dcc_invited = models.BooleanField(_("invited by the DCC"), default=False)
@@ -366,7 +369,9 @@ class Lead(models.Model):
         verbose_name=_("defeat reason"),
         db_index=False,
     )
-    defeat_note = models.TextField(_("defeat note"), blank=True, default="")
+    defeat_note = models.TextField(
+        _("defeat note"), blank=True, default="", validators=[no_control_characters]
+    )
     defeated_at = models.DateTimeField(_("defeated at"), null=True, blank=True)
     defeat_requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -381,7 +386,9 @@ class Lead(models.Model):
     invalid_reason = models.CharField(
         _("invalid reason"), max_length=20, choices=InvalidReason.choices, blank=True
     )
-    invalid_note = models.TextField(_("invalid note"), blank=True, default="")
+    invalid_note = models.TextField(
+        _("invalid note"), blank=True, default="", validators=[no_control_characters]
+    )
 
     # A handover from the showroom (低意向移交, seed 001) carries where it came from.
     handover_consultant = models.ForeignKey(
@@ -394,7 +401,9 @@ class Lead(models.Model):
         db_index=False,
     )
     handover_visit_date = models.DateField(_("showroom visit date"), null=True, blank=True)
-    handover_defeat_reason = models.TextField(_("showroom defeat reason"), blank=True, default="")
+    handover_defeat_reason = models.TextField(
+        _("showroom defeat reason"), blank=True, default="", validators=[no_control_characters]
+    )
     transferred_at = models.DateTimeField(_("transferred at"), null=True, blank=True)
 
     # Kept by followups.services: the call queue and the SLA sweep read them.

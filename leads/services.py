@@ -29,6 +29,7 @@ from dcc.models import Absence, Store, User
 from dcc.policy import LEAD_OWNER_ROLES, SELF_OWNING_ROLES, can, require
 from dcc.roles import Role
 from dcc.timeutils import validate_event_time
+from dcc.validators import check_text
 from leads import events, lifecycle, phones
 from leads.lifecycle import LeadStateError
 from leads.models import (
@@ -181,6 +182,10 @@ def lead_create(
         errors["source"] = [_("Unknown source “%(value)s”.") % {"value": source}]
     if level not in Level.values:
         errors["level"] = [_("Unknown level “%(value)s”.") % {"value": level}]
+    try:
+        check_text(name=name, note=note, handover_defeat_reason=handover_defeat_reason)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
     now = timezone.now()
@@ -283,6 +288,7 @@ def lead_update(*, actor, lead: Lead, **fields) -> Lead:
     allowed = {"name", "intended_model", "channel", "expected_purchase_date", "note"}
     if set(fields) - allowed:
         raise ValueError(f"not editable here: {sorted(set(fields) - allowed)}")
+    check_text(**{key: fields[key] for key in ("name", "note") if key in fields})
     lead = lifecycle.locked_visible(actor, lead)
     if "name" in fields:
         name = (fields.pop("name") or "").strip()
@@ -521,6 +527,7 @@ def _clear_defeat(lead: Lead) -> None:
 def lead_defeat(*, actor, lead: Lead, reason: DefeatReason, note: str = "") -> Lead:
     """Mark a lead lost (战败). Where the store requires approval (战败审核),
     anyone but a manager only requests it: the lead waits as defeat_pending."""
+    check_text(note=note)
     lead = lifecycle.locked_visible(actor, lead)
     store = lead.store
     if not DefeatReason.objects.for_store(store).filter(pk=reason.pk).exists():
@@ -611,6 +618,7 @@ def lead_invalidate(*, actor, lead: Lead, reason: str, note: str = "") -> Lead:
     """无效客户: not a real prospect (wrong number, no intent, duplicate, peer)."""
     if reason not in InvalidReason.values:
         raise ValidationError({"reason": _("Choose why the lead is invalid.")})
+    check_text(note=note)
     lead = lifecycle.locked_visible(actor, lead)
     lifecycle.move(lead, Status.INVALID)
     lead.invalid_reason, lead.invalid_note = reason, (note or "").strip()

@@ -34,6 +34,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django_htmx.http import push_url
 
+from dcc import audit
 from dcc.htmx import is_partial, without_blanks
 from dcc.policy import Level as ScopeLevel
 from dcc.policy import can, capability_required, scope_level
@@ -83,6 +84,10 @@ def lead_list(request):
     page = paginator.get_page(query.get("page"))
     base_query = query.copy()
     base_query.pop("page", None)
+    shown = [lead.pk for lead in page.object_list]
+    if len(shown) >= audit.BULK_VIEW_THRESHOLD:
+        # A bulk view of customers: who saw which (dcc.audit.record_access).
+        audit.record_access("leads.list", actor=user, query=audit.query_of(query), lead_ids=shown)
     context = {
         "filter": lead_filter,
         "selects": _filter_bar(lead_filter, user),

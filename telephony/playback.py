@@ -16,16 +16,22 @@ issue 5 §4: every play and download logged).
 - ``Cache-Control: private, no-store``: a customer's call is not kept in
   shared or disk caches (and every listening comes back to be logged).
 
-What counts as a play (a ``Playback`` row with action "play"): a request
-without a range, or whose range starts at byte 0. A player asks for the
-file from the start when it begins and for later ranges when the listener
-seeks, so seeks are not new plays. A player that reads the file's start to
-show its length (``preload="metadata"``) is counted when it does so: the
-audio was fetched, so someone could listen. A player asking again from the
-start within ``PLAY_DEBOUNCE`` of the same person's last play of the same
-recording (browsers read the header and then the sound in two requests) is
-the same play. Every download is logged. HEAD requests and refused ranges
-are not.
+The play log: every byte served belongs to a logged play or download.
+
+- A download (``?download=1``, always the whole file) is one row each time.
+- A request from byte 0 (or without a range) starts a play: one "play" row,
+  unless the same person's last play of the recording is within
+  ``PLAY_DEBOUNCE`` (browsers read the header and then the sound in two
+  requests; a player with ``preload="metadata"`` is counted when it reads
+  the start: the audio was fetched, so someone could listen).
+- A request from a later byte is a seek within a play when the same person
+  has a play of the recording within ``SEEK_WINDOW`` plus the recording's
+  length (a listener pausing and seeking through one play); otherwise it
+  starts a play of its own and makes a row. So ``Range: bytes=1-``, the
+  whole recording but its first byte, is never an unlogged download, while
+  the many range requests of one play make one row.
+
+HEAD requests and refused ranges (416) serve no audio and are not logged.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from telephony.models import Playback, Recording
 
 CHUNK = 64 * 1024
 PLAY_DEBOUNCE = timedelta(seconds=10)
+SEEK_WINDOW = timedelta(minutes=30)
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -95,15 +102,23 @@ class _Chunks:
         self.fileobj.close()
 
 
-def log_access(*, recording: Recording, user, action: str, via: str) -> Playback | None:
-    """Write the play-log row (a play within PLAY_DEBOUNCE of the same
-    person's last play of the recording is that play)."""
+def log_access(
+    *, recording: Recording, user, action: str, via: str, first_byte: int = 0
+) -> Playback | None:
+    """Write the play-log row, unless the bytes asked for belong to a play
+    already logged (the rule in the module's docstring): a request from the
+    start within PLAY_DEBOUNCE of the same person's last play of the
+    recording, a request from a later byte within the seek window."""
     if action == Playback.Action.PLAY:
+        if first_byte == 0:
+            window = PLAY_DEBOUNCE
+        else:
+            window = SEEK_WINDOW + timedelta(seconds=recording.duration or 0)
         recent = Playback.objects.filter(
             recording=recording,
             user=user,
             action=Playback.Action.PLAY,
-            at__gte=timezone.now() - PLAY_DEBOUNCE,
+            at__gte=timezone.now() - window,
         )
         if recent.exists():
             return None
@@ -142,10 +157,8 @@ def audio_response(request, recording: Recording, *, user, via: str):
         fileobj.close()
         response = HttpResponse(content_type=recording.content_type, headers=headers)
     else:
-        if download:
-            log_access(recording=recording, user=user, action=Playback.Action.DOWNLOAD, via=via)
-        elif first == 0:
-            log_access(recording=recording, user=user, action=Playback.Action.PLAY, via=via)
+        action = Playback.Action.DOWNLOAD if download else Playback.Action.PLAY
+        log_access(recording=recording, user=user, action=action, via=via, first_byte=first)
         response = StreamingHttpResponse(
             _Chunks(fileobj, first, last), content_type=recording.content_type, headers=headers
         )

@@ -7,6 +7,7 @@ consultant there. Store B has its own manager ``mary`` and agent ``dave``.
 """
 
 import pytest
+from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -32,6 +33,12 @@ def pytest_collection_modifyitems(config, items):
 def pytest_runtest_setup(item):
     """…or fail them, before their fixtures, where DCC_REQUIRE requires the need."""
     requires.fail_required(item, required_needs=requires.required())
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles():
+    """The API throttles count in the cache: every test starts from none."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ Every variable read here is listed in README.md "Configuration"; a test keeps
 the two in step, and docker-compose.yml may only set variables read here.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -47,6 +48,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_bootstrap5",
     "simple_history",
+    "axes",
+    "csp",
     # ours
     "dcc",
     "leads",
@@ -58,6 +61,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "dcc.middleware.ChineseFirstMiddleware",
@@ -65,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "dcc.middleware.SessionIdleTimeoutMiddleware",
     # Every page needs a signed-in user unless marked @login_not_required.
     "dcc.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -72,6 +78,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # Records the acting user on history rows written during a request.
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Turns a login refused by django-axes (too many failures) into a 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dcc.urls"
@@ -95,6 +103,26 @@ TEMPLATES = [
     },
 ]
 
+# Content-Security-Policy (django-csp): every script and stylesheet is one of
+# our own static files (vendored, no CDN), so nothing inline runs: no <script>
+# blocks, no on* handlers, no style attributes. data: images are Bootstrap's
+# SVG icons inside its CSS; media are the call recordings.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "media-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 # ---------------------------------------------------------------- database
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
@@ -109,8 +137,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 
 # ---------------------------------------------------------------- auth
 AUTH_USER_MODEL = "dcc.User"
-# Django's model backend, reading the user with their store and team (dcc/auth.py).
-AUTHENTICATION_BACKENDS = ["dcc.auth.StaffBackend"]
+# django-axes first: it refuses a locked-out username+address before any
+# password is checked; then Django's model backend, reading the user with
+# their store and team (dcc/auth.py).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "dcc.auth.StaffBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "desk:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -121,6 +151,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Brute force (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one
+# username from one address, both the login page and the API token endpoint
+# answer 429 until AXES_COOLOFF_MINUTES pass without another try. Every
+# failure is kept (axes' AccessAttempt / AccessFailureLog, in the admin) and
+# logged by dcc.auth.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "dcc.auth.lockout_response"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# A session ends after SESSION_IDLE_MINUTES without a request: a request
+# saves it again (at most every SESSION_TOUCH_INTERVAL seconds), pushing its
+# expiry, cookie and database row, forward (dcc.middleware).
+SESSION_COOKIE_AGE = env.int("SESSION_IDLE_MINUTES", default=120) * 60
+SESSION_TOUCH_INTERVAL = 5 * 60
+# An API token unused for API_TOKEN_IDLE_DAYS is refused (401) and replaced at
+# the next POST /api/v1/auth/token/; its last use is written at most once per
+# API_TOKEN_TOUCH_INTERVAL (dcc.auth.ExpiringTokenAuthentication).
+API_TOKEN_IDLE_TIMEOUT = timedelta(days=env.int("API_TOKEN_IDLE_DAYS", default=30))
+API_TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
+
 # ---------------------------------------------------------------- i18n
 # Simplified Chinese first: the users are a Chinese dealership's DCC room.
 LANGUAGE_CODE = "zh-hans"
@@ -130,6 +182,10 @@ USE_I18N = True
 # Months and days are local (DESIGN §3): Asia/Shanghai, stored as UTC.
 TIME_ZONE = env.str("TIME_ZONE", default="Asia/Shanghai")
 USE_TZ = True
+
+# KPI pages, exports and API calls: PostgreSQL cancels a report statement
+# running longer than this (kpi.limits; 0: no limit) and the page says so.
+KPI_STATEMENT_TIMEOUT = timedelta(seconds=env.int("KPI_STATEMENT_TIMEOUT", default=30))
 
 # ---------------------------------------------------------------- files
 STATIC_URL = "static/"
@@ -153,7 +209,7 @@ REST_FRAMEWORK = {
     # Token first, so that an unauthenticated call answers 401 (API.md "Auth");
     # session auth (with CSRF) serves the browser.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "dcc.auth.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -163,6 +219,17 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DATETIME_FORMAT": "iso-8601",
     "EXCEPTION_HANDLER": "dcc.api_base.exception_handler",
+    # Anonymous callers reach only the token endpoint and the schema; the
+    # token endpoint has its own, tighter rate (dcc.api.ObtainTokenView).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_THROTTLE_ANON", default="60/min"),
+        "user": env.str("API_THROTTLE_USER", default="1200/min"),
+        "auth-token": env.str("API_THROTTLE_TOKEN", default="20/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "DCC API",
@@ -185,6 +252,15 @@ SPECTACULAR_SETTINGS = {
 # REDIS_URL is the one-variable way to point both broker and results at Redis;
 # CELERY_BROKER_URL / CELERY_RESULT_BACKEND override each separately.
 REDIS_URL = env.str("REDIS_URL", default="")
+# The cache holds the API throttles' counters: shared by every process through
+# Redis where there is one.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 CELERY_RESULT_BACKEND = env.str(
     "CELERY_RESULT_BACKEND", default=REDIS_URL or f"file://{VAR_DIR / 'celery' / 'results'}"

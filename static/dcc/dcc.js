@@ -25,3 +25,10 @@
   document.addEventListener("htmx:afterSettle", tick);
   setInterval(tick, 15000);
 })();
+
+// A select marked data-autosubmit sends its form when changed (the language
+// switch, a page's store picker): no inline onchange, which the CSP forbids.
+document.addEventListener("change", function (event) {
+  var field = event.target;
+  if (field.matches && field.matches("[data-autosubmit]") && field.form) field.form.submit();
+});

@@ -10,6 +10,7 @@ from django.conf import settings
 from dcc.celery import app
 from dcc.models import Heartbeat
 from dcc.tasks import heartbeat, ping
+from tests.broker import broker_unreachable
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +56,21 @@ def test_redis_redelivers_only_after_the_longest_wait():
     timeout = app.conf.broker_transport_options["visibility_timeout"]
     assert timeout > app.conf.task_time_limit
     assert timeout > max(RETRY_BACKOFF)
+
+
+@pytest.mark.django_db
+def test_healthz_reports_the_broker(client):
+    """Writes carry on with the broker down (their tasks wait in the
+    database), so only the health check tells: 503 naming it."""
+    with broker_unreachable():
+        down = client.get("/healthz")
+    assert down.status_code == 503
+    assert (down.json()["status"], down.json()["broker"], down.json()["database"]) == (
+        "unavailable",
+        "down",
+        "ok",
+    )
+
+    up = client.get("/healthz")
+    assert up.status_code == 200
+    assert (up.json()["status"], up.json()["broker"]) == ("ok", "ok")

@@ -29,9 +29,17 @@ from django.utils import timezone
 
 from dcc.celery import app
 from followups import services, sms
-from followups.models import BreachKind, SlaBreach, SmsKind, SmsMessage, SmsStatus
+from followups.models import (
+    Appointment,
+    BreachKind,
+    SlaBreach,
+    SmsKind,
+    SmsMessage,
+    SmsStatus,
+)
 from followups.tasks import dispatch_due_sms, send_sms, sla_sweep
 from leads.models import Source
+from tests.broker import broker_unreachable
 from tests.followups.fake_sms_server import FakeSmsServer, Reply, serial_no
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -511,3 +519,44 @@ def test_two_sweeps_at_once_and_a_third_flag_each_lead_once(alice, mike, make_le
     assert {b.kind for b in breaches} == {BreachKind.MANUFACTURER_48H}
     assert seen.runs(sla_sweep)[-1].retval == 0
     assert all(r.state == "SUCCESS" for r in seen.runs(sla_sweep))
+
+
+# ---------------------------------------------------------------- 6. the broker down
+
+
+def test_with_the_broker_down_a_booking_is_saved_and_its_sms_sent_once_it_is_back(
+    api, alice, make_lead, provider, seen, caplog
+):
+    lead = make_lead(alice)
+    when = timezone.now() + timedelta(days=3)
+
+    with broker_unreachable():
+        response = api(alice).post(
+            f"/api/v1/leads/{lead.pk}/appointments/",
+            {"scheduled_at": when.isoformat()},
+            format="json",
+        )
+
+    # The write stands (no 500 inviting a retry that would book twice); its
+    # SMS waits in the outbox, the failed publish logged.
+    assert response.status_code == 201, response.content
+    appointment = Appointment.objects.get(lead=lead)
+    booking = message(appointment, SmsKind.BOOKING_CUSTOMER)
+    assert sms.due_message_ids(now=timezone.now()) == [booking.pk]
+    assert booking.status == SmsStatus.PENDING
+    assert seen.publishes(send_sms) == []
+    assert any("not enqueued" in r.getMessage() for r in caplog.records), caplog.text
+
+    # The broker is back and a worker runs: beat's dispatcher sweeps the
+    # message out, once, however often it runs.
+    with in_process_worker():
+        dispatch_due_sms.delay()
+        wait_until(
+            lambda: SmsMessage.objects.filter(pk=booking.pk, status=SmsStatus.SENT).exists(),
+            what="the swept booking SMS to be sent",
+        )
+        dispatch_due_sms.delay()
+        wait_until(lambda: at_least(2, seen.runs(dispatch_due_sms)), what="a second sweep")
+
+    assert [r.retval for r in seen.runs(send_sms, args=[booking.pk])] == ["sent"]
+    assert sends_by_key(provider) == {booking.idempotency_key: 1}

@@ -9,6 +9,7 @@ and then marked arrived at its past time by the manager, so the visit stays
 the agent's. Calls come from the PBX, so they are rows, as an import writes them.
 """
 
+import io
 from datetime import datetime, timedelta
 from itertools import count
 from zoneinfo import ZoneInfo
@@ -176,3 +177,23 @@ def october_activity(
         pbx_call(agent, number, at(10, 6 + n), direction="outbound")
     walk_in = lead(bob, at(10, 1, 10))
     visit(None, walk_in, at(10, 1, 11), test_drive=True)
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    """Kept workbooks in a folder of the test's own."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+def workbook_of(response):
+    """A downloaded workbook (kept file or built), read back with openpyxl."""
+    from openpyxl import load_workbook
+
+    assert response.status_code == 200, response.content[:300]
+    content = (
+        b"".join(response.streaming_content)
+        if getattr(response, "streaming", False)
+        else response.content
+    )
+    return load_workbook(io.BytesIO(content))

@@ -499,8 +499,9 @@ def test_card_query_count_is_bounded(
         deal(lead(alice, at(10, day)), envision, at(10, day + 1))
     with django_assert_max_num_queries(40):
         assert client.get(PAGE, {"month": "2026-10"}).status_code == 200
+    manager = web(mike)  # signing in (django-axes logs it) is not the page's cost
     with django_assert_max_num_queries(20):
-        assert web(mike).get(SETTINGS_PAGE).status_code == 200
+        assert manager.get(SETTINGS_PAGE).status_code == 200
 
 
 def _items_post(store, rows, role="supervisor"):

@@ -26,7 +26,7 @@ from telephony.models import (
     Playback,
     Recording,
 )
-from telephony.playback import parse_range
+from telephony.playback import SEEK_WINDOW, parse_range
 from tests.telephony.recording_helpers import (
     SHANGHAI,
     add,
@@ -500,6 +500,39 @@ def test_ranges_for_seeking_and_what_counts_as_a_play(web, sue, bobs_recording):
     assert playback.via == "web"
 
 
+def test_a_range_from_a_later_byte_without_a_play_is_a_logged_play(web, sue, bobs_recording):
+    client = web(sue)
+    size = bobs_recording.size
+    # The whole recording but its first byte: it was an unlogged download.
+    rest = client.get(audio_url(bobs_recording), HTTP_RANGE="bytes=1-")
+    assert rest.status_code == 206
+    assert rest["Content-Range"] == f"bytes 1-{size - 1}/{size}"
+    assert body(rest) == content(bobs_recording)[1:]
+    assert plays(bobs_recording) == 1
+    # The seeks of that play are part of it, the start again within seconds too.
+    for header in ("bytes=100-200", "bytes=16000-", "bytes=-500", "bytes=1-", "bytes=0-"):
+        body(client.get(audio_url(bobs_recording), HTTP_RANGE=header))
+    assert plays(bobs_recording) == 1
+
+
+def test_the_seeks_of_one_play_make_one_row(web, sue, mike, bobs_recording):
+    client = web(sue)
+    body(client.get(audio_url(bobs_recording), HTTP_RANGE="bytes=0-"))
+    for start in (100, 2000, 100, 30000, 5):
+        seek = client.get(audio_url(bobs_recording), HTTP_RANGE=f"bytes={start}-{start + 100}")
+        assert seek.status_code == 206
+        body(seek)
+    assert plays(bobs_recording) == 1
+    # Someone else's seek is not part of sue's play.
+    body(web(mike).get(audio_url(bobs_recording), HTTP_RANGE="bytes=100-200"))
+    assert Playback.objects.filter(user=mike).count() == 1
+    # A seek long after the play (past the window and the recording's length) is a new play.
+    window = SEEK_WINDOW + timedelta(seconds=(bobs_recording.duration or 0) + 1)
+    Playback.objects.update(at=Playback.objects.earliest("at").at - window)
+    body(web(sue).get(audio_url(bobs_recording), HTTP_RANGE="bytes=100-200"))
+    assert Playback.objects.filter(user=sue).count() == 2
+
+
 def test_a_new_play_after_a_while_is_logged_again(web, sue, bobs_recording):
     client = web(sue)
     body(client.get(audio_url(bobs_recording)))
@@ -600,7 +633,7 @@ def test_api_audio_serves_any_accept_header_and_ranges(api, mike, bobs_recording
     )
     assert response.status_code == 206
     assert len(body(response)) == 100
-    assert Playback.objects.count() == 0  # a seek
+    assert Playback.objects.get().via == "api"  # bytes served with no play before: a play
 
 
 # ---------------------------------------------------------------- API upload

@@ -1,0 +1,51 @@
+"""Writing what people typed into Excel workbooks, safely: the one helper of
+every openpyxl writer (``kpi.export``, ``leads.importer``'s template).
+
+openpyxl turns a ``str`` starting with ``=`` into a live formula and one
+such as ``#N/A`` into an error value, and refuses (``IllegalCharacterError``)
+a string holding a control character. A staff, team, store, channel or
+vehicle model name is data, never a formula: ``cell`` writes every string as
+a text cell (``data_type`` "s", an inline string Excel never evaluates),
+with the characters a worksheet cannot hold removed (rows stored before
+``dcc.validators.no_control_characters`` existed still export). A text that
+Excel or a CSV reader would take for a formula when typed (leading ``=``,
+``+``, ``-``, ``@``, tab, carriage return) also gets the cell's
+"quote prefix", so editing the cell in Excel keeps it text; the value itself
+is not changed (the import template's model names must match on import).
+
+We write no formulas of our own; a workbook that needs one would write it
+through openpyxl directly, visibly.
+"""
+
+from __future__ import annotations
+
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def clean_text(value: str) -> str:
+    """``value`` without the characters a worksheet cannot hold."""
+    return ILLEGAL_CHARACTERS_RE.sub("", value)
+
+
+def cell(sheet, value, style: str | None = None):
+    """A cell for ``sheet.append`` (write-only or not): a string always as
+    text, anything else as openpyxl types it; ``style`` a named style."""
+    text = isinstance(value, str)
+    if text:
+        value = clean_text(value)
+    made = WriteOnlyCell(sheet, value)
+    if style is not None:
+        made.style = style  # before the quote prefix: a named style resets it
+    if text:
+        made.data_type = "s"
+        if value.startswith(FORMULA_STARTS):
+            made.quotePrefix = True
+    return made
+
+
+def row(sheet, values, style: str | None = None) -> list:
+    """``cell`` of each value, for ``sheet.append``."""
+    return [cell(sheet, value, style) for value in values]

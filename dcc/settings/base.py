@@ -166,6 +166,7 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = True
 # saves it again (at most every SESSION_TOUCH_INTERVAL seconds), pushing its
 # expiry, cookie and database row, forward (dcc.middleware).
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_MINUTES", default=120) * 60
+SESSION_ENGINE = "dcc.sessions"
 SESSION_TOUCH_INTERVAL = 5 * 60
 # An API token unused for API_TOKEN_IDLE_DAYS is refused (401) and replaced at
 # the next POST /api/v1/auth/token/; its last use is written at most once per

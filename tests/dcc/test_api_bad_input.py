@@ -235,3 +235,18 @@ def test_an_api_path_that_names_nothing_is_a_json_404(api, mike, method, path):
 
 def test_an_api_path_without_its_slash_still_redirects(client):
     assert client.get("/api/v1/leads").status_code == 301
+
+
+# ---------------------------------------------------------------- credentials with bad bytes
+
+
+def test_a_nul_byte_in_the_token_is_refused_not_looked_up(client, db):
+    response = client.get("/api/v1/leads/", HTTP_AUTHORIZATION="Token abc\x00def")
+    assert response.status_code == 401
+
+
+def test_a_nul_byte_in_the_session_cookie_is_no_session(client, db):
+    response = client.get("/api/v1/leads/", HTTP_COOKIE="sessionid=abcdefgh\x00ijkl")
+    assert response.status_code in (401, 403)
+    page = client.get("/", HTTP_COOKIE="sessionid=abcdefgh\x00ijkl")
+    assert page.status_code == 302  # to the login page, as with no session

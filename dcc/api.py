@@ -10,19 +10,20 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from dcc import services
 from dcc.api_base import ScopedPrimaryKeyRelatedField, ScopedViewSetMixin
+from dcc.api_fields import ModelSerializer
 from dcc.auth import issue_token
 from dcc.models import Store, Team, User
 from dcc.roles import Role
 
 
-class StoreSerializer(serializers.ModelSerializer):
+class StoreSerializer(ModelSerializer):
     class Meta:
         model = Store
         fields = ["id", "name", "code", "area_code", "is_active", "created_at"]
         read_only_fields = ["is_active", "created_at"]
 
 
-class TeamSerializer(serializers.ModelSerializer):
+class TeamSerializer(ModelSerializer):
     store = ScopedPrimaryKeyRelatedField(queryset=Store.objects.all())
 
     class Meta:
@@ -31,7 +32,7 @@ class TeamSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at"]
 
 
-class StaffSerializer(serializers.ModelSerializer):
+class StaffSerializer(ModelSerializer):
     password = serializers.CharField(write_only=True, style={"input_type": "password"})
     role = serializers.ChoiceField(choices=Role.choices)
     store = ScopedPrimaryKeyRelatedField(

@@ -1,8 +1,12 @@
 """/api/v1/: every app's API views are registered on this one router."""
 
 from csp.decorators import csp_update
-from django.urls import path
+from django.contrib.auth.decorators import login_not_required
+from django.http import JsonResponse
+from django.urls import path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.routers import DefaultRouter
 
@@ -20,6 +24,15 @@ from kpi.api_export import KpiExportView
 from leads.api import DefeatReasonViewSet, VehicleModelViewSet
 from leads.api_import import LeadImportTemplateView, LeadImportView
 from telephony.api_urls import urlpatterns as telephony_urls
+
+
+@csrf_exempt
+@login_not_required
+def not_found(request):
+    """A path under /api/v1/ that names nothing (an id that is not a number,
+    a misspelt endpoint): 404 in the API's JSON, not the site's HTML page."""
+    return JsonResponse({"detail": str(NotFound.default_detail)}, status=404)
+
 
 router = DefaultRouter()
 router.register("stores", StoreViewSet, basename="store")
@@ -58,4 +71,6 @@ urlpatterns = [
     path("kpi/", KpiView.as_view(), name="kpi"),
     *telephony_urls,
     *router.urls,
+    # Last. Only paths ending in "/": one without still redirects to its "/".
+    re_path(r"^.*/$", not_found),
 ]

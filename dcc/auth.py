@@ -14,6 +14,7 @@ check, and what happens to failed attempts.
 
 import logging
 import math
+import re
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -55,12 +56,19 @@ def _last_use(token):
         return token.created
 
 
+TOKEN_KEY = re.compile(r"[0-9a-f]{40}")
+
+
 class ExpiringTokenAuthentication(TokenAuthentication):
     """DRF's token check, refusing a token unused for API_TOKEN_IDLE_TIMEOUT and
     noting its use at most once per API_TOKEN_TOUCH_INTERVAL. The token, its
     user and its last use come in one query, as DRF's own check does."""
 
     def authenticate_credentials(self, key):
+        # A key is 40 hex digits (DRF's generate_key); anything else (a NUL
+        # byte, say, which PostgreSQL refuses in a query) is not looked up.
+        if not TOKEN_KEY.fullmatch(key):
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
         try:
             token = Token.objects.select_related("user", "use").get(key=key)
         except Token.DoesNotExist:

@@ -4,7 +4,7 @@ API.md: an agent may back-enter a contact made earlier the same (local) day;
 a manager or admin may enter any past time. Nothing is dated in the future.
 """
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -35,3 +35,26 @@ def validate_event_time(*, actor, when: datetime, field: str, now: datetime | No
         raise ValidationError(
             {field: _("You may enter a time earlier today only; ask a manager for older records.")}
         )
+
+
+# The times DCC accepts from outside (the API, call logs): a CRM's records lie
+# within these years. Earlier dates would be written with the zone's local
+# mean time (Asia/Shanghai before 1901: +08:05:43, not an RFC 3339 offset)
+# and the first and last years of Python's calendar overflow when shifted
+# between zones.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def in_range(when: datetime | date) -> bool:
+    """Whether ``when`` (an aware time, or a date) lies within EARLIEST–LATEST."""
+    if isinstance(when, datetime):
+        return EARLIEST <= when < LATEST
+    return EARLIEST.date() <= when < LATEST.date()
+
+
+def range_message() -> str:
+    return _("Enter a date from %(earliest)s to %(latest)s.") % {
+        "earliest": EARLIEST.year,
+        "latest": LATEST.year - 1,
+    }

@@ -7,6 +7,7 @@ of staff the caller cannot see is a 400 on that filter, like the lead list's.
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
+from dcc.api_fields import IsoDateTimeFilter
 from dcc.models import User
 from followups.models import Appointment, AppointmentStatus, FollowUp, Result
 from leads.models import Lead
@@ -24,10 +25,10 @@ class FollowUpFilter(django_filters.FilterSet):
     lead = django_filters.ModelChoiceFilter(queryset=_scoped(Lead), label=_("lead"))
     agent = django_filters.ModelChoiceFilter(queryset=_scoped(User), label=_("agent"))
     result = django_filters.MultipleChoiceFilter(choices=Result.choices, label=_("result"))
-    occurred_after = django_filters.IsoDateTimeFilter(
+    occurred_after = IsoDateTimeFilter(
         field_name="occurred_at", lookup_expr="gte", label=_("contacted from")
     )
-    occurred_before = django_filters.IsoDateTimeFilter(
+    occurred_before = IsoDateTimeFilter(
         field_name="occurred_at", lookup_expr="lt", label=_("contacted before")
     )
 
@@ -45,10 +46,10 @@ class AppointmentFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(
         choices=AppointmentStatus.choices, label=_("status")
     )
-    scheduled_after = django_filters.IsoDateTimeFilter(
+    scheduled_after = IsoDateTimeFilter(
         field_name="scheduled_at", lookup_expr="gte", label=_("scheduled from")
     )
-    scheduled_before = django_filters.IsoDateTimeFilter(
+    scheduled_before = IsoDateTimeFilter(
         field_name="scheduled_at", lookup_expr="lt", label=_("scheduled before")
     )
 

@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from dcc.api_base import ScopedPrimaryKeyRelatedField
+from dcc.api_fields import DateTimeField, ModelSerializer
 from dcc.models import User
 from followups import selectors
 from followups.models import (
@@ -28,7 +29,7 @@ from followups.models import (
     SmsStatus,
 )
 from leads.models import DefeatReason, InvalidReason, Lead, Level
-from leads.serializers import ConflictSerializer
+from leads.serializers import ConflictSerializer, reason_field
 
 # ---------------------------------------------------------------- output
 
@@ -63,7 +64,7 @@ def _lead_status():
     )
 
 
-class FollowUpSerializer(serializers.ModelSerializer):
+class FollowUpSerializer(ModelSerializer):
     agent_name = serializers.CharField(source="agent.display_name", read_only=True)
     channel = serializers.ChoiceField(choices=Channel.choices, read_only=True)
     purpose = serializers.ChoiceField(choices=Purpose.choices, read_only=True)
@@ -94,7 +95,7 @@ class FollowUpSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AppointmentSmsSerializer(serializers.ModelSerializer):
+class AppointmentSmsSerializer(ModelSerializer):
     kind = choice_field(SmsKind.choices, component="SmsKindEnum", read_only=True)
     status = choice_field(SmsStatus.choices, component="SmsStatusEnum", read_only=True)
 
@@ -104,11 +105,11 @@ class AppointmentSmsSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AppointmentSerializer(serializers.ModelSerializer):
+class AppointmentSerializer(ModelSerializer):
     customer_name = serializers.CharField(source="lead.customer.name", read_only=True)
     agent_name = serializers.CharField(source="agent.display_name", read_only=True)
     receiver_name = serializers.CharField(
-        source="receiver.display_name", read_only=True, default=None
+        source="receiver.display_name", read_only=True, default=None, allow_null=True
     )
     purpose = serializers.ChoiceField(choices=Purpose.choices, read_only=True)
     status = choice_field(
@@ -178,14 +179,14 @@ class AppointmentPendingSerializer(ConflictSerializer):
 # ---------------------------------------------------------------- queue
 
 
-class QueueLeadSerializer(serializers.ModelSerializer):
+class QueueLeadSerializer(ModelSerializer):
     """What a queue row shows of its lead (one query per queue section)."""
 
     name = serializers.CharField(source="customer.name", read_only=True)
     phone_display = serializers.CharField(read_only=True)
-    channel = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    channel = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     intended_model_name = serializers.CharField(
-        source="intended_model.name", read_only=True, default=None
+        source="intended_model.name", read_only=True, default=None, allow_null=True
     )
 
     class Meta:
@@ -209,13 +210,13 @@ class QueueLeadSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class QueueAppointmentSerializer(serializers.ModelSerializer):
+class QueueAppointmentSerializer(ModelSerializer):
     purpose = serializers.ChoiceField(choices=Purpose.choices, read_only=True)
     status = choice_field(
         AppointmentStatus.choices, component="AppointmentStatusEnum", read_only=True
     )
     receiver_name = serializers.CharField(
-        source="receiver.display_name", read_only=True, default=None
+        source="receiver.display_name", read_only=True, default=None, allow_null=True
     )
 
     class Meta:
@@ -238,7 +239,7 @@ class QueueItemSerializer(serializers.Serializer):
         "today (in this order).",
     )
     reason = serializers.SerializerMethodField(help_text="The why, in words.")
-    deadline = serializers.DateTimeField(
+    deadline = DateTimeField(
         allow_null=True,
         help_text="When it is (or was) due: the planned follow-up, the first-contact "
         "deadline (none for a lead without one) or the visit's time.",
@@ -264,7 +265,7 @@ def _staff_field(**kwargs):
 class AppointmentBookSerializer(serializers.Serializer):
     """``appointment_book``'s arguments."""
 
-    scheduled_at = serializers.DateTimeField()
+    scheduled_at = DateTimeField()
     purpose = serializers.ChoiceField(choices=Purpose.choices, required=False)
     receiver = _staff_field(
         required=False, allow_null=True, help_text="The showroom salesperson receiving the visit."
@@ -275,7 +276,7 @@ class AppointmentBookSerializer(serializers.Serializer):
 class InlineAppointmentSerializer(serializers.Serializer):
     """The visit booked with an "invited" follow-up (its purpose is the follow-up's)."""
 
-    scheduled_at = serializers.DateTimeField()
+    scheduled_at = DateTimeField()
     receiver = _staff_field(required=False, allow_null=True)
     note = serializers.CharField(required=False, allow_blank=True)
 
@@ -288,12 +289,12 @@ class FollowUpCreateSerializer(serializers.Serializer):
     purpose = serializers.ChoiceField(choices=Purpose.choices, required=False)
     result = serializers.ChoiceField(choices=Result.choices)
     note = serializers.CharField(required=False, allow_blank=True)
-    occurred_at = serializers.DateTimeField(
+    occurred_at = DateTimeField(
         required=False,
         help_text="Defaults to now. An agent may enter a time earlier today; "
         "a manager or admin any past time.",
     )
-    next_followup_at = serializers.DateTimeField(
+    next_followup_at = DateTimeField(
         required=False,
         allow_null=True,
         help_text="Defaults to the time plus the level's cadence (store setting).",
@@ -327,7 +328,7 @@ class FollowUpCreateSerializer(serializers.Serializer):
         help_text='result "invited": the visit to book in the same call (or give '
         "scheduled_at and receiver flat).",
     )
-    scheduled_at = serializers.DateTimeField(
+    scheduled_at = DateTimeField(
         required=False, help_text='result "invited": the visit\'s time (flat form).'
     )
     receiver = _staff_field(
@@ -371,7 +372,7 @@ class FollowUpCreateSerializer(serializers.Serializer):
 
 
 class ArriveSerializer(serializers.Serializer):
-    arrived_at = serializers.DateTimeField(
+    arrived_at = DateTimeField(
         required=False,
         help_text="Defaults to now; the back-entry rule applies (an agent: earlier today).",
     )
@@ -381,9 +382,9 @@ class ArriveSerializer(serializers.Serializer):
 
 
 class RescheduleSerializer(serializers.Serializer):
-    scheduled_at = serializers.DateTimeField()
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    scheduled_at = DateTimeField()
+    reason = reason_field(required=False, allow_blank=True, default="")
 
 
 class CancelSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = reason_field(required=False, allow_blank=True, default="")

@@ -17,6 +17,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dcc.api_fields import DateField
+from dcc.timeutils import in_range, range_message
 from kpi import metrics, selectors
 from kpi.limits import limit_report_queries
 
@@ -55,8 +57,8 @@ class KpiSerializer(serializers.Serializer):
     month = serializers.CharField(
         allow_null=True, help_text="YYYY-MM when the period is one whole month, else null."
     )
-    since = serializers.DateField(help_text="First day of the period (local).")
-    until = serializers.DateField(help_text="Last day of the period (local), inclusive.")
+    since = DateField(help_text="First day of the period (local).")
+    until = DateField(help_text="Last day of the period (local), inclusive.")
     scope = serializers.ChoiceField(choices=metrics.SCOPE_KINDS)
     id = serializers.IntegerField(allow_null=True, help_text="Null for the group scope.")
     metrics = MetricsSerializer()
@@ -113,7 +115,7 @@ class KpiView(APIView):
         kind, id_text = params.get("scope"), params.get("id")
         if kind and kind not in metrics.SCOPE_KINDS:
             raise ValidationError({"scope": [_("Unknown scope “%(value)s”.") % {"value": kind}]})
-        if id_text and not id_text.isdigit():
+        if id_text and not (id_text.isascii() and id_text.isdigit()):
             raise ValidationError({"id": [_("Enter a whole number.")]})
         scope = selectors.scope_for(request.user, kind, int(id_text) if id_text else None)
         try:
@@ -122,6 +124,9 @@ class KpiView(APIView):
             )
         except DjangoValidationError as exc:
             raise ValidationError(detail=exc.message_dict) from exc
+        for name, day in (("since", period.start), ("until", period.end)):
+            if not in_range(day):
+                raise ValidationError({"month" if params.get("month") else name: [range_message()]})
         payload = kpi_payload(scope, period)
         payload["metrics"] = {name: vars(metric) for name, metric in payload["metrics"].items()}
         return Response(KpiSerializer(payload).data)

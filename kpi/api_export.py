@@ -17,6 +17,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.views import APIView
 
 from dcc.policy import can
+from dcc.timeutils import in_range, range_message
 from kpi import export
 from kpi.limits import limit_report_queries
 from kpi.metrics import Period
@@ -64,8 +65,11 @@ class KpiExportView(APIView):
             period = Period.parse_month(params.get("month", ""))
         except ValueError:
             errors["month"] = [_("Enter a month as YYYY-MM.")]
+        else:
+            if not in_range(period.start):
+                errors["month"] = [range_message()]
         store_text = params.get("store")
-        if store_text and not store_text.isdigit():
+        if store_text and not (store_text.isascii() and store_text.isdigit()):
             errors["store"] = [_("Enter a whole number.")]
         if errors:
             raise ValidationError(errors)

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from dcc import audit
 from dcc.api import VisibleOrgViewSet
 from dcc.api_base import ScopedPrimaryKeyRelatedField, ScopedViewSetMixin
+from dcc.api_fields import ModelSerializer
 from dcc.models import Store
 from leads import selectors, services
 from leads.filters import LeadFilter
@@ -48,7 +49,7 @@ from leads.serializers import (
 from leads.services import DuplicateLead
 
 
-class VehicleModelSerializer(serializers.ModelSerializer):
+class VehicleModelSerializer(ModelSerializer):
     class Meta:
         model = VehicleModel
         fields = ["id", "name", "category", "is_active"]

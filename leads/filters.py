@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from dcc.api_fields import IsoDateTimeFilter
 from dcc.models import Store, User
 from leads.models import Channel, Lead, Level, Source, Status
 
@@ -45,10 +46,10 @@ class LeadFilter(django_filters.FilterSet):
         field_name="owner", lookup_expr="isnull", label=_("unassigned")
     )
     store = django_filters.ModelChoiceFilter(queryset=scoped(Store), label=_("store"))
-    received_after = django_filters.IsoDateTimeFilter(
+    received_after = IsoDateTimeFilter(
         field_name="received_at", lookup_expr="gte", label=_("received from")
     )
-    received_before = django_filters.IsoDateTimeFilter(
+    received_before = IsoDateTimeFilter(
         field_name="received_at", lookup_expr="lt", label=_("received before")
     )
     q = django_filters.CharFilter(method="search", label=_("name or phone"))

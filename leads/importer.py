@@ -50,7 +50,7 @@ from dcc import audit, xlsx
 from dcc.bulk import bulk_insert
 from dcc.models import AuditEvent, Store, User
 from dcc.policy import SELF_OWNING_ROLES, can, require
-from dcc.timeutils import validate_event_time
+from dcc.timeutils import in_range, range_message, validate_event_time
 from dcc.validators import check_text
 from leads import events, phones
 from leads.models import (
@@ -460,6 +460,9 @@ class _Importer:
                 % {"value": _text(value)},
             )
             return None
+        if not in_range(when):
+            self.error(number, "received_at", range_message())
+            return None
         try:
             validate_event_time(actor=self.actor, when=when, field="received_at", now=self.now)
         except ValidationError as exc:
@@ -497,6 +500,9 @@ class _Importer:
                 field_name,
                 _("“%(value)s” is not a date: write it as YYYY-MM-DD.") % {"value": _text(value)},
             )
+            return None
+        if not in_range(when):
+            self.error(number, field_name, range_message())
             return None
         return when.date()
 

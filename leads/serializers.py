@@ -14,9 +14,11 @@ from django.utils.encoding import force_str
 from rest_framework import serializers
 
 from dcc.api_base import ScopedPrimaryKeyRelatedField
+from dcc.api_fields import DateField, DateTimeField, ModelSerializer
 from dcc.models import Store, User
 from leads.models import (
     Channel,
+    Customer,
     Deal,
     DefeatReason,
     InvalidReason,
@@ -29,7 +31,7 @@ from leads.models import (
 # ---------------------------------------------------------------- output
 
 
-class DealSerializer(serializers.ModelSerializer):
+class DealSerializer(ModelSerializer):
     card = serializers.ChoiceField(
         choices=[("B", "B"), ("C", "C")],
         read_only=True,
@@ -51,16 +53,18 @@ class DealSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class LeadSerializer(serializers.ModelSerializer):
+class LeadSerializer(ModelSerializer):
     """A lead as lists and writes answer it."""
 
     name = serializers.CharField(source="customer.name", read_only=True)
     phone = serializers.CharField(read_only=True, help_text="E.164, e.g. +8613812345678.")
     phone_display = serializers.CharField(read_only=True)
-    channel = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    owner_name = serializers.CharField(source="owner.display_name", read_only=True, default=None)
+    channel = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    owner_name = serializers.CharField(
+        source="owner.display_name", read_only=True, default=None, allow_null=True
+    )
     is_valid_a_card = serializers.BooleanField(read_only=True)
-    defeat_reason = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    defeat_reason = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     # A plain string here: the input's ``reason`` documents the codes (one
     # enum under one name in the schema).
     invalid_reason = serializers.CharField(read_only=True)
@@ -126,7 +130,7 @@ class ChangeSerializer(serializers.Serializer):
 def _plain(value):
     """A history value as JSON: times in the local zone, like every other time."""
     if isinstance(value, datetime):
-        return timezone.localtime(value).isoformat() if timezone.is_aware(value) else value
+        return DateTimeField().to_representation(value) if timezone.is_aware(value) else value
     if isinstance(value, date):
         return value.isoformat()
     if value is None or isinstance(value, bool | int | float | str):
@@ -139,7 +143,7 @@ class TimelineEntrySerializer(serializers.Serializer):
     with their reason) or an audit event (its dotted name and data)."""
 
     kind = serializers.ChoiceField(choices=[("history", "history"), ("event", "event")])
-    at = serializers.DateTimeField()
+    at = DateTimeField()
     actor = ActorSerializer(allow_null=True)
     created = serializers.BooleanField(required=False, help_text="history: the lead was entered")
     reason = serializers.CharField(required=False, help_text="history: why it changed")
@@ -157,7 +161,7 @@ class DuplicateLeadSerializer(ConflictSerializer):
     owner = serializers.IntegerField(allow_null=True)
 
 
-class DefeatReasonSerializer(serializers.ModelSerializer):
+class DefeatReasonSerializer(ModelSerializer):
     class Meta:
         model = DefeatReason
         fields = ["code", "label"]
@@ -165,6 +169,17 @@ class DefeatReasonSerializer(serializers.ModelSerializer):
 
 
 # ---------------------------------------------------------------- input
+
+# A text field's length is its column's: longer text is a 400 on the field,
+# not a database error.
+NAME_MAX_LENGTH = Customer._meta.get_field("name").max_length
+# A reason is kept as its history row's change reason.
+REASON_MAX_LENGTH = Lead.history.model._meta.get_field("history_change_reason").max_length
+
+
+def reason_field(**kwargs) -> serializers.CharField:
+    """A reason kept in the history (assignments, levels, visits moved)."""
+    return serializers.CharField(max_length=REASON_MAX_LENGTH, **kwargs)
 
 
 def _staff_field(**kwargs):
@@ -186,7 +201,7 @@ class LeadCreateSerializer(serializers.Serializer):
     so the service's defaults apply (level B, received now, owner by the
     first-entry rule)."""
 
-    name = serializers.CharField(allow_blank=True)
+    name = serializers.CharField(allow_blank=True, max_length=NAME_MAX_LENGTH)
     phone = serializers.CharField(
         allow_blank=True, help_text="CN mobile or landline, any common notation."
     )
@@ -200,11 +215,11 @@ class LeadCreateSerializer(serializers.Serializer):
         help_text="Defaults to the caller's store; required for a group administrator.",
     )
     owner = _staff_field(required=False, allow_null=True)
-    received_at = serializers.DateTimeField(required=False)
+    received_at = DateTimeField(required=False)
     note = serializers.CharField(required=False, allow_blank=True)
-    expected_purchase_date = serializers.DateField(required=False, allow_null=True)
+    expected_purchase_date = DateField(required=False, allow_null=True)
     handover_consultant = _staff_field(required=False, allow_null=True)
-    handover_visit_date = serializers.DateField(required=False, allow_null=True)
+    handover_visit_date = DateField(required=False, allow_null=True)
     handover_defeat_reason = serializers.CharField(required=False, allow_blank=True)
 
     def validate(self, attrs):
@@ -220,21 +235,21 @@ class LeadCreateSerializer(serializers.Serializer):
 class LeadUpdateSerializer(serializers.Serializer):
     """``lead_update``: details only; owner, level and status have their own actions."""
 
-    name = serializers.CharField(required=False, allow_blank=True)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=NAME_MAX_LENGTH)
     intended_model = _model_field(required=False, allow_null=True)
     channel = _channel_field(required=False, allow_null=True)
-    expected_purchase_date = serializers.DateField(required=False, allow_null=True)
+    expected_purchase_date = DateField(required=False, allow_null=True)
     note = serializers.CharField(required=False, allow_blank=True)
 
 
 class LevelSerializer(serializers.Serializer):
     level = serializers.ChoiceField(choices=Level.choices)
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = reason_field(required=False, allow_blank=True, default="")
 
 
 class AssignSerializer(serializers.Serializer):
     owner = _staff_field()
-    reason = serializers.CharField(allow_blank=True, help_text="Kept in the lead's history.")
+    reason = reason_field(allow_blank=True, help_text="Kept in the lead's history.")
 
 
 class MergeSerializer(serializers.Serializer):
@@ -271,7 +286,8 @@ class DefeatSerializer(serializers.Serializer):
 
 
 class DefeatRejectSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    # Kept as the history's reason.
+    note = reason_field(required=False, allow_blank=True, default="")
 
 
 class InvalidateSerializer(serializers.Serializer):
@@ -284,13 +300,13 @@ class DealCreateSerializer(serializers.Serializer):
     stage = serializers.ChoiceField(
         choices=[("order", "order (B-card)"), ("delivered", "delivered (C-card)")]
     )
-    deal_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
+    deal_at = DateTimeField(required=False, help_text="Defaults to now.")
 
 
 class BulkAssignSerializer(serializers.Serializer):
     leads = serializers.ListField(child=serializers.IntegerField(), allow_empty=False)
     owners = _staff_field(many=True)
-    reason = serializers.CharField(allow_blank=True)
+    reason = reason_field(allow_blank=True)
 
 
 class SkippedLeadSerializer(serializers.Serializer):
@@ -329,7 +345,7 @@ class TransferSerializer(serializers.Serializer):
         required=False,
         help_text="Only these of from_staff's leads; all of them when omitted.",
     )
-    reason = serializers.CharField(allow_blank=True)
+    reason = reason_field(allow_blank=True)
 
 
 class TransferResultSerializer(serializers.Serializer):

@@ -13,6 +13,7 @@ is a 400 on that field (like the lead import's ``store``), a wrong role a
 """
 
 import re
+from datetime import datetime
 
 import django_filters
 from django.db.models import Prefetch
@@ -26,6 +27,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from dcc.api_base import ScopedPrimaryKeyRelatedField, ScopedViewSetMixin
+from dcc.api_fields import DateTimeField, IsoDateTimeFilter, ModelSerializer
 from dcc.models import Store, User
 from followups.models import FollowUp
 from followups.serializers import choice_field
@@ -53,7 +55,7 @@ def audio_path(recording_id: int) -> str:
     return f"/api/v1/recordings/{recording_id}/audio/"
 
 
-class CallRecordingSerializer(serializers.ModelSerializer):
+class CallRecordingSerializer(ModelSerializer):
     audio = serializers.SerializerMethodField(
         help_text="GET it for the audio (scoped; every play is logged)."
     )
@@ -75,7 +77,7 @@ def _disposition():
     return choice_field(Disposition.choices, component="CallDispositionEnum", read_only=True)
 
 
-class CallSerializer(serializers.ModelSerializer):
+class CallSerializer(ModelSerializer):
     direction = _direction()
     disposition = _disposition()
     agent_name = serializers.CharField(
@@ -126,12 +128,12 @@ class CallSerializer(serializers.ModelSerializer):
         }
 
 
-class _LegTime(serializers.DateTimeField):
+class _LegTime(DateTimeField):
     """Leg times are kept as ISO text in UTC: shown in the server's zone."""
 
     def to_representation(self, value):
         if isinstance(value, str):
-            value = self.to_internal_value(value)
+            value = datetime.fromisoformat(value)
         return super().to_representation(value)
 
 
@@ -234,10 +236,10 @@ class CallFilter(django_filters.FilterSet):
     disposition = django_filters.MultipleChoiceFilter(
         choices=Disposition.choices, label=gettext_lazy("result")
     )
-    started_after = django_filters.IsoDateTimeFilter(
+    started_after = IsoDateTimeFilter(
         field_name="started_at", lookup_expr="gte", label=gettext_lazy("started from")
     )
-    started_before = django_filters.IsoDateTimeFilter(
+    started_before = IsoDateTimeFilter(
         field_name="started_at", lookup_expr="lt", label=gettext_lazy("started before")
     )
     new_caller = django_filters.BooleanFilter(label=gettext_lazy("first-time caller"))
@@ -342,7 +344,7 @@ class ImportLineErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
-class CallImportSerializer(serializers.ModelSerializer):
+class CallImportSerializer(ModelSerializer):
     format = choice_field(Format.choices, component="CallImportFormatEnum", read_only=True)
     status = choice_field(ImportStatus.choices, component="CallImportStatusEnum", read_only=True)
     errors = ImportLineErrorSerializer(

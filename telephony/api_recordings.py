@@ -26,14 +26,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dcc.api_base import ScopedPrimaryKeyRelatedField, ScopedViewSetMixin
+from dcc.api_fields import DateTimeField, IsoDateTimeFilter, ModelSerializer
 from dcc.models import Store
 from dcc.policy import can
 from telephony import playback
 from telephony.models import Direction, Recording
+from telephony.parsers import MAX_SECONDS
 from telephony.recordings import recording_add
 
 
-class RecordingSerializer(serializers.ModelSerializer):
+class RecordingSerializer(ModelSerializer):
     audio = serializers.SerializerMethodField(help_text="The audio's URL (scoped, logged).")
 
     class Meta:
@@ -81,7 +83,7 @@ class RecordingUploadSerializer(serializers.Serializer):
         max_length=100,
         help_text="The call's uniqueid (Asterisk); links the recording to an imported call.",
     )
-    started_at = serializers.DateTimeField(
+    started_at = DateTimeField(
         required=False,
         allow_null=True,
         help_text="When the call started; not needed with a FreePBX file name or a known call.",
@@ -97,7 +99,11 @@ class RecordingUploadSerializer(serializers.Serializer):
         help_text="The customer's number as the PBX wrote it (a dialling prefix is removed).",
     )
     duration = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0, help_text="Seconds; read from a WAV header."
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=MAX_SECONDS,
+        help_text="Seconds; read from a WAV header.",
     )
     store = ScopedPrimaryKeyRelatedField(
         queryset=Store.objects.all(),
@@ -165,8 +171,8 @@ class RecordingFilter(django_filters.FilterSet):
     agent = django_filters.NumberFilter(field_name="agent_id")
     call = django_filters.NumberFilter(field_name="call_id")
     direction = django_filters.ChoiceFilter(choices=Direction.choices)
-    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    started_after = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
 
     class Meta:
         model = Recording

@@ -7,6 +7,7 @@ import re
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
+from dcc.api_fields import IsoDateTimeFilter
 from dcc.models import Store, User
 from leads.filters import scoped
 from leads.models import Lead
@@ -21,10 +22,10 @@ class CallFilter(django_filters.FilterSet):
     direction = django_filters.ChoiceFilter(choices=Direction.choices, label=_("direction"))
     disposition = django_filters.ChoiceFilter(choices=Disposition.choices, label=_("result"))
     store = django_filters.ModelChoiceFilter(queryset=scoped(Store), label=_("store"))
-    started_after = django_filters.IsoDateTimeFilter(
+    started_after = IsoDateTimeFilter(
         field_name="started_at", lookup_expr="gte", label=_("started from")
     )
-    started_before = django_filters.IsoDateTimeFilter(
+    started_before = IsoDateTimeFilter(
         field_name="started_at", lookup_expr="lt", label=_("started before")
     )
     new_caller = django_filters.BooleanFilter(label=_("first-time caller"))

@@ -166,6 +166,7 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = True
 # saves it again (at most every SESSION_TOUCH_INTERVAL seconds), pushing its
 # expiry, cookie and database row, forward (dcc.middleware).
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_MINUTES", default=120) * 60
+SESSION_ENGINE = "dcc.sessions"
 SESSION_TOUCH_INTERVAL = 5 * 60
 # An API token unused for API_TOKEN_IDLE_DAYS is refused (401) and replaced at
 # the next POST /api/v1/auth/token/; its last use is written at most once per
@@ -241,6 +242,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation's error answers (400, 401, 403, 404) in the schema too.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "dcc.api_schema.document_errors",
+    ],
 }
 
 # ---------------------------------------------------------------- Celery

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
 
+from dcc.timeutils import EARLIEST, LATEST, in_range
 from leads.phones_fast import try_normalize_fast
 
 INBOUND, OUTBOUND, INTERNAL = "inbound", "outbound", "internal"
@@ -46,6 +47,9 @@ ANSWERED, NO_ANSWER, BUSY, FAILED, CONGESTION = (
     "CONGESTION",
 )
 FORMATS = ("asterisk_csv", "freepbx_recordings", "card_index")
+# The longest call (or recording) a line may give: longer is a fault of the
+# log, and beyond PostgreSQL's integer columns (2³¹ − 1 seconds) anyway.
+MAX_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -163,10 +167,10 @@ class Call:
 # ---------------------------------------------------------------- reading lines
 
 
-def iter_lines(fileobj) -> Iterator[tuple[int, str | None]]:
-    """(line number, text without its line ending) per physical line.
-
-    Text is None when the line's bytes are neither UTF-8 nor GB18030.
+def iter_lines(fileobj) -> Iterator[tuple[int, str] | ParseError]:
+    """(line number, text without its line ending) per physical line, or a
+    ParseError for a line whose bytes are neither UTF-8 nor GB18030 or that
+    holds a NUL byte (no text has one; the database refuses it).
     A text-mode file object is read as is.
     """
     encoding = "utf-8"
@@ -174,22 +178,25 @@ def iter_lines(fileobj) -> Iterator[tuple[int, str | None]]:
         if isinstance(line, str):
             if number == 1:
                 line = line.removeprefix("\ufeff")
-            yield number, line.rstrip("\r\n")
-            continue
-        if number == 1 and line.startswith(b"\xef\xbb\xbf"):
-            line = line[3:]
-        line = line.rstrip(b"\r\n")
-        try:
-            yield number, line.decode(encoding)
-        except UnicodeDecodeError:
-            other = "gb18030" if encoding == "utf-8" else "utf-8"
+            text = line.rstrip("\r\n")
+        else:
+            if number == 1 and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]
+            line = line.rstrip(b"\r\n")
             try:
-                text = line.decode(other)
+                text = line.decode(encoding)
             except UnicodeDecodeError:
-                yield number, None
-            else:
+                other = "gb18030" if encoding == "utf-8" else "utf-8"
+                try:
+                    text = line.decode(other)
+                except UnicodeDecodeError:
+                    yield ParseError(number, undecodable())
+                    continue
                 encoding = other
-                yield number, text
+        if "\x00" in text:
+            yield ParseError(number, _("a NUL byte (0x00): not a line of text"))
+            continue
+        yield number, text
 
 
 class _OneLine:
@@ -217,10 +224,11 @@ def iter_rows(fileobj) -> Iterator[tuple[int, list[str]] | ParseError]:
     are skipped, undecodable or malformed lines become ParseErrors."""
     feeder = _OneLine()
     reader = csv.reader(feeder, strict=True)
-    for number, text in iter_lines(fileobj):
-        if text is None:
-            yield ParseError(number, undecodable())
+    for item in iter_lines(fileobj):
+        if item.__class__ is ParseError:
+            yield item
             continue
+        number, text = item
         if not text or text.isspace():
             continue
         feeder.line = text
@@ -254,9 +262,24 @@ def _zone(name: str) -> tzinfo:
 _OFFSETS: dict[tuple[tzinfo, str], timedelta] = {}
 
 
+class TimeOutOfRange(ValueError):
+    """A date and time outside the years DCC keeps (``dcc.timeutils.in_range``)."""
+
+
 def parse_time(text: str, zone: tzinfo) -> datetime:
     """``YYYY-MM-DD HH:MM:SS`` (also ``/`` separators or 14 digits) written
-    in ``zone`` → an aware datetime in UTC. ValueError when it is not one."""
+    in ``zone`` → an aware datetime in UTC. ValueError when it is not one,
+    or not within the years DCC keeps (``dcc.timeutils.in_range``)."""
+    try:
+        moment = _parse_time(text, zone)
+    except OverflowError:
+        raise TimeOutOfRange from None
+    if not in_range(moment):
+        raise TimeOutOfRange
+    return moment
+
+
+def _parse_time(text: str, zone: tzinfo) -> datetime:
     if len(text) == 19 and text[4] == "-":
         # The usual layout: see time_reader(), which imports use.
         key = (zone, text[:13])
@@ -285,6 +308,7 @@ def time_reader(zone: tzinfo) -> Callable[[str], datetime]:
     (cheaper than replacing its tzinfo); other layouts by parse_time()."""
     offsets: dict[str, timedelta] = {}
     fromisoformat = datetime.fromisoformat
+    earliest, latest = EARLIEST, LATEST
 
     def read(text: str) -> datetime:
         if len(text) == 19 and text[4] == "-":
@@ -294,7 +318,13 @@ def time_reader(zone: tzinfo) -> Callable[[str], datetime]:
                 if len(offsets) > 100_000:
                     offsets.clear()
                 offset = offsets[hour] = zone.utcoffset(fromisoformat(text))
-            return fromisoformat(text + "+00:00") - offset
+            try:
+                moment = fromisoformat(text + "+00:00") - offset
+            except OverflowError:
+                raise TimeOutOfRange from None
+            if earliest <= moment < latest:
+                return moment
+            raise TimeOutOfRange
         return parse_time(text, zone)
 
     return read

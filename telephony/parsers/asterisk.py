@@ -16,16 +16,19 @@ from operator import itemgetter
 
 from django.utils.translation import gettext as _
 
+from dcc.timeutils import EARLIEST, LATEST
 from telephony.parsers import (
     ANSWERED,
     BUSY,
     CONGESTION,
     FAILED,
+    MAX_SECONDS,
     NO_ANSWER,
     OUTBOUND,
     CallLeg,
     ParseError,
     SourceConfig,
+    TimeOutOfRange,
     content_key,
     direction_and_parties,
     external_number,
@@ -150,6 +153,27 @@ def _not_a_time(name: str, text: str) -> ValueError:
     )
 
 
+def _time(read_time, name: str, text: str):
+    """The time in field ``name`` (None when empty); a ValueError naming the
+    field when it is not one, or not within the years DCC keeps."""
+    if not text:
+        return None
+    try:
+        return read_time(text)
+    except TimeOutOfRange:
+        raise ValueError(
+            _("%(field)s is out of range: %(value)s (years %(earliest)s to %(latest)s)")
+            % {
+                "field": name,
+                "value": repr(text),
+                "earliest": EARLIEST.year,
+                "latest": LATEST.year - 1,
+            }
+        ) from None
+    except ValueError:
+        raise _not_a_time(name, text) from None
+
+
 def _seconds(text: str, name: str) -> int:
     try:
         value = int(text)
@@ -160,6 +184,10 @@ def _seconds(text: str, name: str) -> int:
         ) from None
     if value < 0:
         raise ValueError(_("%(field)s is negative: %(value)s") % {"field": name, "value": value})
+    if value > MAX_SECONDS:
+        raise ValueError(
+            _("%(field)s is more than a week: %(value)s seconds") % {"field": name, "value": value}
+        )
     return value
 
 
@@ -185,22 +213,22 @@ def _leg(number, row, layout, config, read_time) -> CallLeg:
     disposition = DISPOSITIONS.get(written) or DISPOSITIONS.get(written.strip().upper())
     if disposition is None:
         raise ValueError(_("unknown disposition %(value)s") % {"value": repr(written)})
-    try:
-        started_at = read_time(start) if start else None
-    except ValueError:
-        raise _not_a_time("start", start) from None
+    started_at = _time(read_time, "start", start)
     if started_at is None:
         raise _empty("start")
-    try:
-        answered_at = read_time(answer) if answer else None
-    except ValueError:
-        raise _not_a_time("answer", answer) from None
-    try:
-        ended_at = read_time(end) if end else None
-    except ValueError:
-        raise _not_a_time("end", end) from None
+    answered_at = _time(read_time, "answer", answer)
+    ended_at = _time(read_time, "end", end)
     if ended_at is None:
         raise _empty("end")
+    if ended_at < started_at:
+        raise ValueError(
+            _("end is before start: %(end)s < %(start)s") % {"end": end, "start": start}
+        )
+    if (ended_at - started_at).total_seconds() > MAX_SECONDS:
+        raise ValueError(
+            _("the call lasts more than a week: %(start)s to %(end)s")
+            % {"start": start, "end": end}
+        )
     direction, extension, customer = direction_and_parties(
         config, src, dst, channel, dstchannel, clid
     )

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from telephony.parsers import (
     INBOUND,
     INTERNAL,
+    MAX_SECONDS,
     OUTBOUND,
     ParseError,
     SourceConfig,
@@ -79,16 +80,22 @@ def _seconds(text: str) -> int | None:
         return None
     if ":" in text:
         parts = text.split(":")
-        if len(parts) > 3 or not all(part.isdigit() for part in parts):
+        if len(parts) > 3 or not all(part.isascii() and part.isdigit() for part in parts):
             raise ValueError(_not_seconds(text))
         total = 0
         for part in parts:
             total = total * 60 + int(part)
-        return total
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(_not_seconds(text)) from None
+    else:
+        try:
+            total = int(text)  # a negative one is refused with its file, on import
+        except ValueError:
+            raise ValueError(_not_seconds(text)) from None
+    if total > MAX_SECONDS:
+        raise ValueError(
+            _("%(field)s is more than a week: %(value)s seconds")
+            % {"field": "duration", "value": total}
+        )
+    return total
 
 
 def parse(fileobj, config: SourceConfig) -> Iterator[CardRecording | ParseError]:

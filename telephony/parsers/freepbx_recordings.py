@@ -30,7 +30,6 @@ from telephony.parsers import (
     external_number,
     iter_lines,
     parse_time,
-    undecodable,
 )
 
 NAME = re.compile(
@@ -125,10 +124,11 @@ def parse_name(path: str, config: SourceConfig, *, line: int = 0) -> RecordingNa
 
 def parse(fileobj, config: SourceConfig) -> Iterator[RecordingName | ParseError]:
     """A listing of recording paths, one per line (``find monitor -type f``)."""
-    for number, text in iter_lines(fileobj):
-        if text is None:
-            yield ParseError(number, undecodable())
+    for item in iter_lines(fileobj):
+        if item.__class__ is ParseError:
+            yield item
             continue
+        number, text = item
         if not text.strip():
             continue
         try:

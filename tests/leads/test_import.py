@@ -226,6 +226,10 @@ def _yesterday():
         ("mike", {"received_at": "tomorrow"}, "received_at", "in the future"),
         ("sue", {"received_at": "yesterday"}, "received_at", "earlier today only"),
         ("mike", {"expected_purchase_date": "soon"}, "expected_purchase_date", "is not a date"),
+        # Shanghai's local mean time before 1901 (+08:05:43); year 1 overflows in UTC.
+        ("mike", {"received_at": "1900-01-01 10:00"}, "received_at", "from 1970 to 2099"),
+        ("mike", {"received_at": "0001-01-01"}, "received_at", "from 1970 to 2099"),
+        ("mike", {"expected_purchase_date": "0001-01-01"}, "expected_purchase_date", "1970"),
         ("sue", {"owner": "bob"}, "owner", "Only a manager may name an owner"),
         ("mike", {"owner": "dave"}, "owner", "works in another store"),
         ("mike", {"owner": "mike"}, "owner", "role cannot own leads"),

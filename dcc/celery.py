@@ -6,8 +6,12 @@ import os
 from pathlib import Path
 
 from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dcc.settings.base")
+
+# filesystem:// (the embedded broker) writes whole messages: dcc.broker_filesystem.
+TRANSPORT_ALIASES["filesystem"] = "dcc.broker_filesystem:Transport"
 
 logger = logging.getLogger(__name__)
 

@@ -168,12 +168,12 @@ class FollowUpLoggedSerializer(FollowUpSerializer):
 
 
 class AppointmentPendingSerializer(ConflictSerializer):
-    """409 of a booking on a lead that has a pending visit
-    (``services.AppointmentPending``)."""
+    """409 of a booking: the lead's state forbids it (``detail`` only), or
+    the lead has a pending visit (``services.AppointmentPending``: the rest)."""
 
-    code = serializers.CharField()
-    existing_appointment = serializers.IntegerField()
-    scheduled_at = serializers.DateTimeField()
+    code = serializers.CharField(required=False)
+    existing_appointment = serializers.IntegerField(required=False)
+    scheduled_at = serializers.DateTimeField(required=False)
 
 
 # ---------------------------------------------------------------- queue

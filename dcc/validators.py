@@ -21,10 +21,6 @@ from django.utils.translation import gettext_lazy as _
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def has_control_characters(value) -> bool:
-    return isinstance(value, str) and CONTROL_CHARACTERS.search(value) is not None
-
-
 @deconstructible(path="dcc.validators.NoControlCharacters")
 class NoControlCharacters:
     message = _("Remove the control character (U+%(code)s) from this text.")

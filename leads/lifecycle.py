@@ -39,15 +39,11 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 
 
-def can_move(lead: Lead, to: str) -> bool:
-    return to != lead.status and to in TRANSITIONS[lead.status]
-
-
 def move(lead: Lead, to: str) -> None:
     """Set the lead's status if the table allows it, else ``LeadStateError``
     (never a silent no-op). Leaving the open statuses announces
     ``lead_closed`` in the caller's transaction."""
-    if not can_move(lead, to):
+    if to == lead.status or to not in TRANSITIONS[lead.status]:
         raise LeadStateError(
             _("A lead that is “%(current)s” cannot become “%(target)s”.")
             % {"current": Status(lead.status).label, "target": Status(to).label}

@@ -133,9 +133,15 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # Who took which customer lists (dcc.audit.record_access): a manager
     # their store's, the group administrator every store's.
     "org.access_log.view": frozenset({M, AD}),
-    # Leads (DESIGN §2): only a manager changes ownership, always with a reason.
+    # Leads (DESIGN §2): a manager changes ownership in the store, always with
+    # a reason (a supervisor in their team, below).
     "leads.create": frozenset({A, CA, S, M, CO, AD}),
     "leads.assign": frozenset({M, AD}),
+    # A supervisor reassigns within their own team only (leads owned by a
+    # member, to a member: leads.services.lead_assign), with a reason.
+    "leads.assign_team": frozenset({S}),
+    # Escalated leads: a note for the agent, and clearing the escalation.
+    "leads.supervise": frozenset({S, M, AD}),
     "leads.import": frozenset({S, M, AD}),
     "leads.merge_customers": frozenset({M, AD}),
     # Entering a contact, visit or deal at any past time (taking over history

@@ -29,14 +29,40 @@ RESULT_ORDER = [
 ]
 
 
+# Who may receive a visit: showroom consultants, DCC agents (mode two's
+# receiving agent, or the booking agent receiving their own customer) and
+# managers, who sometimes receive VIPs themselves.
+RECEIVER_ROLES = (Role.CONSULTANT, Role.AGENT, Role.MANAGER)
+
+
 def receiver_choices(store):
-    """Who receives a booked visit: the store's active showroom consultants
-    (and managers, who sometimes receive VIPs themselves)."""
+    """Who receives a booked visit: the store's active RECEIVER_ROLES."""
     return (
         User.objects.filter(store=store, is_active=True)
-        .filter(role__in=[Role.CONSULTANT, Role.MANAGER])
+        .filter(role__in=RECEIVER_ROLES)
         .order_by("role", "name", "username")
     )
+
+
+class ReceiverChoiceField(StaffChoiceField):
+    """A receiver without a mobile gets no booking SMS: the choice says so."""
+
+    def label_from_instance(self, obj):
+        label = super().label_from_instance(obj)
+        if not obj.mobile:
+            label = f"{label} ⚠ {_('no mobile: gets no SMS')}"
+        return label
+
+
+def _receiver_help(field: forms.Field, lead) -> None:
+    from followups.services import hands_over
+
+    if hands_over(lead):
+        field.required = True
+        field.help_text = _(
+            "Mode two: the DCC agent you choose receives the customer and takes over the lead; "
+            "you keep the invitation."
+        )
 
 
 def _fixed_choices(field: forms.ModelChoiceField, queryset) -> None:
@@ -78,7 +104,7 @@ class FollowupForm(LeadActionForm):
     scheduled_at = forms.DateTimeField(
         label=_("Visit time"), required=False, widget=DateTimeLocalInput()
     )
-    receiver = StaffChoiceField(
+    receiver = ReceiverChoiceField(
         label=_("Receiving salesperson"), queryset=User.objects.none(), required=False
     )
     defeat_reason = forms.ModelChoiceField(
@@ -101,6 +127,8 @@ class FollowupForm(LeadActionForm):
         lead = self.lead
         self.fields["level"].initial = lead.level
         _fixed_choices(self.fields["receiver"], receiver_choices(lead.store))
+        _receiver_help(self.fields["receiver"], lead)
+        self.fields["receiver"].required = False  # asked only with an invitation
         _fixed_choices(self.fields["defeat_reason"], DefeatReason.objects.for_store(lead.store))
         policy = FollowupPolicy.objects.for_store(lead.store)
         self.fields["next_followup_at"].help_text = _(
@@ -155,7 +183,7 @@ class ReceiverNoteFields(LeadActionForm):
     """Who receives the customer in the showroom, and a note: a booked or a
     walk-in visit alike."""
 
-    receiver = StaffChoiceField(
+    receiver = ReceiverChoiceField(
         label=_("Receiving salesperson"), queryset=User.objects.none(), required=False
     )
     note = forms.CharField(
@@ -165,6 +193,8 @@ class ReceiverNoteFields(LeadActionForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["receiver"].queryset = receiver_choices(self.lead.store)
+        if isinstance(self, AppointmentBookForm):
+            _receiver_help(self.fields["receiver"], self.lead)
 
 
 class AppointmentBookForm(ReceiverNoteFields):

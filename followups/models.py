@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from dcc.policy import ScopedQuerySet, ScopePaths
+from dcc.validators import no_control_characters
 
 
 class FollowupPolicyQuerySet(models.QuerySet):
@@ -33,6 +34,17 @@ class FollowupPolicyQuerySet(models.QuerySet):
         a store without a row reads the default."""
         default = self.model._meta.get_field(name).default
         return defaultdict(lambda: default, self.values_list("store_id", name))
+
+
+class HandoverMode(models.TextChoices):
+    """Seed 001's two ways to staff a DCC. Mode one: whoever works a lead
+    keeps it to the end. Mode two: outbound callers (``Role.CALLER``) hand a
+    customer to a DCC agent at the first invited store visit: the booking
+    names the receiving agent, who becomes the owner (``followups.services
+    .appointment_book``)."""
+
+    KEEP = "keep", _("Mode one: the caller keeps the lead")
+    HAND_OVER = "hand_over", _("Mode two: the caller hands over at the first store visit")
 
 
 class FollowupPolicy(models.Model):
@@ -86,6 +98,13 @@ class FollowupPolicy(models.Model):
         _("verify a logged call against the PBX log within (minutes)"),
         default=30,
         validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
+    )
+
+    handover_mode = models.CharField(
+        _("callers and agents"),
+        max_length=20,
+        choices=HandoverMode.choices,
+        default=HandoverMode.KEEP,
     )
 
     history = HistoricalRecords()
@@ -206,8 +225,9 @@ class AppointmentQuerySet(ScopedQuerySet):
     scope_paths = ScopePaths(store="store", team="agent__team", own="agent")
 
     def own_q(self, user):
-        # A showroom consultant sees the visits handed to them (DESIGN §1).
-        return super().own_q(user) | Q(receiver=user)
+        # A showroom consultant sees the visits handed to them (DESIGN §1);
+        # a DCC agent the visits credited to them (mode two: booked by a caller).
+        return super().own_q(user) | Q(receiver=user) | Q(visit_owner=user)
 
     def pending(self):
         return self.filter(status__in=PENDING_APPOINTMENT)
@@ -233,6 +253,18 @@ class Appointment(models.Model):
         blank=True,
         related_name="received_appointments",
         verbose_name=_("receiving salesperson"),
+    )
+    # Who owned the lead when the customer came: the visit, test drive and
+    # deal side of the KPIs is theirs, the invitation the booker's (``agent``).
+    # Mode two: the receiving DCC agent, while the caller who booked keeps
+    # the invitation. Set on arrival (``services._record_arrival``).
+    visit_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("owner at the visit"),
     )
     scheduled_at = models.DateTimeField(_("scheduled for"))
     purpose = models.CharField(
@@ -329,6 +361,14 @@ class SlaBreach(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # What the supervisor found and did (required when acknowledging).
+    acknowledge_note = models.TextField(
+        _("acknowledgement note"),
+        blank=True,
+        default="",
+        db_default="",  # the sweep inserts breaches in SQL
+        validators=[no_control_characters],
     )
 
     objects = SlaBreachQuerySet.as_manager()

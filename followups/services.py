@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from dcc import audit
 from dcc.policy import can
 from dcc.timeutils import validate_event_time
+from dcc.validators import check_text
 from followups import events, sms
 from followups.models import (
     PENDING_APPOINTMENT,
@@ -28,6 +29,7 @@ from followups.models import (
     Channel,
     FollowUp,
     FollowupPolicy,
+    HandoverMode,
     Purpose,
     Result,
 )
@@ -221,6 +223,34 @@ def _check_receiver(receiver, lead: Lead):
         )
 
 
+def hands_over(lead: Lead) -> bool:
+    """Seed 001's mode two (the store's ``FollowupPolicy.handover_mode``): a
+    lead still owned by an outbound caller goes to the DCC agent receiving
+    its visit when the visit is booked. The one place this rule is read."""
+    from dcc.roles import Role
+
+    owner = lead.owner
+    if owner is None or owner.role != Role.CALLER:
+        return False
+    policy = FollowupPolicy.objects.for_store(lead.store)
+    return policy.handover_mode == HandoverMode.HAND_OVER
+
+
+def _check_handover_receiver(receiver, lead: Lead) -> None:
+    """Mode two: a caller's booking names the DCC agent who takes over."""
+    from dcc.roles import Role
+
+    if hands_over(lead) and (receiver is None or receiver.role != Role.AGENT):
+        raise ValidationError(
+            {
+                "receiver": _(
+                    "In mode two the caller hands the customer to a DCC agent at the "
+                    "first store visit: choose the receiving DCC agent."
+                )
+            }
+        )
+
+
 @transaction.atomic
 def appointment_book(
     *,
@@ -240,6 +270,7 @@ def appointment_book(
     if purpose not in Purpose.values:
         raise ValidationError({"purpose": _("Unknown purpose.")})
     _check_receiver(receiver, lead)
+    _check_handover_receiver(receiver, lead)
     now = timezone.now()
     if scheduled_at < now:
         # Recording a visit booked earlier: the back-entry rule (API.md).
@@ -257,6 +288,14 @@ def appointment_book(
     if lead.status in (Status.NEW, Status.ACTIVE, Status.VISITED):
         lifecycle.move(lead, Status.INVITED)
     lifecycle.save(lead, actor=actor, reason=_("store visit booked"))
+    if hands_over(lead):  # re-read under the lock
+        _check_handover_receiver(receiver, lead)
+        lead_services.lead_hand_over(
+            actor=actor,
+            lead=lead,
+            owner=receiver,
+            reason=_("Mode two: handed to the receiving DCC agent at the first store visit"),
+        )
     sms.plan_for_appointment(appointment, now=now)
     audit.record(
         "followups.appointment.booked",
@@ -462,6 +501,7 @@ def _record_arrival(actor, appointment, *, arrived_at, test_drive, group_size) -
     appointment.test_drive = bool(test_drive)
     appointment.group_size = group_size
     appointment.visit_number = previous_visits + 1
+    appointment.visit_owner_id = lead.owner_id  # the visit's KPI credit (models)
     appointment.flagged_at = None
     audit.attribute(appointment, actor=actor)
     appointment.save()
@@ -541,22 +581,31 @@ def appointment_no_show(*, actor, appointment: Appointment) -> Appointment:
 # ---------------------------------------------------------------- breaches
 
 
-def breach_acknowledge(*, actor, breach) -> bool:
+def breach_acknowledge(*, actor, breach, note: str = "") -> bool:
     """A supervisor or manager has seen the breach and dealt with it (spoke to
-    the agent, reassigned the lead); it leaves the open list and the badge.
-    It still counts for the KPI: acknowledging is not forgiving."""
+    the agent, reassigned the lead) and says what in a note (required); it
+    leaves the open list and the badge. It still counts for the KPI:
+    acknowledging is not forgiving."""
     from dcc.policy import require
     from followups.models import SlaBreach
 
     require(actor, "followups.breaches.acknowledge")
     if not SlaBreach.objects.visible_to(actor).filter(pk=breach.pk).exists():
         raise PermissionDenied("breach outside the actor's scope")
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": _("Say what was done about the breach.")})
+    check_text(note=note)
     updated = SlaBreach.objects.filter(pk=breach.pk, acknowledged_at__isnull=True).update(
-        acknowledged_at=timezone.now(), acknowledged_by=actor
+        acknowledged_at=timezone.now(), acknowledged_by=actor, acknowledge_note=note
     )
     if updated:
         audit.record(
-            "followups.breach.acknowledged", actor=actor, target=breach.lead, breach=breach.pk
+            "followups.breach.acknowledged",
+            actor=actor,
+            target=breach.lead,
+            breach=breach.pk,
+            note=note,
         )
     return bool(updated)
 
@@ -580,6 +629,7 @@ POLICY_FIELDS = (
     "answer_within_seconds",
     "verify_window_minutes",
     "sms_signature",
+    "handover_mode",
 )
 
 

@@ -98,7 +98,15 @@ def breaches(request):
 @capability_required("followups.breaches.acknowledge")
 def breach_acknowledge(request, pk):
     breach = get_visible_or_404(SlaBreach, request.user, pk=pk)
-    services.breach_acknowledge(actor=request.user, breach=breach)
+    error = None
+    try:
+        services.breach_acknowledge(
+            actor=request.user, breach=breach, note=request.POST.get("note", "")
+        )
+    except ValidationError as exc:
+        error = " ".join(m for messages_ in exc.message_dict.values() for m in messages_)
+        if not is_partial(request):
+            messages.error(request, error)
     if is_partial(request):
         breach = SlaBreach.objects.select_related(
             "lead__customer", "lead__owner", "owner", "acknowledged_by"
@@ -106,7 +114,7 @@ def breach_acknowledge(request, pk):
         return render(
             request,
             "followups/partials/breach_row.html",
-            {"breach": breach, "can_acknowledge": True},
+            {"breach": breach, "can_acknowledge": True, "error": error},
         )
     return redirect("followups:breaches")
 

@@ -38,13 +38,20 @@ from django.utils import timezone
 from dcc.models import Team, User
 from followups.models import Appointment
 from kpi.metrics import Metric, Period, Scope, working_days
-from kpi.metrics.base import LEAD_PATHS, STAFF_PATHS, TARGET_PATHS, VISIT_LEAD_PATHS
+from kpi.metrics.base import (
+    LEAD_PATHS,
+    STAFF_PATHS,
+    TARGET_PATHS,
+    VISIT_LEAD_PATHS,
+    VISIT_PATHS,
+)
 from kpi.metrics.figures import (
     call_counts,
     caller_counts,
     completion_by_category,
     figures_from,
     groups_per,
+    invitation_counts,
     lead_counted_q,
     lead_counts,
     on_time_days,
@@ -80,7 +87,16 @@ def _per(rows, key: str, into: dict[int, Counter], names=None) -> None:
 
 # The base tables ``unit_counts`` reads, each one grouped query (two for
 # visits); a caller wanting some KPIs names only the tables they need.
-TABLES = ("leads", "first_calls", "visits", "deals", "targets", "callers", "calls")
+TABLES = (
+    "leads",
+    "first_calls",
+    "visits",
+    "invitations",
+    "deals",
+    "targets",
+    "callers",
+    "calls",
+)
 
 
 def tables_for(names) -> tuple[str, ...]:
@@ -143,9 +159,9 @@ def counts_by(
     if "first_calls" in tables:
         grouped(followups(GROUP).filter(first_call_q(period)), STAFF_PATHS, first_calls=Count("pk"))
     if "visits" in tables:
-        # Per visit for who booked it; per lead for its owner.
+        # Per visit for the owner at the visit; per lead for its owner.
         visits = Appointment.objects.filter(arrived_q(period))
-        grouped(visits, STAFF_PATHS, **visit_counts_for_agent(period))
+        grouped(visits, VISIT_PATHS, **visit_counts_for_agent(period))
         for level, ids in levels.items():
             path = VISIT_LEAD_PATHS[level]
             _per(
@@ -156,6 +172,13 @@ def counts_by(
                 path,
                 counts[level],
             )
+    if "invitations" in tables:
+        # The invitation, for who booked the visit.
+        grouped(
+            Appointment.objects.filter(arrived_q(period)),
+            STAFF_PATHS,
+            **invitation_counts(period),
+        )
     if "deals" in tables:
         grouped(deals(GROUP, period), STAFF_PATHS, deals=Count("pk"))
     if "targets" in tables:

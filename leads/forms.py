@@ -304,6 +304,25 @@ class AssignForm(OwnerReasonForm):
             )
 
 
+class SupervisorNoteForm(LeadActionForm):
+    """A supervisor's note on a lead, for its owner (the timeline shows it)."""
+
+    prefix_name = "note"
+    note = required_attr(
+        forms.CharField(
+            label=_("Note for the agent"),
+            required=False,
+            max_length=500,
+            widget=forms.Textarea(attrs={"rows": 2}),
+        )
+    )
+
+
+class ClearEscalationForm(LeadActionForm):
+    prefix_name = "clear"
+    note = forms.CharField(label=_("What was done (optional)"), required=False, max_length=200)
+
+
 class ActivateForm(OwnerReasonForm):
     prefix_name = "activate"
 

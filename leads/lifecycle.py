@@ -60,9 +60,16 @@ def lock(lead: Lead) -> Lead:
 
 
 def require_visible(actor, lead: Lead) -> None:
-    """PermissionDenied unless the lead is in the actor's scope (dcc.policy)."""
-    if not Lead.objects.visible_to(actor).filter(pk=lead.pk).exists():
+    """PermissionDenied unless the lead is in the actor's scope (dcc.policy)
+    to work on: a visit's receiver reads the lead but changes only the visit
+    (``LeadQuerySet.workable_by``)."""
+    if not may_work(actor, lead):
         raise PermissionDenied("lead outside the actor's scope")
+
+
+def may_work(actor, lead: Lead) -> bool:
+    """Whether ``actor`` may change ``lead`` (not only read it)."""
+    return Lead.objects.workable_by(actor).filter(pk=lead.pk).exists()
 
 
 def locked_visible(actor, lead: Lead) -> Lead:

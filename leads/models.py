@@ -9,11 +9,13 @@ phone per store).
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from dcc.policy import GroupWideQuerySet, ScopedQuerySet, ScopePaths, scope_level
 from dcc.policy import Level as ScopeLevel
+from dcc.timeutils import local_day_start
 from dcc.validators import no_control_characters
 from leads import phones
 
@@ -267,8 +269,39 @@ class LeadRules:
         return Q(status__in=OPEN_STATUSES) | Q(status=Status.DEFEATED)
 
 
+# A visit's statuses (followups.AppointmentStatus, a layer above) during
+# which its receiver may open the lead: booked or confirmed; arrived, until
+# the end of the local day it arrived.
+_RECEIVER_PENDING = ("booked", "confirmed")
+_RECEIVER_ARRIVED = "arrived"
+
+
 class LeadQuerySet(ScopedQuerySet):
     scope_paths = ScopePaths(store="store", team="owner__team", own="owner")
+
+    def visible_to(self, user):
+        """The policy's rows, and the leads whose store visit ``user``
+        receives (a showroom consultant, or a DCC agent) while that visit is
+        booked or confirmed, or arrived today: to read the lead and act on the
+        visit, never owning it (``workable_by`` leaves them out)."""
+        level = scope_level(user)
+        if level is None or level is ScopeLevel.ALL:
+            return super().visible_to(user)
+        return self.filter(self.scope_q(user, level) | self.received_q(user))
+
+    def workable_by(self, user):
+        """The leads ``user`` may change (log a contact, book, defeat, edit…):
+        the policy's rows without the receiver's reach (``leads.lifecycle``)."""
+        return super().visible_to(user)
+
+    def received_q(self, user) -> Q:
+        """The leads of the visits ``user`` receives now (see ``visible_to``)."""
+        today = local_day_start(timezone.localdate())
+        visits = Q(appointments__receiver=user) & (
+            Q(appointments__status__in=_RECEIVER_PENDING)
+            | Q(appointments__status=_RECEIVER_ARRIVED, appointments__arrived_at__gte=today)
+        )
+        return Q(pk__in=self.model.objects.filter(visits).values("pk"))
 
     def open(self):
         return self.filter(status__in=OPEN_STATUSES)

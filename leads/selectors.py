@@ -69,3 +69,18 @@ def customer_leads(*, user, customer: Customer):
 
 def merged_customer_ids(customer: Customer) -> list[int]:
     return list(chain([customer.pk], customer.merged_from.values_list("pk", flat=True)))
+
+
+def last_defeat_rejection(lead: Lead):
+    """The manager's latest rejection of a defeat request on ``lead`` (the
+    audit event: who, when, the note), if no later request followed it; else
+    None. The agent's lead page shows it."""
+    events = AuditEvent.objects.filter(
+        target_type=ContentType.objects.get_for_model(Lead),
+        target_id=lead.pk,
+        name__in=("leads.lead.defeat_rejected", "leads.lead.defeat_requested"),
+    ).select_related("actor")
+    last = events.order_by("-created_at", "-pk").first()
+    if last is None or last.name != "leads.lead.defeat_rejected":
+        return None
+    return {"at": last.created_at, "actor": last.actor, "note": last.data.get("note", "")}

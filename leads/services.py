@@ -337,18 +337,101 @@ def _give(lead: Lead, owner: User, *, actor, reason: str, **data) -> Lead:
     return lead
 
 
+def may_assign(actor) -> bool:
+    """Whether ``actor`` may reassign leads at all (a manager in the store,
+    a supervisor in their team: ``lead_assign``)."""
+    return can(actor, "leads.assign") or can(actor, "leads.assign_team")
+
+
+def check_team_assignment(actor, lead: Lead, owner: User) -> None:
+    """A supervisor's reach (``leads.assign_team``): a lead of their team (or
+    their own) to a member of their team (or themselves). PermissionDenied
+    (403) beyond it; a manager's reach is the store (``check_owner``)."""
+    if can(actor, "leads.assign"):
+        return
+    require(actor, "leads.assign_team")
+    team = actor.team_id
+    current = lead.owner
+    in_team = current is not None and (current.pk == actor.pk or (team and current.team_id == team))
+    if not in_team:
+        raise PermissionDenied("a supervisor reassigns only their team's leads")
+    if owner.pk != actor.pk and (not team or owner.team_id != team):
+        raise ValidationError({"owner": _("%(name)s is not in your team.") % {"name": owner}})
+
+
 @transaction.atomic
 def lead_assign(*, actor, lead: Lead, owner: User, reason: str) -> Lead:
-    """A manager gives an open lead to a member of staff, with a reason."""
-    require(actor, "leads.assign")
+    """A manager gives an open lead to a member of staff, with a reason; a
+    supervisor a lead of their team to a member of their team (escalated
+    leads above all), with a reason too."""
+    if not may_assign(actor):
+        require(actor, "leads.assign")
     reason = _require_reason(reason)
     lead = lifecycle.locked_visible(actor, lead)
     if not lead.is_open:
         raise LeadStateError(_("Only an open lead can be assigned; activate it first."))
     check_owner(owner, store=lead.store, lead=lead)
+    check_team_assignment(actor, lead, owner)
     if lead.owner_id == owner.pk:
         raise LeadStateError(_("The lead already belongs to %(name)s.") % {"name": owner})
+    if lead.escalated_at is not None:
+        # A new owner starts afresh: the escalation was the old owner's.
+        lead.escalated_at = None
     return _give(lead, owner, actor=actor, reason=reason)
+
+
+def lead_hand_over(*, actor, lead: Lead, owner: User, reason: str) -> Lead:
+    """Mode two (seed 001, ``followups.models.HandoverMode``): a caller's
+    customer goes to the DCC agent who receives the first invited visit. The
+    follow-up service decides when (booking the visit, in its transaction,
+    the lead locked); this is the ownership move, with history and reason.
+    No capability: the booking is the caller's own act on their own lead."""
+    check_owner(owner, store=lead.store, lead=lead)
+    if owner.role != Role.AGENT:
+        raise ValidationError(
+            {"receiver": _("In mode two a caller's customer is received by a DCC agent.")}
+        )
+    if lead.owner_id == owner.pk:
+        return lead
+    previous = lead.owner_id
+    lead.owner = owner
+    lifecycle.save(lead, actor=actor, reason=reason)
+    audit.record(
+        "leads.lead.handed_over",
+        actor=actor,
+        target=lead,
+        previous=previous,
+        owner=owner.pk,
+        reason=reason,
+    )
+    return lead
+
+
+@transaction.atomic
+def lead_supervisor_note(*, actor, lead: Lead, note: str) -> Lead:
+    """A supervisor's (or manager's) note on a lead, for its owner: it shows
+    in the lead's timeline. Saves nothing on the lead."""
+    require(actor, "leads.supervise")
+    note = _require_reason(note, "note")
+    lifecycle.require_visible(actor, lead)
+    audit.record("leads.lead.supervisor_note", actor=actor, target=lead, note=note)
+    return lead
+
+
+@transaction.atomic
+def lead_clear_escalation(*, actor, lead: Lead, note: str = "") -> Lead:
+    """The supervisor dealt with an escalated lead (spoke to the agent, the
+    customer was reached otherwise): it leaves the escalated list."""
+    require(actor, "leads.supervise")
+    check_text(note=note)
+    lead = lifecycle.locked_visible(actor, lead)
+    if lead.escalated_at is None:
+        raise LeadStateError(_("This lead is not escalated."))
+    lead.escalated_at = None
+    note = (note or "").strip()
+    lifecycle.save(lead, actor=actor, reason=note or _("escalation cleared"))
+    audit.record("leads.lead.escalation_cleared", actor=actor, target=lead, note=note)
+    return lead
 
 
 @dataclass

@@ -25,6 +25,9 @@ EVENT_LABELS = {
     "leads.lead.created": gettext_lazy("Lead entered"),
     "leads.lead.assigned": gettext_lazy("Assigned"),
     "leads.lead.transferred": gettext_lazy("Transferred"),
+    "leads.lead.handed_over": gettext_lazy("Handed over at the first store visit"),
+    "leads.lead.supervisor_note": gettext_lazy("Supervisor's note"),
+    "leads.lead.escalation_cleared": gettext_lazy("Escalation cleared"),
     "leads.lead.defeated": gettext_lazy("Defeated"),
     "leads.lead.defeat_requested": gettext_lazy("Defeat requested"),
     "leads.lead.defeat_approved": gettext_lazy("Defeat approved"),
@@ -48,6 +51,9 @@ EVENT_ICONS = {
     "leads.lead.created": "plus-circle",
     "leads.lead.assigned": "person-check",
     "leads.lead.transferred": "arrow-left-right",
+    "leads.lead.handed_over": "arrow-right-circle",
+    "leads.lead.supervisor_note": "chat-left-text",
+    "leads.lead.escalation_cleared": "check2",
     "leads.lead.defeated": "x-circle",
     "leads.lead.defeat_requested": "hourglass-split",
     "leads.lead.defeat_approved": "x-circle",
@@ -81,6 +87,8 @@ _CLEARED = {"defeat_reason", "defeat_note", "defeated_at", "invalid_reason", "in
 EVENT_SAYS = {
     "leads.lead.assigned": {"owner"},
     "leads.lead.transferred": {"owner"} | _CLEARED,
+    "leads.lead.handed_over": {"owner"},
+    "leads.lead.escalation_cleared": {"escalated_at"},
     "leads.lead.activated": {"owner"} | _CLEARED,
     "leads.lead.defeated": {"defeat_reason", "defeat_note", "defeated_at"},
     "leads.lead.defeat_requested": {"defeat_reason", "defeat_note"},
@@ -92,7 +100,11 @@ EVENT_SAYS = {
 # moments apart: within this window, by the same person, they are one entry.
 SAME_STEP = timedelta(seconds=2)
 # Events that save nothing on the lead, so own no history row.
-EVENTS_WITHOUT_SAVE = {"leads.lead.duplicate_entry", "leads.customer.merged"}
+EVENTS_WITHOUT_SAVE = {
+    "leads.lead.duplicate_entry",
+    "leads.customer.merged",
+    "leads.lead.supervisor_note",
+}
 
 
 class _Names:

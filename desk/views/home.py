@@ -1,18 +1,25 @@
 """Each role's home page: the agent's call queue, the supervisor's and the
 manager's team health, the organisation for those who run it."""
 
+from datetime import timedelta
+
 from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from dcc import selectors as org
 from dcc.policy import can
 from dcc.roles import Role
+from dcc.timeutils import local_day_start
+from desk.actions import appointment_actions
 from desk.views.queue import queue_context
 from followups import selectors
+from followups.models import Appointment, AppointmentStatus
 
 HOME_TEMPLATES = {
     Role.AGENT: "desk/home_agent.html",
     Role.CALLER: "desk/home_agent.html",
-    Role.CONSULTANT: "desk/home_agent.html",
+    Role.CONSULTANT: "desk/home_consultant.html",
     Role.SUPERVISOR: "desk/home_supervisor.html",
     Role.MANAGER: "desk/home_manager.html",
     Role.ADMIN: "desk/home_admin.html",
@@ -30,12 +37,40 @@ def team_context(request) -> dict:
     }
 
 
+def arrivals_context(request) -> dict:
+    """A showroom consultant's home: the customers coming to them today and
+    tomorrow (the visits they receive), not a call queue."""
+    user = request.user
+    today = timezone.localdate()
+    start = local_day_start(today)
+    rows = list(
+        Appointment.objects.visible_to(user)
+        .filter(
+            receiver=user,
+            scheduled_at__gte=start,
+            scheduled_at__lt=local_day_start(today + timedelta(days=2)),
+        )
+        .exclude(status=AppointmentStatus.CANCELLED)
+        .select_related("lead__customer", "lead__intended_model", "agent")
+        .order_by("scheduled_at", "pk")
+    )
+    tomorrow = local_day_start(today + timedelta(days=1))
+    for appointment in rows:
+        appointment.forms = appointment_actions(appointment, user)
+    return {
+        "arrival_days": [
+            (_("Today"), "today", [a for a in rows if a.scheduled_at < tomorrow]),
+            (_("Tomorrow"), "tomorrow", [a for a in rows if a.scheduled_at >= tomorrow]),
+        ],
+    }
+
+
 # What each role's home page shows beyond the organisation: the agent's call
 # queue, the team's queue health for supervisors and managers.
 HOME_CONTEXT = {
     Role.AGENT: queue_context,
     Role.CALLER: queue_context,
-    Role.CONSULTANT: queue_context,
+    Role.CONSULTANT: arrivals_context,
     Role.SUPERVISOR: team_context,
     Role.MANAGER: team_context,
 }

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponseNotAllowed
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
@@ -32,6 +33,7 @@ from leads.forms import (
     ActivateForm,
     ApproveDefeatForm,
     AssignForm,
+    ClearEscalationForm,
     DealForm,
     DefeatForm,
     InvalidateForm,
@@ -39,9 +41,10 @@ from leads.forms import (
     LevelForm,
     MergeForm,
     RejectDefeatForm,
+    SupervisorNoteForm,
     add_service_errors,
 )
-from leads.lifecycle import LeadStateError
+from leads.lifecycle import LeadStateError, may_work
 from leads.models import Lead, Status
 
 
@@ -49,6 +52,19 @@ def _defeat_done(lead: Lead) -> str:
     if lead.status == Status.DEFEAT_PENDING:
         return _("Defeat request sent to the manager for approval.")
     return _("Lead marked as defeated.")
+
+
+def booked_message(appointment) -> str:
+    """What a booking says; it warns when the receiver gets no SMS."""
+    receiver = appointment.receiver
+    text = _("Store visit booked; the SMS are on their way.")
+    if receiver is not None and not receiver.mobile:
+        text += " " + _(
+            "%(name)s has no mobile number: they get no booking SMS. Tell them yourself."
+        ) % {"name": receiver.display_name}
+    if appointment.lead.owner_id == getattr(receiver, "pk", None) != appointment.agent_id:
+        text += " " + _("The lead now belongs to %(name)s.") % {"name": receiver.display_name}
+    return text
 
 
 ACTIONS: dict[str, Action] = {
@@ -73,7 +89,7 @@ ACTIONS: dict[str, Action] = {
             receiver=data["receiver"],
             note=data["note"],
         ),
-        lambda appointment: _("Store visit booked; the SMS are on their way."),
+        lambda appointment: booked_message(appointment),
         label=gettext_lazy("Book visit"),
         button=gettext_lazy("Book visit"),
         style="success",
@@ -155,7 +171,31 @@ ACTIONS: dict[str, Action] = {
         button=gettext_lazy("Assign"),
         style="primary",
         icon="person-check",
-        capability="leads.assign",
+        # A manager in the store, a supervisor in their team: the service decides.
+    ),
+    "note": Action(
+        SupervisorNoteForm,
+        lambda actor, lead, data: services.lead_supervisor_note(
+            actor=actor, lead=lead, note=data["note"]
+        ),
+        lambda lead: _("Note added to the lead's history."),
+        label=gettext_lazy("Note"),
+        button=gettext_lazy("Add note"),
+        style="primary",
+        icon="chat-left-text",
+        capability="leads.supervise",
+    ),
+    "clear-escalation": Action(
+        ClearEscalationForm,
+        lambda actor, lead, data: services.lead_clear_escalation(
+            actor=actor, lead=lead, note=data["note"]
+        ),
+        lambda lead: _("Escalation cleared."),
+        label=gettext_lazy("Clear escalation"),
+        button=gettext_lazy("Clear escalation"),
+        style="outline-secondary",
+        icon="check2",
+        capability="leads.supervise",
     ),
     "activate": Action(
         ActivateForm,
@@ -208,7 +248,10 @@ ACTIONS: dict[str, Action] = {
 
 def _actions_for(lead: Lead, user) -> list[str]:
     """Which forms the page offers. Only a convenience: the services decide
-    (a refused action comes back as a message)."""
+    (a refused action comes back as a message). A visit's receiver who may
+    not work the lead reads it and acts on the visit only."""
+    if not may_work(user, lead):
+        return []
     shown = ["edit"]
     if lead.is_open:
         shown[:0] = ["level"]
@@ -218,9 +261,13 @@ def _actions_for(lead: Lead, user) -> list[str]:
             shown += ["defeat", "invalidate"]
     if lead.is_open or lead.status == Status.DELIVERED:
         shown.append("deal")
+    if services.may_assign(user) and lead.is_open and lead.status != Status.DEFEAT_PENDING:
+        shown.append("assign")
+    if can(user, "leads.supervise") and lead.is_open:
+        shown.append("note")
+        if lead.escalated_at is not None:
+            shown.append("clear-escalation")
     if can(user, "leads.assign"):
-        if lead.is_open and lead.status != Status.DEFEAT_PENDING:
-            shown.append("assign")
         if lead.status == Status.DEFEAT_PENDING:
             shown += ["approve-defeat", "reject-defeat"]
         if lead.status in (Status.DEFEATED, Status.INVALID):
@@ -254,6 +301,8 @@ def _detail_context(request, lead: Lead, *, bound=None, active: str | None = Non
         first_error = next((name for name in bound.errors if name in bound.fields), None)
         if first_error:
             bound.fields[first_error].widget.attrs["autofocus"] = True
+    if active is None:
+        active = request.GET.get("action")
     if active not in forms:
         active = slugs[0] if slugs else None
     return {
@@ -265,6 +314,10 @@ def _detail_context(request, lead: Lead, *, bound=None, active: str | None = Non
         ),
         "actions": [{"slug": slug, "form": forms[slug], "spec": ACTIONS[slug]} for slug in slugs],
         "appointments": _appointments_of(lead, user),
+        "receiving_only": not slugs,
+        "defeat_rejection": selectors.last_defeat_rejection(lead)
+        if lead.status != Status.DEFEAT_PENDING
+        else None,
         "active_action": active,
         "now": timezone.now(),
         "partial": is_partial(request),
@@ -323,6 +376,13 @@ def lead_action(request, pk, action):
             messages.success(request, spec.done(result))
     else:
         failed = form
+    if failed is None and not Lead.objects.visible_to(request.user).filter(pk=pk).exists():
+        # Handed on (mode two, a reassignment): the lead left the actor's scope.
+        if is_partial(request):
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = reverse("desk:home")
+            return response
+        return redirect("desk:home")
     if failed is None and not is_partial(request):
         return redirect("desk:lead", pk=lead.pk)
     lead = _detail_lead(request.user, pk)

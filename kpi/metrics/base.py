@@ -21,6 +21,10 @@ SCOPE_KINDS = ("agent", "team", "store", "group")
 # How each base table reaches an agent, a team and a store (``Scope.q``).
 LEAD_PATHS = {"agent": "owner", "team": "owner__team", "store": "store"}
 STAFF_PATHS = {"agent": "agent", "team": "agent__team", "store": "store"}
+# An arrived visit, for the lead's owner when the customer came (``Appointment
+# .visit_owner``): in mode two the receiving DCC agent, while the invitation
+# stays with who booked it (``STAFF_PATHS``: the appointment's ``agent``).
+VISIT_PATHS = {"agent": "visit_owner", "team": "visit_owner__team", "store": "store"}
 VISIT_LEAD_PATHS = {"agent": "lead__owner", "team": "lead__owner__team", "store": "store"}
 TARGET_PATHS = {"agent": "member", "team": "member__team", "store": "store"}
 MEETING_PATHS = {"agent": "attendees", "team": "team", "store": "store"}

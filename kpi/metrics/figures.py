@@ -18,6 +18,7 @@ from kpi.metrics.base import (
     STAFF_PATHS,
     TEAM_PATHS,
     VISIT_LEAD_PATHS,
+    VISIT_PATHS,
     Metric,
     Period,
     Scope,
@@ -87,8 +88,13 @@ def lead_counts(period: Period) -> dict:
 
 
 def visit_counts_for_agent(period: Period, where: Q | None = None) -> dict:
-    """Per arrived visit, for the agent who booked (or recorded) it."""
+    """Per arrived visit, for the owner at the visit (``VISIT_PATHS``)."""
     return {c.name: c.aggregate(period, where) for c in counted_with("visits")}
+
+
+def invitation_counts(period: Period, where: Q | None = None) -> dict:
+    """Per arrived visit, for the agent who booked it (``STAFF_PATHS``)."""
+    return {c.name: c.aggregate(period, where) for c in counted_with("invitations")}
 
 
 def visit_counts_for_owner(where: Q | None = None) -> dict:
@@ -167,13 +173,18 @@ def _lead_figures(scope: Scope, period: Period) -> dict[str, int]:
 
 
 def _visit_figures(scope: Scope, period: Period) -> dict[str, int]:
-    """One pass over the period's arrived visits: per visit for the agent
-    who booked it, per lead for the lead's owner."""
-    by_agent, by_owner = scope.q(STAFF_PATHS), scope.q(VISIT_LEAD_PATHS)
+    """One pass over the period's arrived visits: per visit for the owner at
+    the visit, the invitation for who booked it, per lead for its owner."""
+    by_host, by_booker = scope.q(VISIT_PATHS), scope.q(STAFF_PATHS)
+    by_owner = scope.q(VISIT_LEAD_PATHS)
     return (
         Appointment.objects.filter(arrived_q(period))
-        .filter(by_agent | by_owner)
-        .aggregate(**visit_counts_for_agent(period, by_agent), **visit_counts_for_owner(by_owner))
+        .filter(by_host | by_booker | by_owner)
+        .aggregate(
+            **visit_counts_for_agent(period, by_host),
+            **invitation_counts(period, by_booker),
+            **visit_counts_for_owner(by_owner),
+        )
     )
 
 

@@ -16,6 +16,7 @@ from kpi.metrics.base import (
     MEETING_PATHS,
     STAFF_PATHS,
     TARGET_PATHS,
+    VISIT_PATHS,
     Period,
     Scope,
 )
@@ -177,6 +178,12 @@ def followups(scope: Scope):
 
 
 def visits(scope: Scope, period: Period):
+    """Arrived visits, for the owner at the visit (``VISIT_PATHS``)."""
+    return Appointment.objects.filter(scope.q(VISIT_PATHS)).filter(arrived_q(period))
+
+
+def invitations(scope: Scope, period: Period):
+    """Arrived visits, for who booked them: the invitation's credit."""
     return Appointment.objects.filter(scope.q(STAFF_PATHS)).filter(arrived_q(period))
 
 

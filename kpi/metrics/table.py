@@ -103,10 +103,19 @@ COUNTS: dict[str, Count] = {
         Count("converted", "leads", "leads", _leads, sets.converted_q),
         # First phone follow-ups, for who made them.
         Count("first_calls", "first_calls", "followups", _followups, sets.first_call_q, sql=None),
-        # Arrived visits: per visit for who booked it; per lead for its owner.
+        # Arrived visits: per visit for the lead's owner when the customer
+        # came (visits, test drives); the first invited visit for who booked
+        # it (the invitation: mode two's caller keeps it, the receiving
+        # agent gets the visit); per lead for its owner (first, second).
         Count("visits", "visits", "visits", sets.visits),
         Count("test_drives", "visits", "visits", sets.visits, _always(Q(test_drive=True))),
-        Count("first_invited", "visits", "visits", sets.visits, _always(sets.first_invited_q())),
+        Count(
+            "first_invited",
+            "invitations",
+            "visits",
+            sets.invitations,
+            _always(sets.first_invited_q()),
+        ),
         Count(
             "first_visits", "visits", "leads", _leads, lambda p: sets.visit_number_q(1, p), sql=None
         ),

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 HOME_TITLES = {
     "alice": "我的工作台",
     "carol": "我的工作台",
-    "connie": "我的工作台",
+    "connie": "今明两天到店的客户",
     "sue": "我的团队",
     "mike": "门店概况",
     "root": "系统",

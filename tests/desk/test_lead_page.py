@@ -244,11 +244,19 @@ def test_assign_needs_a_reason_and_shows_it_in_history(web, alice, bob, mike, ma
     assert "alice 休假" in web(bob).get(detail(lead)).content.decode()
 
 
-def test_supervisor_sees_the_team_lead_but_cannot_assign(web, sue, alice, bob, make_lead):
+def test_supervisor_assigns_within_the_team_only(web, sue, alice, bob, carol, make_lead):
     lead = make_lead(alice)
     assert web(sue).get(detail(lead)).status_code == 200
+    # carol is in another team: refused on the form, the lead stays alice's.
+    response = web(sue).post(
+        action(lead, "assign"), {"assign-owner": carol.pk, "assign-reason": "x"}
+    )
+    lead.refresh_from_db()
+    assert lead.owner == alice
     response = web(sue).post(action(lead, "assign"), {"assign-owner": bob.pk, "assign-reason": "x"})
-    assert response.status_code == 403
+    assert response.status_code == 302
+    lead.refresh_from_db()
+    assert lead.owner == bob
 
 
 def test_activate_a_defeated_lead(web, alice, bob, mike, make_lead, price_reason):

@@ -567,7 +567,10 @@ def test_the_receiving_consultant_sees_and_records_the_visit(api, alice, connie,
     response = client.post(f"{APPOINTMENTS}{appointment_id}/arrive/", {"test_drive": True})
     assert response.status_code == 200, response.content
     assert response.json()["lead_status"] == "visited"
-    assert client.get(lead_url(lead)).status_code == 404  # the visit, not the lead
+    # The receiver reads the lead (the visit arrived today), never works it.
+    assert client.get(lead_url(lead)).status_code == 200
+    lead.refresh_from_db()
+    assert lead.owner == alice
 
 
 def test_supervisor_and_manager_act_on_the_teams_appointments(api, sue, mike, booked):

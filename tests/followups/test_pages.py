@@ -134,10 +134,22 @@ def test_breach_list_badge_and_acknowledge(web, sue, mary, breach):
     html = client.get(reverse("followups:breaches")).content.decode()
     assert html.count('data-testid="breach-row"') == 1
     assert 'data-testid="nav-badge"' in html
+    # Acknowledging takes a note: without one the breach stays open.
     response = client.post(reverse("followups:breach-acknowledge", args=[breach.pk]), **HX)
+    assert 'data-testid="acknowledged"' not in response.content.decode()
+    assert "invalid-feedback" in response.content.decode()
+    breach.refresh_from_db()
+    assert breach.acknowledged_at is None
+    response = client.post(
+        reverse("followups:breach-acknowledge", args=[breach.pk]),
+        {"note": "spoke to the agent"},
+        **HX,
+    )
     assert 'data-testid="acknowledged"' in response.content.decode()
+    assert "spoke to the agent" in response.content.decode()
     breach.refresh_from_db()
     assert breach.acknowledged_by == sue
+    assert breach.acknowledge_note == "spoke to the agent"
     html = client.get(reverse("followups:breaches")).content.decode()
     assert 'data-testid="breach-row"' not in html
     assert 'data-testid="nav-badge"' not in html
@@ -204,6 +216,7 @@ def test_manager_sets_the_store_rules(web, mike, alice, mary, store_a, make_lead
         "answer_within_seconds": 15,
         "verify_window_minutes": 30,
         "sms_signature": "上汽通用别克",
+        "handover_mode": "keep",
         "reason": "厂家新规",
     }
     response = client.post(reverse("followups:settings"), data)

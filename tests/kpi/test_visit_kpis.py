@@ -80,12 +80,14 @@ def test_test_drive_rate(scenario, store_a, team_a1, alice, bob, carol, mike):
     # October visits: V1a(TD) V2a V2b(TD) V3a V3b V4b V6a(TD) = 7, 3 with a test
     # drive → 42.857… = 42.86 %. V4a is September's, V5a November's.
     assert figure(store, "test_drive_rate") == (3, 7, Decimal("42.86"))
-    # By who booked (walk-ins: who recorded them): alice V1a V2a V3b V4b, 1 TD → 25 %.
-    assert figure(Scope("agent", alice.pk), "test_drive_rate") == (1, 4, Decimal("25.00"))
+    # For the lead's owner at the visit (who booked keeps the invitation
+    # only; a walk-in the manager recorded is the owner's visit too): alice
+    # V1a V2a V2b V3a V3b V4b, 2 TD → 33.33 %; mike recorded but owns none.
+    assert figure(Scope("agent", alice.pk), "test_drive_rate") == (2, 6, Decimal("33.33"))
     assert figure(Scope("agent", bob.pk), "test_drive_rate") == (1, 1, Decimal("100.00"))
-    assert figure(Scope("agent", mike.pk), "test_drive_rate") == (1, 2, Decimal("50.00"))
-    # Team A1: alice + bob = 2 / 5 = 40 %. carol had no visit: no base, no rate.
-    assert figure(Scope("team", team_a1.pk), "test_drive_rate") == (2, 5, Decimal("40.00"))
+    assert figure(Scope("agent", mike.pk), "test_drive_rate") == (0, 0, None)
+    # Team A1: alice + bob = 3 / 7. carol had no visit: no base, no rate.
+    assert figure(Scope("team", team_a1.pk), "test_drive_rate") == (3, 7, Decimal("42.86"))
     assert figure(Scope("agent", carol.pk), "test_drive_rate") == (0, 0, None)
     expected = {v[k].pk for k in ("V1a", "V2a", "V2b", "V3a", "V3b", "V4b", "V6a")}
     assert rows(store, "test_drive_rate", "denominator") == expected

@@ -35,7 +35,8 @@ class NavMenu:
 
 NAV = [
     NavItem(_("Home"), "desk:home", "house"),
-    NavItem(_("Leads"), "leads:list", "person-lines-fill"),
+    # The badge: defeat requests waiting for the manager's approval.
+    NavItem(_("Leads"), "leads:list", "person-lines-fill", badge="defeat_pending"),
     NavItem(_("Visits"), "desk:appointments", "calendar-check"),
     NavItem(_("Calls"), "telephony:calls", "telephone"),
     NavItem(

@@ -1,6 +1,6 @@
 """The lead filters, shared by the list page and ``GET /api/v1/leads/``
 (API.md: status, source, channel, owner, level, store, received_after,
-received_before, q)."""
+received_before, q, rule)."""
 
 import re
 
@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from dcc.api_fields import IsoDateTimeFilter
 from dcc.models import Store, User
-from leads.models import Channel, Lead, Level, Source, Status
+from leads.models import Channel, Lead, LeadRules, Level, Source, Status
 
 _DIGITS = re.compile(r"\D")
 _NUMBERISH = re.compile(r"^[\d\s+()\-]*\d[\d\s+()\-]*$")
@@ -53,10 +53,42 @@ class LeadFilter(django_filters.FilterSet):
         field_name="received_at", lookup_expr="lt", label=_("received before")
     )
     q = django_filters.CharFilter(method="search", label=_("name or phone"))
+    # The working rules of the queue and team health (LeadRules), so that a
+    # team-health number links to the leads it counts.
+    rule = django_filters.ChoiceFilter(
+        choices=[
+            ("open", _("open")),
+            ("new", _("not yet contacted")),
+            ("overdue", _("overdue")),
+            ("due_today", _("due today")),
+            ("escalated", _("escalated")),
+        ],
+        method="by_rule",
+        label=_("working rule"),
+    )
 
     class Meta:
         model = Lead
         fields = []
+
+    def by_rule(self, queryset, name, value):
+        """Open leads meeting one working rule, as the team health counts them
+        (today: the local day)."""
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from dcc.timeutils import local_day_start
+
+        today = local_day_start(timezone.localdate())
+        rules = {
+            "open": Q(),
+            "new": LeadRules.not_yet_contacted(),
+            "overdue": LeadRules.overdue(today),
+            "due_today": LeadRules.due_between(today, today + timedelta(days=1)),
+            "escalated": LeadRules.escalated(),
+        }
+        return queryset.open().filter(rules[value])
 
     def search(self, queryset, name, value):
         """Digits search the number (any part: 138, 5678, 138 1234); anything

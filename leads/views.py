@@ -54,7 +54,7 @@ PAGE_SIZE = 25
 def _filter_bar(lead_filter: LeadFilter, user) -> list[dict]:
     """The drop-downs of the filter bar, each one value or "all"."""
     form = lead_filter.form
-    names = ["source", "channel", "status", "level"]
+    names = ["source", "channel", "status", "level", "rule"]
     if scope_level(user) is not ScopeLevel.OWN:
         names.append("owner")  # an agent's list holds only their own leads
     if user.sees_all_stores:

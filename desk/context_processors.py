@@ -9,7 +9,8 @@ from leads.models import Lead, Status
 def _badges(user) -> dict:
     """Counts the layout shows next to navigation entries: open deadline
     breaches (DESIGN §2: notified to supervisor and manager), SMS that
-    need a person and defeat requests waiting for approval. One COUNT each, for those who may see them."""
+    need a person and defeat requests waiting for approval. One COUNT
+    each, for those who may see them."""
     badges = {}
     if can(user, "leads.assign"):  # who approves defeats (leads.services)
         badges["defeat_pending"] = (

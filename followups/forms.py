@@ -50,7 +50,8 @@ class ReceiverChoiceField(StaffChoiceField):
     def label_from_instance(self, obj):
         label = super().label_from_instance(obj)
         if not obj.mobile:
-            label = f"{label} ⚠ {_('no mobile: gets no SMS')}"
+            warning = _("no mobile: gets no SMS")
+            label = f"{label} ⚠ {warning}"
         return label
 
 

@@ -140,6 +140,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # A supervisor reassigns within their own team only (leads owned by a
     # member, to a member: leads.services.lead_assign), with a reason.
     "leads.assign_team": frozenset({S}),
+    # Who may reassign at all (the gate of pages and API): the two above.
+    "leads.reassign": frozenset({S, M, AD}),
     # Escalated leads: a note for the agent, and clearing the escalation.
     "leads.supervise": frozenset({S, M, AD}),
     "leads.import": frozenset({S, M, AD}),

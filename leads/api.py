@@ -102,7 +102,9 @@ class LeadViewSet(
     lookup_value_regex = r"\d+"
     capabilities = {
         "create": "leads.create",
-        "assign": "leads.assign",
+        # A manager in the store, a supervisor in their team (the service
+        # narrows: leads.services.lead_assign).
+        "assign": "leads.reassign",
         "activate": "leads.assign",
         "defeat_approve": "leads.assign",
         "defeat_reject": "leads.assign",

@@ -340,7 +340,7 @@ def _give(lead: Lead, owner: User, *, actor, reason: str, **data) -> Lead:
 def may_assign(actor) -> bool:
     """Whether ``actor`` may reassign leads at all (a manager in the store,
     a supervisor in their team: ``lead_assign``)."""
-    return can(actor, "leads.assign") or can(actor, "leads.assign_team")
+    return can(actor, "leads.reassign")
 
 
 def check_team_assignment(actor, lead: Lead, owner: User) -> None:

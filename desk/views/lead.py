@@ -171,7 +171,8 @@ ACTIONS: dict[str, Action] = {
         button=gettext_lazy("Assign"),
         style="primary",
         icon="person-check",
-        # A manager in the store, a supervisor in their team: the service decides.
+        # A manager in the store, a supervisor in their team: the service narrows.
+        capability="leads.reassign",
     ),
     "note": Action(
         SupervisorNoteForm,

@@ -287,3 +287,36 @@ def test_defeat_awaiting_approval_badge_and_rejection(
     html = web(alice).get(page).content.decode()
     assert 'data-testid="defeat-rejected"' in html
     assert "再跟一次" in html
+
+
+# ---------------------------------------------------------------- the API
+
+
+def test_api_mode_two_booking_names_a_dcc_agent(api, mode_two, carol, alice, connie, make_lead):
+    lead = make_lead(carol)
+    url = f"{LEADS}{lead.pk}/appointments/"
+    when = soon().isoformat()
+    refused = api(carol).post(url, {"scheduled_at": when, "receiver": connie.pk}, format="json")
+    assert refused.status_code == 400
+    assert "receiver" in refused.json()
+    booked = api(carol).post(url, {"scheduled_at": when, "receiver": alice.pk}, format="json")
+    assert booked.status_code == 201, booked.content
+    lead.refresh_from_db()
+    assert lead.owner == alice
+
+
+def test_api_a_supervisor_assigns_in_the_team_only(api, sue, alice, bob, carol, make_lead):
+    lead = make_lead(alice)
+    url = f"{LEADS}{lead.pk}/assign/"
+    outside = api(sue).post(url, {"owner": carol.pk, "reason": "x"}, format="json")
+    assert outside.status_code == 400
+    inside = api(sue).post(url, {"owner": bob.pk, "reason": "x"}, format="json")
+    assert inside.status_code == 200, inside.content
+    theirs = make_lead(carol)
+    response = api(sue).post(
+        f"{LEADS}{theirs.pk}/assign/", {"owner": alice.pk, "reason": "x"}, format="json"
+    )
+    assert response.status_code == 404
+    assert (
+        api(alice).post(url, {"owner": alice.pk, "reason": "x"}, format="json").status_code == 403
+    )

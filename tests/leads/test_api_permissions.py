@@ -95,7 +95,9 @@ DETAIL_MATRIX = [
     ("alice", "post", "defeat/reject/", "alice", 403),
     ("carol", "post", "assign/", "carol", 403),
     ("connie", "post", "assign/", "connie", 403),
-    ("sue", "post", "assign/", "alice", 403),
+    # A supervisor reassigns within their team (alice's lead to bob, both sue's).
+    ("sue", "post", "assign/", "alice", 200),
+    ("sue", "post", "assign/", "dave", 404),
     ("sue", "post", "activate/", "alice", 403),
     ("sue", "post", "defeat/approve/", "alice", 403),
     # anonymous

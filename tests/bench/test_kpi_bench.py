@@ -519,6 +519,10 @@ class Volume:
             "lead_id": "v.lead_id",
             "agent_id": "v.agent_id",
             "created_by_id": "v.agent_id",
+            # The owner at the visit (the visit's KPI credit): the lead's owner.
+            "visit_owner_id": (
+                f"CASE WHEN v.arrives AND v.scheduled_at <= {now} THEN v.agent_id END"
+            ),
             "purpose": "'test_drive'",
             "scheduled_at": "v.scheduled_at",
             "status": (

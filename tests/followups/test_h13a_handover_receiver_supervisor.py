@@ -320,3 +320,46 @@ def test_api_a_supervisor_assigns_in_the_team_only(api, sue, alice, bob, carol, 
     assert (
         api(alice).post(url, {"owner": alice.pk, "reason": "x"}, format="json").status_code == 403
     )
+
+
+def test_the_scorecards_follow_the_split(mode_two, store_a, carol, alice, make_lead, envision):
+    from kpi import scorecard as cards
+    from kpi.models import ScorecardItem, ScorecardRole
+
+    for metric in ("invite_to_store_rate", "test_drive_rate", "deals"):
+        ScorecardItem.objects.create(
+            store=store_a, role=ScorecardRole.AGENT, metric=metric, weight=10, target=1
+        )
+    lead = make_lead(carol)
+    services.followup_log(actor=carol, lead=lead, channel="call", result="reached")
+    appointment = services.appointment_book(
+        actor=carol, lead=lead, scheduled_at=soon(), receiver=alice
+    )
+    services.appointment_arrive(actor=alice, appointment=appointment, test_drive=True)
+    lead_services.deal_record(
+        actor=alice, lead=lead, vehicle_model=envision, stage="order", deal_at=timezone.now()
+    )
+    today = timezone.localdate()
+    period = Period(today, today)
+
+    def actuals(user):
+        card = cards.scorecard(Scope("agent", user.pk), period, store=store_a)
+        return {r.item.metric: r.actual for r in card.items}
+
+    caller, agent = actuals(carol), actuals(alice)
+    assert caller["invite_to_store_rate"] == 100  # 1 invited visit / 1 first call
+    assert caller["test_drive_rate"] is None
+    assert caller["deals"] == 0
+    assert agent["invite_to_store_rate"] is None  # no first call of her own
+    assert agent["test_drive_rate"] == 100
+    assert agent["deals"] == 1
+
+
+def test_a_consultants_visits_page_links_open_the_lead(web, alice, connie, make_lead):
+    lead = make_lead(alice)
+    services.appointment_book(actor=alice, lead=lead, scheduled_at=soon(1), receiver=connie)
+    client = web(connie)
+    html = client.get(reverse("desk:appointments"), {"view": "tomorrow"}).content.decode()
+    link = reverse("desk:lead", args=[lead.pk])
+    assert link in html
+    assert client.get(link).status_code == 200

@@ -281,9 +281,10 @@ class LeadQuerySet(ScopedQuerySet):
 
     def visible_to(self, user):
         """The policy's rows, and the leads whose store visit ``user``
-        receives (a showroom consultant, or a DCC agent) while that visit is
-        booked or confirmed, or arrived today: to read the lead and act on the
-        visit, never owning it (``workable_by`` leaves them out)."""
+        receives (a showroom consultant, or a DCC agent) or booked (mode
+        two's caller, who handed the lead over) while that visit is booked or
+        confirmed, or arrived today: to read the lead and act on the visit,
+        never owning it (``workable_by`` leaves them out)."""
         level = scope_level(user)
         if level is None or level is ScopeLevel.ALL:
             return super().visible_to(user)
@@ -295,9 +296,10 @@ class LeadQuerySet(ScopedQuerySet):
         return super().visible_to(user)
 
     def received_q(self, user) -> Q:
-        """The leads of the visits ``user`` receives now (see ``visible_to``)."""
+        """The leads of the visits ``user`` receives or booked, now (see
+        ``visible_to``)."""
         today = local_day_start(timezone.localdate())
-        visits = Q(appointments__receiver=user) & (
+        visits = (Q(appointments__receiver=user) | Q(appointments__agent=user)) & (
             Q(appointments__status__in=_RECEIVER_PENDING)
             | Q(appointments__status=_RECEIVER_ARRIVED, appointments__arrived_at__gte=today)
         )

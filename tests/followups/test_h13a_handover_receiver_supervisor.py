@@ -57,8 +57,10 @@ def test_mode_two_booking_hands_the_callers_lead_to_the_receiving_agent(
     assert event.data["previous"] == carol.pk
     assert event.data["owner"] == alice.pk
     assert lead.history.first().history_change_reason  # the reason is in the history
-    # The caller no longer works the lead; the agent does.
-    assert not Lead.objects.visible_to(carol).filter(pk=lead.pk).exists()
+    # The caller no longer works the lead (reads it while the visit is on);
+    # the agent does.
+    assert Lead.objects.visible_to(carol).filter(pk=lead.pk).exists()
+    assert not Lead.objects.workable_by(carol).filter(pk=lead.pk).exists()
     assert Lead.objects.workable_by(alice).filter(pk=lead.pk).exists()
 
 

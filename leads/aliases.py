@@ -68,7 +68,6 @@ HEADER_ALIASES: dict[str, str] = {
     "channel": LeadField.CHANNEL,
     # source (the DCC's four sources: web, manufacturer, …)
     "来源": LeadField.SOURCE,
-    "线索类型": LeadField.SOURCE,
     "source": LeadField.SOURCE,
     # received at
     "留资时间": LeadField.RECEIVED_AT,
@@ -110,6 +109,8 @@ HEADER_ALIASES: dict[str, str] = {
     "线索编号": LeadField.KEEP_IN_NOTE,
     # what no agent needs
     "序号": LeadField.IGNORE,
+    "经销商代码": LeadField.IGNORE,
+    "线索状态": LeadField.IGNORE,
     "广告主id": LeadField.IGNORE,
     "广告id": LeadField.IGNORE,
     "计划id": LeadField.IGNORE,

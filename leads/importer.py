@@ -324,7 +324,9 @@ def save_profile(
             "created_by": actor,
         },
     )
-    audit.record("leads.import.profile_saved", actor=actor, target=profile, store=store, name=name)
+    audit.record(
+        "leads.import.profile_saved", actor=actor, target=profile, store=store, profile_name=name
+    )
     return profile
 
 
@@ -682,7 +684,7 @@ def error_workbook(record: LeadImport) -> bytes:
 
 _DATE_YMD = re.compile(
     r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
-    r"(?:\s*[T\s]\s*(\d{1,2})\s*[:：时点]\s*(\d{1,2})\s*(?:[:：分]\s*(\d{1,2})(?:\.\d+)?\s*秒?|分)?)?$"
+    r"(?:\s*[T\s]?\s*(\d{1,2})\s*[:：时点]\s*(\d{1,2})\s*(?:[:：分]\s*(\d{1,2})(?:\.\d+)?\s*秒?|分)?)?$"
 )
 _DATE_XY = re.compile(
     r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})"

@@ -17,6 +17,8 @@ import difflib
 import re
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 from leads.models import Channel, HeaderAlias, LeadField, ValueAlias, ValueKind, VehicleModel
 
 # The usual headers of OEM DMS/CRM clue exports, car portals and ad
@@ -204,3 +206,14 @@ def resolve(kind: str, text: str):
     """One channel or vehicle model by code, name or alias; ``Unknown`` if none."""
     resolver = Resolver()
     return resolver.channel(text) if kind == ValueKind.CHANNEL else resolver.model(text)
+
+
+def unknown_message(unknown: Unknown, what: str) -> str:
+    """“Unknown channel “汽车之家网”: did you mean “汽车之家”?”"""
+    if unknown.closest:
+        return _("Unknown %(what)s “%(value)s”: did you mean “%(closest)s”?") % {
+            "what": what,
+            "value": unknown.value,
+            "closest": unknown.closest,
+        }
+    return _("Unknown %(what)s “%(value)s”.") % {"what": what, "value": unknown.value}

@@ -63,7 +63,7 @@ from dcc.policy import SELF_OWNING_ROLES, can, require
 from dcc.timeutils import in_range, range_message, validate_event_time
 from dcc.validators import check_text
 from leads import events, phones
-from leads.aliases import Resolver, Unknown, header_aliases, normalize_header
+from leads.aliases import Resolver, Unknown, header_aliases, normalize_header, unknown_message
 from leads.import_files import SHEET_TITLE as SHEET_TITLE
 from leads.import_files import ImportFileError, read_bytes, read_table
 from leads.models import (
@@ -1255,16 +1255,6 @@ class _Importer:
                 )
             )
         AuditEvent.objects.bulk_create(refused, batch_size=BATCH_SIZE)
-
-
-def unknown_message(unknown: Unknown, what: str) -> str:
-    if unknown.closest:
-        return _("Unknown %(what)s “%(value)s”: did you mean “%(closest)s”?") % {
-            "what": what,
-            "value": unknown.value,
-            "closest": unknown.closest,
-        }
-    return _("Unknown %(what)s “%(value)s”.") % {"what": what, "value": unknown.value}
 
 
 def _cell_text(value) -> str:

@@ -608,3 +608,20 @@ def test_mapping_step_insists_on_the_required_fields(mike, web):
     assert not Lead.objects.exists()
     response = client.post(map_url, {"column-0": "name", "column-1": "phone"})
     assert response.context["result"].created == 1
+
+
+# ---------------------------------------------------------------- the same aliases over the API
+
+
+def test_the_lead_api_reads_channel_aliases_too(mike, api):
+    client = api(mike)
+    payload = {"name": "张伟", "phone": "13812345678", "source": "web", "channel": "易车"}
+
+    response = client.post("/api/v1/leads/", payload, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert Lead.objects.get().channel.code == "bitauto"
+    payload |= {"phone": "13912345678", "channel": "汽车之家网"}
+    response = client.post("/api/v1/leads/", payload, format="json")
+    assert response.status_code == 400
+    assert "汽车之家" in response.json()["channel"][0]

@@ -45,7 +45,7 @@ from datetime import date, datetime, timedelta
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -534,10 +534,14 @@ def _report_progress(import_id: int, percent: int) -> None:
     try:
         side.set_autocommit(True)
         with side.cursor() as cursor:
+            # Never wait on the import's own locks: a report skipped is harmless.
+            cursor.execute("SET lock_timeout = 1000")
             cursor.execute(
                 f"UPDATE {LeadImport._meta.db_table} SET percent = %s WHERE id = %s",  # noqa: S608
                 [percent, import_id],
             )
+    except DatabaseError:
+        logger.info("lead import %s: progress %s%% not reported", import_id, percent)
     finally:
         side.close()
 
@@ -1055,7 +1059,10 @@ class _Importer:
         record.day_first = day_first
         record.partial = partial
         record.status = ImportStatus.DONE
-        record.save()
+        if record.pk is None:
+            # The leads point at it. A queued import's row exists already and
+            # is written only at the end: progress reports update it meanwhile.
+            record.save()
         if not result.rejected:
             total = max(1, len(fresh))
             for start in range(0, len(fresh), CREATE_CHUNK):

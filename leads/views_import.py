@@ -74,7 +74,7 @@ def lead_import(request):
                     # The mapping step: the file waits on the server.
                     record.file.save("upload.bin", ContentFile(data), save=False)
                     record.save()
-                    return redirect("leads:import-map", pk=record.pk)
+                    return _go(request, reverse("leads:import-map", args=[record.pk]))
                 if len(data) > importer.BACKGROUND_BYTES:
                     record = importer.start_import(
                         actor=user,
@@ -116,7 +116,11 @@ def _render_result(request, form, result):
 
 
 def _to_progress(request, record):
-    url = reverse("leads:import-detail", args=[record.pk])
+    return _go(request, reverse("leads:import-detail", args=[record.pk]))
+
+
+def _go(request, url):
+    """A redirect; for htmx, a whole-page one (not swapped into the panel)."""
     if request.htmx:
         response = HttpResponse(status=204)
         response["HX-Redirect"] = url

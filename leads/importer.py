@@ -80,6 +80,7 @@ from leads.models import (
     Status,
     VehicleModel,
 )
+from leads.phones_fast import mainland_digits
 from leads.services import check_owner, first_contact_due, is_full_name
 
 __all__ = ["ImportFileError", "lead_import", "start_import", "undo_import"]
@@ -139,6 +140,7 @@ _BY_FIELD = {c.field: c for c in COLUMNS}
 SET_ASIDE = (LeadField.KEEP_IN_NOTE.value, LeadField.IGNORE.value)
 MAPPABLE = {c.field for c in COLUMNS} | set(SET_ASIDE)
 _CUSTOMER_NAME_MAX = Customer._meta.get_field("name").max_length
+_LEVELS = frozenset(Level.values)
 # What a duplicate report needs of the lead that kept the phone.
 _OPEN_LEAD_FIELDS = (
     "pk",
@@ -891,7 +893,7 @@ class _Importer:
         channel = self._channel(number, cells.get("channel") or [])
         intended_model = self._model(number, _text(cells.get("intended_model")))
         level = _text(cells.get("level")).upper().removesuffix("级") or Level.B
-        if level not in Level.values:
+        if level not in _LEVELS:
             self.error(
                 number,
                 "level",
@@ -930,6 +932,11 @@ class _Importer:
                 % {"value": text},
             )
             return ""
+        # Plain digits (nearly every row) without libphonenumber's parse();
+        # anything else, and every refusal's message, from leads.phones.
+        fast = mainland_digits(text, self.store.area_code) if text.isdigit() else False
+        if fast:
+            return fast
         try:
             return phones.normalize_phone(text, area_code=self.store.area_code)
         except ValidationError as exc:

@@ -38,6 +38,7 @@ import hashlib
 import io
 import logging
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -355,8 +356,10 @@ def lead_import(
     import ``ImportCancelled`` (nothing written)."""
     require(actor, "leads.import")
     store = _resolve_store(actor, store)
+    clock = time.perf_counter()
     data = read_bytes(file)
     header, table = read_table(data, max_rows=MAX_ROWS)
+    timings = {"read": time.perf_counter() - clock}
     if profile is not None and profile.store_id != store.pk:
         raise ValidationError({"profile": _("This profile belongs to another store.")})
     if profile is None and mapping is None:
@@ -366,8 +369,11 @@ def lead_import(
     if day_first is None:
         day_first = bool(profile and profile.day_first)
     importer = _Importer(actor=actor, store=store, day_first=day_first, progress=progress)
+    clock = time.perf_counter()
     rows = importer.parse(header, table, mapping=mapping)
+    timings["checked"] = time.perf_counter() - clock
     del table
+    clock = time.perf_counter()
     # The unique constraints (one open lead per phone, one customer per
     # phone) are the final arbiter: if someone enters one of the file's phones
     # between our duplicate check and our insert, the whole transaction rolls
@@ -390,6 +396,13 @@ def lead_import(
             row.customer = row.lead = None
         with transaction.atomic():
             result = importer.apply(rows, **options)
+    timings["written"] = time.perf_counter() - clock
+    logger.info(
+        "lead import %s: %s rows, %s",
+        result.record.pk if result.record else None,
+        result.rows,
+        ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in timings.items()),
+    )
     return result
 
 

@@ -11,6 +11,7 @@ that every row was created.
 """
 
 import io
+import logging
 import os
 import random
 import resource
@@ -76,7 +77,8 @@ def _workbook(run: int, channels: list[str], rng: random.Random) -> bytes:
     return buffer.getvalue()
 
 
-def test_import_100000_rows(mike, request):
+def test_import_100000_rows(mike, request, caplog):
+    caplog.set_level(logging.INFO, logger="leads.importer")
     for name in MODELS:
         VehicleModelFactory(name=name)
     channels = [*Channel.objects.values_list("code", flat=True), "汽车之家", "易车", "懂车帝"]
@@ -96,6 +98,8 @@ def test_import_100000_rows(mike, request):
         cpu.append(time.process_time() - started_cpu)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         assert (record.status, record.created, record.error_count) == (ImportStatus.DONE, ROWS, 0)
+        phases = [r.getMessage() for r in caplog.records if "rows," in r.getMessage()]
+        reporter.write_line(f"  {phases[-1] if phases else ''}")
         reporter.write_line(
             f"  run {run}: {seconds[-1]:.1f} s, {ROWS / seconds[-1]:.0f} rows/s, "
             f"file {len(content) / 1e6:.1f} MB, peak RSS {peak / 1024:.0f} MB "

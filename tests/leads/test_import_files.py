@@ -20,6 +20,7 @@ from leads import importer
 from leads.aliases import Resolver, Unknown
 from leads.models import (
     Channel,
+    Customer,
     HeaderAlias,
     ImportProfile,
     ImportStatus,
@@ -476,8 +477,6 @@ def test_undo_removes_untouched_leads_and_keeps_worked_ones(mike, alice, bob):
     assert sorted(undone.kept) == [leads[0].pk, leads[1].pk]
     assert set(Lead.objects.values_list("pk", flat=True)) == {leads[0].pk, leads[1].pk}
     assert Lead.objects.count() == 2
-    from leads.models import Customer
-
     assert Customer.objects.count() == 2  # the removed leads' customers went with them
     event = AuditEvent.objects.get(name="leads.import.undone")
     assert (event.actor, event.data["removed"], event.data["kept"]) == (mike, 2, 2)
@@ -626,3 +625,40 @@ def test_the_lead_api_reads_channel_aliases_too(mike, api):
     response = client.post("/api/v1/leads/", payload, format="json")
     assert response.status_code == 400
     assert "汽车之家" in response.json()["channel"][0]
+
+
+@pytest.mark.postgres  # a second connection sees and writes while the import's transaction runs
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_while_the_rows_are_written_rolls_everything_back(mike, monkeypatch):
+    import threading
+
+    from django.db import connections
+
+    record = _queued(mike, ROWS, monkeypatch)
+    monkeypatch.setattr(importer, "CREATE_CHUNK", 10)
+    seen = []
+    report = importer._report_progress
+
+    def press_cancel():
+        try:
+            importer.request_cancel(actor=mike, record=LeadImport.objects.get(pk=record.pk))
+        finally:
+            connections.close_all()
+
+    def cancel_once_writing(import_id, percent):
+        seen.append(percent)
+        report(import_id, percent)  # through its own connection: a poller sees it now
+        if percent > 50 and len([p for p in seen if p > 50]) == 1:
+            assert LeadImport.objects.get(pk=import_id).percent == percent
+            other = threading.Thread(target=press_cancel)
+            other.start()
+            other.join(10)
+
+    monkeypatch.setattr(importer, "_report_progress", cancel_once_writing)
+
+    record = importer.run_queued_import(record.pk)
+
+    assert record.status == ImportStatus.CANCELLED
+    assert [p for p in seen if p > 50][:1]  # the cancel came while rows were being written
+    assert not Lead.objects.exists()
+    assert not Customer.objects.exists()

@@ -22,7 +22,7 @@ from followups.api import (
 from kpi.api import KpiView
 from kpi.api_export import KpiExportView
 from leads.api import DefeatReasonViewSet, VehicleModelViewSet
-from leads.api_import import LeadImportTemplateView, LeadImportView
+from leads.api_import import LeadImportStatusView, LeadImportTemplateView, LeadImportView
 from telephony.api_urls import urlpatterns as telephony_urls
 
 
@@ -63,6 +63,7 @@ urlpatterns = [
     # Before the router: "import" would otherwise read as a lead id.
     path("leads/import/template/", LeadImportTemplateView.as_view(), name="lead-import-template"),
     path("leads/import/", LeadImportView.as_view(), name="lead-import"),
+    path("leads/imports/<int:pk>/", LeadImportStatusView.as_view(), name="lead-import-status"),
     # A lead's follow-ups and visits are logged on the lead (API.md).
     path("leads/<int:pk>/followups/", LeadFollowUpView.as_view(), name="lead-followups"),
     path("leads/<int:pk>/appointments/", LeadAppointmentView.as_view(), name="lead-appointments"),

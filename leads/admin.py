@@ -1,7 +1,19 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from leads.models import Channel, Customer, CustomerPhone, Deal, DefeatReason, Lead, VehicleModel
+from leads.models import (
+    Channel,
+    Customer,
+    CustomerPhone,
+    Deal,
+    DefeatReason,
+    HeaderAlias,
+    ImportProfile,
+    Lead,
+    LeadImport,
+    ValueAlias,
+    VehicleModel,
+)
 
 
 @admin.register(VehicleModel)
@@ -69,3 +81,40 @@ class DealAdmin(SimpleHistoryAdmin):
     list_display = ["id", "lead", "vehicle_model", "agent", "ordered_at", "delivered_at"]
     list_filter = ["store", "vehicle_model"]
     raw_id_fields = ["lead", "agent", "created_by"]
+
+
+@admin.register(HeaderAlias)
+class HeaderAliasAdmin(admin.ModelAdmin):
+    """Column headers added to the built-in list (leads.aliases.HEADER_ALIASES)."""
+
+    list_display = ["header", "field"]
+    list_filter = ["field"]
+    search_fields = ["header"]
+
+
+@admin.register(ValueAlias)
+class ValueAliasAdmin(admin.ModelAdmin):
+    """Other names of channels and models: 易车 → 易车网, 别克GL8 → GL8."""
+
+    list_display = ["alias", "kind", "channel", "vehicle_model"]
+    list_filter = ["kind"]
+    search_fields = ["alias"]
+    autocomplete_fields = []
+
+
+@admin.register(ImportProfile)
+class ImportProfileAdmin(admin.ModelAdmin):
+    list_display = ["name", "store", "day_first", "created_by", "updated_at"]
+    list_filter = ["store"]
+    readonly_fields = ["signature", "headers"]
+
+
+@admin.register(LeadImport)
+class LeadImportAdmin(admin.ModelAdmin):
+    # Read-only: imports and their undo go through leads.importer.
+    list_display = ["filename", "store", "actor", "status", "rows", "created", "created_at"]
+    list_filter = ["store", "status"]
+    readonly_fields = [f.name for f in LeadImport._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

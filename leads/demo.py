@@ -12,7 +12,7 @@ from django.utils import timezone
 from dcc.models import Store, User
 from dcc.roles import Role
 from leads import services
-from leads.models import Channel, DefeatReason, Lead, Source, VehicleModel
+from leads.models import Channel, DefeatReason, Lead, Source, ValueAlias, ValueKind, VehicleModel
 
 MODELS = [
     ("英朗", "轿车"),
@@ -78,7 +78,13 @@ def _phone(rng):
 
 def load():
     for code, category in MODELS:
-        VehicleModel.objects.get_or_create(name=code, defaults={"category": category})
+        vehicle_model, _new = VehicleModel.objects.get_or_create(
+            name=code, defaults={"category": category}
+        )
+        # How OEM systems and portals write it: 别克GL8, 别克昂科威 (issue 16).
+        ValueAlias.objects.get_or_create(
+            kind=ValueKind.MODEL, alias=f"别克{code}", defaults={"vehicle_model": vehicle_model}
+        )
     for store in Store.objects.filter(code__in=["SH01", "SZ01"]):
         if not Lead.objects.filter(store=store).exists():
             _store_leads(store, count=140 if store.code == "SH01" else 40)

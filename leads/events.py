@@ -11,8 +11,14 @@ change is undone with it.
 from django.dispatch import Signal
 
 # Leads were created (by the form, the API, the Excel import, a call):
-# kwargs ``leads`` (a list of saved leads, one or many) and ``actor``.
+# kwargs ``leads`` (a list of saved leads, one or many) and ``actor``; a
+# file import adds ``lead_import`` (its ``LeadImport`` row).
 leads_created = Signal()
+
+# Leads were removed by undoing their import (nobody had worked on them):
+# kwargs ``lead_ids`` and ``actor``. Rows that point at them were cascaded
+# or set to null by the database already.
+leads_removed = Signal()
 
 # A lead left the open statuses (defeated, invalid, delivered): kwargs
 # ``lead`` and ``status``.

@@ -455,6 +455,16 @@ class Lead(models.Model):
 
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # The file import that created the lead (its history page, its undo).
+    lead_import = models.ForeignKey(
+        "leads.LeadImport",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads",
+        verbose_name=_("import"),
+        db_index=False,
+    )
 
     # History is read by lead (``id``) and time; its foreign keys need no index.
     history = HistoricalRecords(
@@ -469,6 +479,7 @@ class Lead(models.Model):
             "defeat_reason",
             "defeat_requested_by",
             "handover_consultant",
+            "lead_import",
         ],
     )
     objects = LeadQuerySet.as_manager()
@@ -500,6 +511,12 @@ class Lead(models.Model):
             ),
             # Matching calls and duplicate checks by number across statuses.
             models.Index(fields=["phone"], name="lead_phone_idx"),
+            # An import's leads (its undo); only imported leads are indexed.
+            models.Index(
+                fields=["lead_import"],
+                condition=Q(lead_import__isnull=False),
+                name="lead_import_idx",
+            ),
             # The call queue: an agent's open leads by next follow-up time
             # (followups.selectors.queue_for_agent).
             # Covering the other columns the queue's sections read, so that
@@ -609,3 +626,203 @@ class Deal(models.Model):
     @property
     def deal_at(self):
         return self.ordered_at or self.delivered_at
+
+
+# ---------------------------------------------------------------- file imports
+
+
+class LeadField(models.TextChoices):
+    """What a column of an imported file may hold (``leads.importer.COLUMNS``),
+    plus the two ways to set a column aside."""
+
+    NAME = "name", _("Name")
+    PHONE = "phone", _("Phone")
+    SOURCE = "source", _("Source")
+    CHANNEL = "channel", _("Channel")
+    INTENDED_MODEL = "intended_model", _("Intended model")
+    LEVEL = "level", _("Level")
+    RECEIVED_AT = "received_at", _("Received at")
+    EXPECTED_PURCHASE_DATE = "expected_purchase_date", _("Expected purchase date")
+    OWNER = "owner", _("Owner")
+    NOTE = "note", _("Note")
+    KEEP_IN_NOTE = "keep", _("Keep in the note")
+    IGNORE = "ignore", _("Ignore")
+
+
+class HeaderAlias(models.Model):
+    """A column header of some export and the field it holds, added by an
+    administrator to the built-in list (``leads.aliases.HEADER_ALIASES``)."""
+
+    header = models.CharField(
+        _("column header"), max_length=100, unique=True, validators=[no_control_characters]
+    )
+    field = models.CharField(_("field"), max_length=30, choices=LeadField.choices)
+
+    class Meta:
+        ordering = ["header"]
+        verbose_name = _("column header alias")
+        verbose_name_plural = _("column header aliases")
+
+    def __str__(self):
+        return f"{self.header} → {self.get_field_display()}"
+
+
+class ValueKind(models.TextChoices):
+    CHANNEL = "channel", _("Channel")
+    MODEL = "intended_model", _("Vehicle model")
+
+
+class ValueAlias(models.Model):
+    """Another name of a channel or vehicle model (易车 → 易车网, 别克GL8 →
+    GL8), read by every way a lead arrives (``leads.aliases.resolve``)."""
+
+    kind = models.CharField(_("kind"), max_length=20, choices=ValueKind.choices)
+    alias = models.CharField(_("written as"), max_length=100, validators=[no_control_characters])
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, null=True, blank=True, verbose_name=_("channel")
+    )
+    vehicle_model = models.ForeignKey(
+        VehicleModel,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        verbose_name=_("vehicle model"),
+    )
+
+    class Meta:
+        ordering = ["kind", "alias"]
+        verbose_name = _("value alias")
+        verbose_name_plural = _("value aliases")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "alias"], name="value_alias_unique"),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="channel", channel__isnull=False, vehicle_model__isnull=True)
+                    | Q(kind="intended_model", channel__isnull=True, vehicle_model__isnull=False)
+                ),
+                name="value_alias_names_its_target",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.alias} → {self.channel or self.vehicle_model}"
+
+
+class ImportProfileQuerySet(ScopedQuerySet):
+    scope_paths = ScopePaths(store="store", own="created_by")
+
+
+class ImportProfile(models.Model):
+    """How a store reads one layout of file: each column's field, and the
+    date order. Found again by the file's header (``signature``)."""
+
+    store = models.ForeignKey("dcc.Store", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(_("name"), max_length=100, validators=[no_control_characters])
+    signature = models.CharField(max_length=64, db_index=True)
+    headers = models.JSONField(default=list)
+    # Header text (normalised) -> a LeadField value.
+    mapping = models.JSONField(default=dict)
+    day_first = models.BooleanField(
+        _("day before month"),
+        default=False,
+        help_text=_("Read 03/11/2026 as 3 November (else as March 11)."),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ImportProfileQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("import profile")
+        verbose_name_plural = _("import profiles")
+        constraints = [
+            models.UniqueConstraint(fields=["store", "name"], name="import_profile_name_unique")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for the column mapping")
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class LeadImportQuerySet(ScopedQuerySet):
+    scope_paths = ScopePaths(store="store", own="actor")
+
+
+class LeadImport(models.Model):
+    """One file imported (or being imported): who, when, which file and
+    profile, what came of it; the rows in error for download; its undo."""
+
+    store = models.ForeignKey("dcc.Store", on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    filename = models.CharField(_("file"), max_length=255, blank=True)
+    file = models.FileField(upload_to="lead-imports/%Y/%m/", blank=True)
+    profile = models.ForeignKey(
+        ImportProfile,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("profile"),
+    )
+    # Normalised header -> field, as used (a profile may change later).
+    mapping = models.JSONField(default=dict, blank=True)
+    day_first = models.BooleanField(default=False)
+    partial = models.BooleanField(default=False)
+    status = models.CharField(
+        _("status"), max_length=20, choices=ImportStatus.choices, default=ImportStatus.QUEUED
+    )
+    rejected = models.BooleanField(default=False)
+    message = models.TextField(blank=True)
+    percent = models.PositiveSmallIntegerField(default=0)
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    created = models.PositiveIntegerField(_("created"), default=0)
+    duplicates = models.PositiveIntegerField(_("duplicates"), default=0)
+    error_count = models.PositiveIntegerField(_("errors"), default=0)
+    # [{"row", "field", "message"}] and the file's header and erroneous rows
+    # as read, for the error workbook.
+    errors = models.JSONField(default=list, blank=True)
+    header = models.JSONField(default=list, blank=True)
+    error_rows = models.JSONField(default=list, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    created_at = models.DateTimeField(_("imported at"), auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    undone_at = models.DateTimeField(_("undone at"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    undo_removed = models.PositiveIntegerField(default=0)
+    undo_kept = models.PositiveIntegerField(default=0)
+
+    objects = LeadImportQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("lead import")
+        verbose_name_plural = _("lead imports")
+        indexes = [models.Index(fields=["store", "-created_at"], name="lead_import_store_idx")]
+
+    def __str__(self):
+        return f"{self.filename} ({self.created_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.CANCELLED)
+
+    @property
+    def progress(self) -> int:
+        """Percent done."""
+        return 100 if self.finished else min(99, self.percent)

@@ -11,11 +11,13 @@ from datetime import date, datetime
 
 from django.utils import timezone
 from django.utils.encoding import force_str
+from django.utils.translation import gettext
 from rest_framework import serializers
 
 from dcc.api_base import ScopedPrimaryKeyRelatedField
 from dcc.api_fields import DateField, DateTimeField, ModelSerializer
 from dcc.models import Store, User
+from leads.aliases import Resolver, Unknown, unknown_message
 from leads.models import (
     Channel,
     Customer,
@@ -186,8 +188,22 @@ def _staff_field(**kwargs):
     return ScopedPrimaryKeyRelatedField(queryset=User.objects.all(), **kwargs)
 
 
+class ChannelField(serializers.SlugRelatedField):
+    """A channel by its code, or by a name or alias as senders write it
+    (易车, 汽车之家-车商汇): the one resolver of ``leads.aliases``, as the
+    file import uses. An unknown one names the closest known channel."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and data:
+            found = Resolver().channel(data)
+            if isinstance(found, Unknown):
+                raise serializers.ValidationError(unknown_message(found, gettext("channel")))
+            return found
+        return super().to_internal_value(data)
+
+
 def _channel_field(**kwargs):
-    return serializers.SlugRelatedField(
+    return ChannelField(
         slug_field="code", queryset=Channel.objects.filter(is_active=True), **kwargs
     )
 

@@ -23,4 +23,10 @@ urlpatterns = [
     ),
     path("import/", views_import.lead_import, name="import"),
     path("import/template.xlsx", views_import.lead_import_template, name="import-template"),
+    path("import/history/", views_import.lead_import_history, name="import-history"),
+    path("import/<int:pk>/", views_import.lead_import_detail, name="import-detail"),
+    path("import/<int:pk>/map/", views_import.lead_import_map, name="import-map"),
+    path("import/<int:pk>/cancel/", views_import.lead_import_cancel, name="import-cancel"),
+    path("import/<int:pk>/undo/", views_import.lead_import_undo, name="import-undo"),
+    path("import/<int:pk>/errors.xlsx", views_import.lead_import_errors, name="import-errors"),
 ]

@@ -306,6 +306,8 @@ CELERY_BEAT_SCHEDULE = {
     "followups.dispatch_due_sms": {"task": "followups.tasks.dispatch_due_sms", "schedule": 60.0},
     # New call logs and recordings in the sources' folders (telephony.CallSource).
     "telephony.import_folders": {"task": "telephony.tasks.import_folders", "schedule": 300.0},
+    # Lead file imports whose task message was lost (broker down when queued).
+    "leads.requeue_lead_imports": {"task": "leads.tasks.requeue_lead_imports", "schedule": 120.0},
     "followups.flag_overdue_appointments": {
         "task": "followups.tasks.flag_overdue_appointments",
         "schedule": 600.0,

@@ -24,6 +24,7 @@ from telephony import recordings, services
 from telephony.filters import CallFilter
 from telephony.forms import CdrUploadForm, RecordingUploadForm
 from telephony.models import Call, CallImport
+from telephony.stats import hms
 
 PAGE_SIZE = 25
 
@@ -127,10 +128,10 @@ def import_detail(request, pk):
 
 
 def _seconds(value):
+    """Talk time as h:mm:ss (``telephony.stats.hms``)."""
     if value is None:
         return ""
-    minutes, seconds = divmod(int(value), 60)
-    return f"{minutes}:{seconds:02d}"
+    return hms(value)
 
 
 DIRECTION_ICONS = {"inbound": "telephone-inbound", "outbound": "telephone-outbound"}

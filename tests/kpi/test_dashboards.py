@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from dcc.roles import Role
 from followups.models import BreachKind, SlaBreach
@@ -574,7 +575,7 @@ def test_consultants_are_not_ranked_with_agents(
     """Issue 13 point 7: a showroom consultant with deals is in no agent
     comparison (dashboard) and no top-agents list (wall-board)."""
     consultant = StaffFactory(username="connie", role=Role.CONSULTANT, store=store_a, team=team_a1)
-    today = date.today()
+    today = timezone.localdate()
     item = lead(consultant, at(today.month, 1).replace(year=today.year))
     deal(item, envision, at(today.month, 1, 13).replace(year=today.year))
     scope = Scope("store", store_a.pk)

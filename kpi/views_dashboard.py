@@ -28,7 +28,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from dcc.policy import can, capability_required, require
 from kpi import dashboards, metrics, selectors
@@ -38,7 +38,8 @@ from kpi.views import PAGE_SIZE, _display, _key, _query, _scope
 
 COMPARE_TITLES = {
     "agent": gettext_lazy("Agents"),
-    "team": gettext_lazy("Teams"),
+    # Not the store table's "Teams" (a number of teams): the teams compared.
+    "team": pgettext_lazy("compared units", "Teams"),
     "store": gettext_lazy("Stores"),
 }
 DRILL_ROWS = {

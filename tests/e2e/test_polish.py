@@ -1,6 +1,8 @@
 """Issue 13 point 9 in a browser: the error pages in the layout with a way
 back, and the English navigation on one line at 1440 px."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -56,3 +58,37 @@ def test_the_english_navigation_fits_1440_px(everyone, login, username):
         assert box is not None
         assert box["x"] + box["width"] <= 1440
         assert box["y"] < 60
+
+
+def test_the_queue_does_not_jump_to_the_panel_on_a_phone(alice, mike, login, live_server):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from leads.models import Lead, Source, Status
+    from leads.services import lead_create
+
+    now = timezone.now()
+    for n in range(8):
+        lead = lead_create(
+            actor=mike,
+            store=mike.store,
+            owner=alice,
+            name=f"客户{n}",
+            phone=f"1370000010{n}",
+            source=Source.WEB,
+        )
+        Lead.objects.filter(pk=lead.pk).update(
+            status=Status.ACTIVE, next_followup_at=now - timedelta(days=1, minutes=n)
+        )
+    page = login("alice")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/")
+    panel = page.get_by_test_id("panel")
+    expect(panel).to_be_attached()
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.scrollY") == 0
+    expect(page.get_by_test_id("queue-row").first).to_be_in_viewport()
+    # Opening a row on purpose still brings its panel up.
+    page.get_by_test_id("queue-row").nth(3).click()
+    expect(panel).to_have_attribute("data-key", re.compile(r"overdue-"))

@@ -38,6 +38,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -833,13 +834,13 @@ def _write_instructions(sheet) -> dict[str, str]:
         (
             "channel",
             _("Channels"),
-            (_("Code"), _("Name")),
+            (_("Code"), pgettext("name of a list entry", "Name")),
             [(c.code, c.label) for c in Channel.objects.filter(is_active=True)],
         ),
         (
             "source",
             _("Sources"),
-            (_("Code"), _("Name")),
+            (_("Code"), pgettext("name of a list entry", "Name")),
             [(code, str(label)) for code, label in Source.choices],
         ),
         (
@@ -848,7 +849,12 @@ def _write_instructions(sheet) -> dict[str, str]:
             (_("Code"), _("Meaning")),
             [(code, str(label)) for code, label in Level.choices],
         ),
-        ("intended_model", _("Vehicle models"), (_("Name"), _("Category")), models),
+        (
+            "intended_model",
+            _("Vehicle models"),
+            (pgettext("name of a list entry", "Name"), _("Category")),
+            models,
+        ),
     ]
     for field_name, label, columns, values in tables:
         sheet.append([])

@@ -352,4 +352,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Noise of `make run`: kombu warns on every connection that the
+        # filesystem broker's URL has no host name (it needs none), and
+        # axes announces itself at every start of every process.
+        "kombu.connection": {"level": "ERROR"},
+        "axes.apps": {"level": "WARNING"},
+    },
 }

@@ -1,6 +1,10 @@
 """Demo organisation for `make run`: two stores of a Buick dealer group, teams,
 staff of every role. Idempotent: rows are found by their natural keys."""
 
+from datetime import datetime, time, timedelta
+
+from django.utils import timezone
+
 from dcc import events
 from dcc.models import Store, Team, User
 from dcc.roles import Role
@@ -56,3 +60,26 @@ def load():
         user.save()
         events.staff_saved.send(sender=User, staff=user, actor=None)
     return [(username, role.label) for username, _n, role, *_rest in STAFF]
+
+
+# Calls and visits of the demo happen when a sales center works.
+OPENS, CLOSES = 9, 20
+
+
+def business_hours(moment, *, now=None):
+    """``moment`` moved into the local working day (9:00–20:00): a time
+    before opening moves to that morning, one after closing to the next
+    morning, keeping its minutes; never after ``now`` (then just before
+    ``now`` if the center is open, else the last working evening)."""
+    local = timezone.localtime(moment)
+    if local.hour < OPENS:
+        local = local.replace(hour=OPENS)
+    elif local.hour >= CLOSES:
+        local = (local + timedelta(days=1)).replace(hour=OPENS)
+    if now is not None and local > now:
+        latest = timezone.localtime(now - timedelta(minutes=1))
+        if OPENS <= latest.hour < CLOSES:
+            return latest
+        day = latest.date() if latest.hour >= CLOSES else latest.date() - timedelta(days=1)
+        local = timezone.make_aware(datetime.combine(day, time(CLOSES - 1, local.minute)))
+    return local

@@ -247,12 +247,22 @@ class AuditEvent(models.Model):
     )
     name = models.CharField(_("event"), max_length=100, db_index=True)
     store = models.ForeignKey(
-        Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Store,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("store"),
     )
     target_type = models.ForeignKey(
-        ContentType, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        ContentType,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("target type"),
     )
-    target_id = models.BigIntegerField(null=True, blank=True)
+    target_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("target id"))
     target = GenericForeignKey("target_type", "target_id")
     data = models.JSONField(_("details"), default=dict, blank=True)
 
@@ -276,8 +286,8 @@ class AuditEvent(models.Model):
 class Heartbeat(models.Model):
     """Last time a Celery process showed it was alive; shown to administrators."""
 
-    name = models.CharField(max_length=50, primary_key=True)
-    seen_at = models.DateTimeField()
+    name = models.CharField(max_length=50, primary_key=True, verbose_name=_("name"))
+    seen_at = models.DateTimeField(verbose_name=_("seen at"))
 
     class Meta:
         verbose_name = _("heartbeat")

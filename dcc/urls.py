@@ -28,5 +28,10 @@ urlpatterns = [
     path("api/v1/", include("dcc.api_urls")),
 ]
 
+# 403, 404 and 500 in the layout, with a way back (dcc.views._error).
+handler403 = "dcc.views.permission_denied"
+handler404 = "dcc.views.page_not_found"
+handler500 = "dcc.views.server_error"
+
 # MEDIA_ROOT holds call recordings: they are served only through the scoped,
 # logged views of telephony.playback, never as plain files, not even in DEBUG.

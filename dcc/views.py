@@ -3,9 +3,10 @@ import logging
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
@@ -111,3 +112,66 @@ def chosen_store(request) -> tuple[Store, list[Store]]:
     if store is None:
         raise Http404("no store")
     return store, stores
+
+
+# ---------------------------------------------------------------- error pages
+
+ERRORS = {
+    403: (
+        _("Not allowed"),
+        _("Your role may not open this page or do this. Ask your supervisor if you need it."),
+    ),
+    404: (
+        _("Page not found"),
+        _(
+            "This page does not exist, or it is not yours to see "
+            "(another agent's lead, another store)."
+        ),
+    ),
+    500: (
+        _("Something went wrong"),
+        _("The error has been logged. Try again in a moment; nothing half-done was saved."),
+    ),
+}
+
+
+def _back_url(request) -> str | None:
+    """The page the user came from, when it is one of ours and not this one."""
+    referer = request.META.get("HTTP_REFERER", "")
+    if not referer or referer.endswith(request.get_full_path()):
+        return None
+    allowed = url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return referer if allowed else None
+
+
+def _error(request, status: int) -> HttpResponse:
+    """403, 404 and 500 in the layout, in the user's language, with a way
+    back (issue 13 point 9)."""
+    title, text = ERRORS[status]
+    context = {
+        "error_status": status,
+        "error_title": title,
+        "error_text": text,
+        "back_url": _back_url(request),
+    }
+    try:
+        return render(request, f"{status}.html", context, status=status)
+    except Exception:  # the layout itself failing must not hide the error
+        if status != 500:
+            raise
+        logger.exception("the 500 page could not be rendered in the layout")
+        return HttpResponseServerError(f"<h1>500</h1><p>{text}</p><p><a href='/'>DCC</a></p>")
+
+
+def permission_denied(request, exception=None):
+    return _error(request, 403)
+
+
+def page_not_found(request, exception=None):
+    return _error(request, 404)
+
+
+def server_error(request):
+    return _error(request, 500)

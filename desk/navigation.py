@@ -107,6 +107,7 @@ def _entry(item: NavItem, badges: dict) -> dict:
         "icon": item.icon,
         "active": False,
         "badge": badges.get(item.badge) if item.badge else None,
+        "badge_key": item.badge or "",
     }
 
 

@@ -37,6 +37,7 @@ from datetime import datetime, time, timedelta
 
 from django.utils import timezone
 
+from dcc.demo import business_hours
 from dcc.models import Store, User
 from dcc.roles import Role
 from dcc.timeutils import local_day_start
@@ -104,6 +105,7 @@ class _StoreDemo:
             self.queue_sections(agent, index)
             self.visits(agent, index)
         self.first_agent_extras(self.agents[0])
+        self.deals()
         self.outbox_outcomes()
         sla.sweep_breaches(now=self.now)
         sla.flag_overdue_appointments(now=self.now)
@@ -137,8 +139,11 @@ class _StoreDemo:
             except lead_services.DuplicateLead:
                 continue
 
-    def _log(self, lead, when: datetime, result: str = "reached", **fields):
-        """A call made by the lead's owner at ``when``, recorded by the manager."""
+    def _log(self, lead, when: datetime, result: str = "reached", *, latest=None, **fields):
+        """A call made by the lead's owner at ``when`` moved into business
+        hours (``dcc.demo.business_hours``, no later than ``latest`` or now),
+        recorded by the manager."""
+        when = business_hours(when, now=latest or self.now)
         return services.followup_log(
             actor=self.manager,
             agent=lead.owner,
@@ -172,6 +177,10 @@ class _StoreDemo:
             scheduled_at=scheduled_at, created_at=booked_at
         )
         appointment.refresh_from_db()
+        # The texts name the visit's time: planned again as at the booking,
+        # so each message says when the customer really came (or did not).
+        SmsMessage.objects.filter(appointment=appointment).delete()
+        sms.plan_for_appointment(appointment, now=booked_at)
         reminder_at = sms.reminder_time(appointment)
         for message in SmsMessage.objects.filter(appointment=appointment):
             sent_at = booked_at if message.kind != SmsKind.REMINDER_CUSTOMER else reminder_at
@@ -252,7 +261,8 @@ class _StoreDemo:
         # Retry: reached once, not answering three hours ago (the store retries after two).
         lead = self._lead(agent, source=Source.INBOUND, received=timedelta(days=3))
         self._log(lead, lead.received_at + timedelta(minutes=30))
-        self._log(lead, now - timedelta(hours=3), "no_answer")
+        latest = now - timedelta(hours=2, minutes=30)
+        self._log(lead, now - timedelta(hours=3), "no_answer", latest=latest)
 
         # Confirm: a visit tomorrow, booked yesterday.
         lead = self._invited_lead(agent, received=timedelta(days=6), invited=timedelta(days=1))
@@ -308,11 +318,65 @@ class _StoreDemo:
         now = self.now
         lead = self._invited_lead(agent, received=timedelta(days=8), invited=timedelta(days=3))
         appointment = self._book(agent, lead, now + timedelta(days=3))
-        self._into_past(appointment, now - timedelta(hours=5), booked_at=now - timedelta(days=3))
+        past = business_hours(now - timedelta(hours=5), now=now - timedelta(hours=3))
+        self._into_past(appointment, past, booked_at=now - timedelta(days=3))
 
         lead = self._lead(agent, source=Source.MANUFACTURER, received=timedelta(hours=30))
         for after in (timedelta(minutes=5), timedelta(hours=2), timedelta(hours=6)):
             self._log(lead, lead.received_at + after, "no_answer")
+
+    def deals(self):
+        """Deals over the weeks, each after the customer came to the store:
+        invited, booked, arrived, then ordered a day or three later; half of
+        them delivered since."""
+        candidates = list(
+            Lead.objects.filter(
+                store=self.store,
+                owner__in=self.agents,
+                status=Status.ACTIVE,
+                intended_model__isnull=False,
+                received_at__lt=self.now - timedelta(days=6),
+            ).order_by("received_at", "pk")
+        )
+        for number, lead in enumerate(candidates[:: max(1, len(candidates) // 12)][:12]):
+            agent = lead.owner
+            age = (self.now - lead.received_at).days
+            visit_day = timezone.localdate(lead.received_at) + timedelta(
+                days=self.rng.randint(1, max(1, min(age - 4, 10)))
+            )
+            scheduled = self._local(visit_day, self.rng.choice((10, 11, 14, 15, 16)))
+            booked_at = business_hours(scheduled - timedelta(days=2), now=scheduled)
+            booked_at = max(booked_at, lead.received_at + timedelta(minutes=30))
+            self._log(lead, booked_at - timedelta(minutes=5), "invited", purpose="test_drive")
+            appointment = self._book(agent, lead, self.now + timedelta(days=3))
+            self._into_past(appointment, scheduled, booked_at=booked_at)
+            services.appointment_arrive(
+                actor=self.manager,
+                appointment=appointment,
+                arrived_at=scheduled + timedelta(minutes=self.rng.randint(0, 20)),
+                test_drive=self.rng.random() < 0.7,
+            )
+            ordered_at = business_hours(
+                scheduled + timedelta(days=self.rng.randint(1, 3), hours=1), now=self.now
+            )
+            lead_services.deal_record(
+                actor=self.manager,
+                lead=lead,
+                vehicle_model=lead.intended_model,
+                stage="order",
+                deal_at=ordered_at,
+            )
+            if number % 2 == 0:
+                delivered_at = business_hours(
+                    ordered_at + timedelta(days=self.rng.randint(2, 7)), now=self.now
+                )
+                lead_services.deal_record(
+                    actor=self.manager,
+                    lead=lead,
+                    vehicle_model=lead.intended_model,
+                    stage="delivered",
+                    deal_at=max(delivered_at, ordered_at + timedelta(hours=1)),
+                )
 
     # ---------------------------------------------------------------- 3. the outbox
 

@@ -51,7 +51,10 @@ class FollowupPolicy(models.Model):
     """A store's follow-up settings: settings, not constants (DESIGN §2)."""
 
     store = models.OneToOneField(
-        "dcc.Store", on_delete=models.CASCADE, related_name="followup_policy"
+        "dcc.Store",
+        on_delete=models.CASCADE,
+        related_name="followup_policy",
+        verbose_name=_("store"),
     )
     cadence_h_days = models.PositiveSmallIntegerField(
         _("level H: follow up every (days)"), default=1, validators=[MinValueValidator(1)]
@@ -153,7 +156,9 @@ class FollowUpQuerySet(ScopedQuerySet):
 class FollowUp(models.Model):
     """One logged contact attempt, answered or not (DESIGN §3)."""
 
-    store = models.ForeignKey("dcc.Store", on_delete=models.PROTECT, related_name="+")
+    store = models.ForeignKey(
+        "dcc.Store", on_delete=models.PROTECT, related_name="+", verbose_name=_("store")
+    )
     lead = models.ForeignKey(
         "leads.Lead", on_delete=models.CASCADE, related_name="followups", verbose_name=_("lead")
     )
@@ -171,10 +176,14 @@ class FollowUp(models.Model):
     note = models.TextField(_("note"), blank=True, default="")
     occurred_at = models.DateTimeField(_("time"))
     next_followup_at = models.DateTimeField(_("next follow-up"), null=True, blank=True)
-    level_before = models.CharField(max_length=1, blank=True, default="")
-    level_after = models.CharField(max_length=1, blank=True, default="")
+    level_before = models.CharField(
+        max_length=1, blank=True, default="", verbose_name=_("level before")
+    )
+    level_after = models.CharField(
+        max_length=1, blank=True, default="", verbose_name=_("level after")
+    )
     # The lead's first logged phone follow-up (seed 001: 首次电话跟进).
-    is_first_call = models.BooleanField(default=False)
+    is_first_call = models.BooleanField(default=False, verbose_name=_("is first call"))
     # The PBX call that shows this logged call was really made (telephony
     # sets it: telephony.verification); empty for other channels or when the
     # log has no such call.
@@ -188,9 +197,13 @@ class FollowUp(models.Model):
         db_index=False,
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     objects = FollowUpQuerySet.as_manager()
 
@@ -236,7 +249,9 @@ class AppointmentQuerySet(ScopedQuerySet):
 class Appointment(models.Model):
     """邀约到店: a booked store visit, then its outcome."""
 
-    store = models.ForeignKey("dcc.Store", on_delete=models.PROTECT, related_name="+")
+    store = models.ForeignKey(
+        "dcc.Store", on_delete=models.PROTECT, related_name="+", verbose_name=_("store")
+    )
     lead = models.ForeignKey(
         "leads.Lead", on_delete=models.CASCADE, related_name="appointments", verbose_name=_("lead")
     )
@@ -285,17 +300,23 @@ class Appointment(models.Model):
     # back by themselves): a visit for the KPIs, not an invitation.
     is_walk_in = models.BooleanField(_("came without booking"), default=False)
     # 1 for the lead's first visit, 2 for a return visit (再回展厅), …
-    visit_number = models.PositiveSmallIntegerField(null=True, blank=True)
-    no_show_at = models.DateTimeField(null=True, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
+    visit_number = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("visit number")
+    )
+    no_show_at = models.DateTimeField(null=True, blank=True, verbose_name=_("no show at"))
+    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancelled at"))
     # Bumped by every reschedule; part of the SMS idempotency keys.
-    version = models.PositiveSmallIntegerField(default=1)
+    version = models.PositiveSmallIntegerField(default=1, verbose_name=_("version"))
     # Neither arrived nor no-show a grace period after its time.
     flagged_at = models.DateTimeField(_("flagged for confirmation"), null=True, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     history = HistoricalRecords()
     objects = AppointmentQuerySet.as_manager()
@@ -346,9 +367,13 @@ class SlaBreach(models.Model):
     """A first-contact deadline missed. One row per lead and deadline: the
     unique constraint makes a second sweep (or two at once) add nothing."""
 
-    store = models.ForeignKey("dcc.Store", on_delete=models.PROTECT, related_name="+")
-    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="sla_breaches")
-    kind = models.CharField(max_length=20, choices=BreachKind.choices)
+    store = models.ForeignKey(
+        "dcc.Store", on_delete=models.PROTECT, related_name="+", verbose_name=_("store")
+    )
+    lead = models.ForeignKey(
+        "leads.Lead", on_delete=models.CASCADE, related_name="sla_breaches", verbose_name=_("lead")
+    )
+    kind = models.CharField(max_length=20, choices=BreachKind.choices, verbose_name=_("kind"))
     due_at = models.DateTimeField(_("was due"))
     breached_at = models.DateTimeField(_("flagged at"), auto_now_add=True)
     owner = models.ForeignKey(
@@ -358,9 +383,13 @@ class SlaBreach(models.Model):
         related_name="+",
         verbose_name=_("owner at the time"),
     )
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True, verbose_name=_("acknowledged at"))
     acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("acknowledged by"),
     )
     # What the supervisor found and did (required when acknowledging).
     acknowledge_note = models.TextField(
@@ -417,32 +446,48 @@ class SmsMessageQuerySet(ScopedQuerySet):
 class SmsMessage(models.Model):
     """The outbox: written before the send, updated after (STYLE.md)."""
 
-    store = models.ForeignKey("dcc.Store", on_delete=models.PROTECT, related_name="+")
+    store = models.ForeignKey(
+        "dcc.Store", on_delete=models.PROTECT, related_name="+", verbose_name=_("store")
+    )
     lead = models.ForeignKey(
-        "leads.Lead", on_delete=models.SET_NULL, null=True, blank=True, related_name="sms"
+        "leads.Lead",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sms",
+        verbose_name=_("lead"),
     )
     appointment = models.ForeignKey(
-        Appointment, on_delete=models.SET_NULL, null=True, blank=True, related_name="sms"
+        Appointment,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sms",
+        verbose_name=_("appointment"),
     )
     kind = models.CharField(_("kind"), max_length=30, choices=SmsKind.choices)
     phone = models.CharField(_("phone"), max_length=20)
     # Mainland SMS is template-only: a kind's template with ordered parameters
     # and the store's signature (TELEPHONY.md "SMS providers").
     params = models.JSONField(_("parameters"), default=list)
-    signature = models.CharField(max_length=30, blank=True, default="")
+    signature = models.CharField(max_length=30, blank=True, default="", verbose_name=_("signature"))
     # Unique: the same appointment, kind and version can only ever have one row.
-    idempotency_key = models.CharField(max_length=100, unique=True)
+    idempotency_key = models.CharField(
+        max_length=100, unique=True, verbose_name=_("idempotency key")
+    )
     status = models.CharField(
         _("status"), max_length=20, choices=SmsStatus.choices, default=SmsStatus.PENDING
     )
     send_after = models.DateTimeField(_("send after"))
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True, default="")
-    backend = models.CharField(max_length=50, blank=True, default="")
-    provider_id = models.CharField(max_length=100, blank=True, default="")
-    claimed_at = models.DateTimeField(null=True, blank=True)
+    backend = models.CharField(max_length=50, blank=True, default="", verbose_name=_("backend"))
+    provider_id = models.CharField(
+        max_length=100, blank=True, default="", verbose_name=_("provider id")
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed at"))
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     objects = SmsMessageQuerySet.as_manager()
 

@@ -111,9 +111,11 @@ def breach_acknowledge(request, pk):
         breach = SlaBreach.objects.select_related(
             "lead__customer", "lead__owner", "owner", "acknowledged_by"
         ).get(pk=breach.pk)
+        # The row, and the layout's open-breaches badge updated in place
+        # (an out-of-band swap; ``badges`` is the layout's context processor's).
         return render(
             request,
-            "followups/partials/breach_row.html",
+            "followups/partials/breach_acknowledged.html",
             {"breach": breach, "can_acknowledge": True, "error": error},
         )
     return redirect("followups:breaches")

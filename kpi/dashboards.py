@@ -18,12 +18,19 @@ KPIs), so a number and its rows cannot disagree.
 - ``compare``: the same figures per agent, team or store, one query per base
   table grouped by the path ``kpi.metrics`` uses for that kind of scope, so
   each row equals ``compute`` for that agent, team or store. Agents are the
-  scope's active staff who hold leads and calls (``MEMBER_ROLES``); a person
-  who left keeps their figures in the team and store rows only.
-- ``channels``: leads received, customer calls and deals per channel of the
-  lead (a call without a lead, or of a lead without a channel, is "no
-  channel"), and the share of each vehicle model among leads received
-  (intended model) and deals (model sold).
+  scope's active telesales staff (``RANKED_ROLES``: agents, callers and
+  supervisors; never showroom consultants); a person who left, or a
+  consultant, keeps their figures in the team and store rows only.
+- ``sources``: leads received, customer calls and deals per source of the
+  lead (every source a row: manufacturer, web, low-intent, repurchase,
+  inbound, walk-in) and, under web (and any source whose leads name one),
+  per channel; calls of no lead are a row. Each count has its 环比 and 同比
+  over the same days (``compared_periods``). ``vehicle_models``: the share
+  of each vehicle model among leads received (intended model) and deals
+  (model sold).
+- Month so far (``compared_periods``): the current month is compared day
+  for day: its days up to today against the same days of last month and of
+  the month a year before, never against whole months.
 - ``breaches``: SLA breaches whose deadline fell in the month, by kind and by
   the owner at the time; ``first_contact``: the month's leads received by
   how long their first contact took (the thresholds of
@@ -43,7 +50,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
@@ -73,7 +80,7 @@ from kpi.metrics.rows import (
     visits,
 )
 from kpi.models import Target
-from kpi.selectors import MEMBER_ROLES
+from kpi.selectors import RANKED_ROLES
 from leads.models import (
     OPEN_STATUSES,
     Channel,
@@ -127,6 +134,39 @@ def same_month_last_year(period: Period) -> Period:
     return Period.month(period.start.year - 1, period.start.month)
 
 
+def same_days(period: Period, month: Period) -> Period:
+    """The days of ``month`` matching ``period``'s: its first ``n`` days
+    when ``period`` is the first ``n`` days of its month (cut at the month's
+    end: 1–31 March against 1–28 February)."""
+    days = (period.end - period.start).days
+    end = min(month.start + timedelta(days=days), month.end)
+    return Period(month.start, end)
+
+
+def so_far(period: Period, today: date | None = None) -> Period:
+    """The month shown, up to today when it is the current month: a month
+    under way is compared day for day, never with whole earlier months."""
+    today = today or timezone.localdate()
+    if period.is_month and period.start <= today < period.end:
+        return Period(period.start, today)
+    return period
+
+
+def compared_periods(period: Period, today: date | None = None) -> tuple[Period, Period, Period]:
+    """(this period, the same days of last month, the same days a year
+    before): whole months for a month that is over, the month so far
+    against as many days of the earlier months for the current one."""
+    current = so_far(period, today)
+    month = Period.month(period.start.year, period.start.month)
+    if current == month:
+        return current, previous_month(month), same_month_last_year(month)
+    return (
+        current,
+        same_days(current, previous_month(month)),
+        same_days(current, same_month_last_year(month)),
+    )
+
+
 def months_back(period: Period, count: int) -> list[Period]:
     """``count`` months ending with the period's month, oldest first."""
     months = [Period.month(period.start.year, period.start.month)]
@@ -173,10 +213,15 @@ class Change:
 
 
 def headline(scope: Scope, period: Period, *, today: date | None = None) -> list[dict]:
-    """The main KPIs of the month with 环比 (last month) and 同比 (a year before)."""
+    """The main KPIs of the month with 环比 (last month) and 同比 (a year
+    before); the current month's days so far against the same days of those
+    months (``compared_periods``)."""
+    _now, before, year_before = compared_periods(period, today)
+    # Figures of the current month cover the whole month (a target is the
+    # month's); the earlier periods only its days so far.
     current = compute(scope, period, today=today)
-    last_month = compute(scope, previous_month(period), today=today)
-    last_year = compute(scope, same_month_last_year(period), today=today)
+    last_month = compute(scope, before, today=today)
+    last_year = compute(scope, year_before, today=today)
     return [
         {
             "name": name,
@@ -239,7 +284,7 @@ def trend(scope: Scope, period: Period, *, months: int = TREND_MONTHS) -> list[d
 def compared_units(scope: Scope, by: str) -> list[tuple[Scope, str]]:
     """The agents, teams or stores of the scope, each as a scope and a label."""
     if by == "agent":
-        staff = User.objects.filter(is_active=True, role__in=MEMBER_ROLES)
+        staff = User.objects.filter(is_active=True, role__in=RANKED_ROLES)
         if scope.kind == "team":
             staff = staff.filter(team=scope.id)
         elif scope.kind == "store":
@@ -294,9 +339,14 @@ def compare(scope: Scope, period: Period, by: str, *, names=COMPARED) -> list[di
 # The rows each breakdown counts, and the query-string filters each accepts
 # (parameter → field; the value ``none`` means the field is empty).
 DRILL_FILTERS = {
-    "received": {"channel": "channel", "model": "intended_model", "bucket": None},
-    "calls": {"channel": "lead__channel"},
-    "deals": {"channel": "lead__channel", "model": "vehicle_model"},
+    "received": {
+        "source": "source",
+        "channel": "channel",
+        "model": "intended_model",
+        "bucket": None,
+    },
+    "calls": {"source": "lead__source", "channel": "lead__channel"},
+    "deals": {"source": "lead__source", "channel": "lead__channel", "model": "vehicle_model"},
     "defeated": {
         "reason": "defeat_reason",
         "source": "source",
@@ -399,42 +449,20 @@ def _key(value) -> str:
 # ---------------------------------------------------------------- channels and models
 
 
-def channels(scope: Scope, period: Period) -> dict:
-    """Leads, calls and deals per channel; leads and deals per vehicle model."""
-    lead_rows = list(
-        _drill_base(scope, period, "received")
-        .values("channel", "intended_model")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    call_rows = _grouped(_drill_base(scope, period, "calls"), "lead__channel", n=Count("pk"))
-    deal_rows = list(
-        _drill_base(scope, period, "deals")
-        .values("lead__channel", "vehicle_model")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    by_channel: dict = defaultdict(lambda: {"leads": 0, "calls": 0, "deals": 0})
+def vehicle_models(scope: Scope, period: Period) -> list[dict]:
+    """Leads received (intended model) and deals (model sold) per vehicle
+    model, with each model's share."""
     by_model: dict = defaultdict(lambda: {"leads": 0, "deals": 0})
-    for row in lead_rows:
-        by_channel[row["channel"]]["leads"] += row["n"]
-        by_model[row["intended_model"]]["leads"] += row["n"]
-    for key, row in call_rows.items():
-        by_channel[key]["calls"] += row["n"]
-    for row in deal_rows:
-        by_channel[row["lead__channel"]]["deals"] += row["n"]
-        by_model[row["vehicle_model"]]["deals"] += row["n"]
-    known = list(Channel.objects.filter(Q(is_active=True) | Q(pk__in=[k for k in by_channel if k])))
-    channel_rows = [
-        {"key": _key(c.pk), "label": c.label, **by_channel.get(c.pk, by_channel.default_factory())}
-        for c in known
-    ]
-    if None in by_channel:
-        channel_rows.append({"key": NONE, "label": _("No channel"), **by_channel[None]})
+    lead_rows = _grouped(_drill_base(scope, period, "received"), "intended_model", n=Count("pk"))
+    deal_rows = _grouped(_drill_base(scope, period, "deals"), "vehicle_model", n=Count("pk"))
+    for key, row in lead_rows.items():
+        by_model[key]["leads"] += row["n"]
+    for key, row in deal_rows.items():
+        by_model[key]["deals"] += row["n"]
     models = {m.pk: m.name for m in VehicleModel.objects.filter(pk__in=[k for k in by_model if k])}
     total_leads = sum(v["leads"] for v in by_model.values())
     total_deals = sum(v["deals"] for v in by_model.values())
-    model_rows = [
+    return [
         {
             "key": _key(key),
             "label": models[key] if key else _("No model"),
@@ -446,7 +474,91 @@ def channels(scope: Scope, period: Period) -> dict:
             by_model.items(), key=lambda kv: (-kv[1]["leads"], -kv[1]["deals"], str(kv[0]))
         )
     ]
-    return {"channels": channel_rows, "models": model_rows}
+
+
+# ---------------------------------------------------------------- sources and channels
+
+SOURCE_COUNTS = ("leads", "calls", "deals")
+
+
+def _source_counts(scope: Scope, period: Period) -> dict[tuple, dict[str, int]]:
+    """Leads received, customer calls and deals per (source, channel) of the
+    lead; a call without a lead is (None, None)."""
+    counts: dict = defaultdict(lambda: dict.fromkeys(SOURCE_COUNTS, 0))
+    queries = (
+        ("leads", _drill_base(scope, period, "received"), "source", "channel"),
+        ("calls", _drill_base(scope, period, "calls"), "lead__source", "lead__channel"),
+        ("deals", _drill_base(scope, period, "deals"), "lead__source", "lead__channel"),
+    )
+    for what, queryset, source, channel in queries:
+        for row in queryset.values(source, channel).annotate(n=Count("pk")).order_by():
+            counts[(row[source], row[channel])][what] += row["n"]
+    return counts
+
+
+def _sum(counts: dict, keys) -> dict[str, int]:
+    return {what: sum(counts[key][what] for key in keys if key in counts) for what in SOURCE_COUNTS}
+
+
+def sources(scope: Scope, period: Period, *, today: date | None = None) -> dict:
+    """Leads, calls and deals per source of the lead (every source its own
+    row, whether or not it has a channel) and, under a source whose leads
+    name channels (web leads, seed 004), per channel; each count beside the
+    same days of last month (环比) and of the month a year before (同比).
+    Calls of no lead are a row of their own."""
+    now, before, year_before = compared_periods(period, today)
+    current = _source_counts(scope, period)
+    earlier = {"mom": _source_counts(scope, before), "yoy": _source_counts(scope, year_before)}
+    channel_ids = {c for _s, c in (*current, *earlier["mom"], *earlier["yoy"]) if c}
+    labels = dict(
+        Channel.objects.filter(Q(is_active=True) | Q(pk__in=channel_ids)).values_list("pk", "label")
+    )
+
+    def row(keys, *, key: dict, label, level: int) -> dict:
+        counts = _sum(current, keys)
+        cells = {}
+        for what in SOURCE_COUNTS:
+            value = counts[what]
+            cells[what] = {"n": value}
+            for name, table in earlier.items():
+                was = _sum(table, keys)[what]
+                cells[what][name] = Change(value - was, percent(value - was, was))
+        return {"key": key, "label": label, "level": level, **counts, "cells": cells}
+
+    every_key = set(current) | set(earlier["mom"]) | set(earlier["yoy"])
+    rows = []
+    for source in Source:
+        keys = sorted((k for k in every_key if k[0] == source.value), key=lambda k: str(k[1]))
+        rows.append(row(keys, key={"source": source.value}, label=source.label, level=0))
+        channelled = [k for k in keys if k[1] is not None]
+        if source == Source.WEB or channelled:
+            # Every active channel of a web lead, and any channel counted.
+            ids = list(labels) if source == Source.WEB else [k[1] for k in channelled]
+            for channel in ids:
+                rows.append(
+                    row(
+                        [(source.value, channel)],
+                        key={"source": source.value, "channel": str(channel)},
+                        label=labels.get(channel, "—"),
+                        level=1,
+                    )
+                )
+            if (source.value, None) in every_key:
+                rows.append(
+                    row(
+                        [(source.value, None)],
+                        key={"source": source.value, "channel": NONE},
+                        label=_("No channel"),
+                        level=1,
+                    )
+                )
+    if (None, None) in every_key:
+        rows.append(row([(None, None)], key={"source": NONE}, label=_("No lead"), level=0))
+    return {
+        "rows": rows,
+        "periods": {"current": now, "mom": before, "yoy": year_before},
+        "total": _sum(current, current),
+    }
 
 
 # ---------------------------------------------------------------- SLA and first contact

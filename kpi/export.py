@@ -10,7 +10,9 @@ level:
    per vehicle model category.
 2. 团队 (teams): one row per team of the store: its supervisor scorecard's
    total, performance pay and commission, then every KPI.
-3. 坐席明细 (agent detail): one row per staff member, every KPI.
+3. 坐席明细 (agent detail): one row per telesales staff member, every KPI;
+   showroom consultants (and others with a figure) in a block below, never
+   among the agents.
 4. 渠道统计 (channel statistics): leads, valid A-cards, calls, visits and deals
    per source and channel with their shares, then leads and deals per
    vehicle model with their shares.
@@ -102,7 +104,7 @@ from kpi.metrics import (
 from kpi.metrics.base import without_jit
 from kpi.metrics.rows import received_q, valid_a_card_q
 from kpi.scorecard import scorecard
-from kpi.selectors import MEMBER_ROLES
+from kpi.selectors import MEMBER_ROLES, RANKED_ROLES
 from leads.models import Channel, Source
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -490,24 +492,27 @@ def _agent_sheet(store: Store, agents: dict[int, dict], caption: str, *, team=No
     if team is not None:
         staff = staff.filter(team=team)
     staff = staff.select_related("team").order_by("team__name", "name", "username")
-    rows = []
+    # Telesales staff first; showroom consultants (and anyone else with a
+    # figure) in a block of their own below, never ranked among agents.
+    rows, others = [], []
     for member in staff:
         figures = agents[member.pk]
         listed = member.is_active and member.role in MEMBER_ROLES
         if not (listed or _has_figures(figures)):
             continue
-        rows.append(
-            [
-                member.team.name if member.team else NO_TEAM,
-                member.display_name,
-                ZH_ROLES.get(member.role, member.role),
-                *_figure_cells(figures, columns),
-            ]
-        )
+        row = [
+            member.team.name if member.team else NO_TEAM,
+            member.display_name,
+            ZH_ROLES.get(member.role, member.role),
+            *_figure_cells(figures, columns),
+        ]
+        (rows if member.role in RANKED_ROLES else others).append(row)
     sheet = _Sheet(SHEETS[2], caption)
-    sheet.block(
-        [Column("团队"), Column("坐席"), Column("岗位"), *(c for _n, _p, c in columns)], rows
-    )
+    figure_columns = [c for _n, _p, c in columns]
+    sheet.block([Column("团队"), Column("坐席"), Column("岗位"), *figure_columns], rows)
+    if others:
+        header = [Column("团队"), Column("展厅销售顾问及其他"), Column("岗位")]
+        sheet.block([*header, *figure_columns], others)
     return sheet
 
 

@@ -33,6 +33,11 @@ KINDS_BY_LEVEL = {
 
 # Staff listed as agent scopes in the pickers: those who hold leads and calls.
 MEMBER_ROLES = (Role.AGENT, Role.CALLER, Role.SUPERVISOR, Role.CONSULTANT)
+# Staff ranked against each other (the dashboard's agent comparison, the
+# wall-board's top agents, the workbook's agent block): the telesales staff.
+# A showroom consultant receives visits and closes deals but works no call
+# queue: never ranked with agents (issue 13 point 7).
+RANKED_ROLES = (Role.AGENT, Role.CALLER, Role.SUPERVISOR)
 
 
 def allowed_kinds(user) -> tuple[str, ...]:

@@ -34,6 +34,7 @@ from kpi.metrics import KPIS, Period, Scope
 from kpi.models import KpiSettings, Meeting, MeetingKind, Target
 from leads.forms import add_service_errors, local_now_input
 from leads.models import Lead
+from telephony.stats import hms
 
 PAGE_SIZE = 50
 
@@ -76,9 +77,16 @@ def _query(scope: Scope, period: Period) -> str:
     return urlencode(params)
 
 
-def _display(metric: metrics.Metric) -> str:
+# Figures in seconds, shown as h:mm:ss on the pages (the API and the
+# workbook keep the seconds, as the figure's parts say).
+DURATIONS = frozenset({"talk_seconds_per_agent_day"})
+
+
+def _display(metric: metrics.Metric, name: str | None = None) -> str:
     if metric.value is None:
         return "—"
+    if name in DURATIONS:
+        return hms(round(metric.value))
     if metric.unit == metrics.PERCENT:
         return f"{metric.value}%"
     return str(metric.value)
@@ -107,7 +115,10 @@ def index(request):
                 "name": name,
                 "kpi": kpi,
                 "metric": metric,
-                "display": _display(metric),
+                "display": _display(metric, name),
+                "numerator_display": (
+                    hms(metric.numerator) if name in DURATIONS else metric.numerator
+                ),
                 "links": links,
             }
         )
@@ -150,6 +161,8 @@ ROWS = {
 def drill(request, name, part):
     scope = _scope(request)
     period = _period(request)
+    if (name, part) == ("meetings_on_time", "denominator"):
+        return _working_days(request, scope, period)
     try:
         queryset = metrics.drilldown(scope, period, name, part)
     except LookupError:
@@ -170,6 +183,26 @@ def drill(request, name, part):
         "part": part,
         "part_label": kpi.numerator if part == "numerator" else kpi.denominator,
         "kind": kind,
+        "page": page,
+        "scope_label": selectors.scope_label(scope),
+        "period": period,
+        "query": _query(scope, period),
+    }
+    return render(request, "kpi/drill.html", context)
+
+
+def _working_days(request, scope: Scope, period: Period):
+    """The meetings figure's denominator: its working days (per team), each
+    marked when both meetings were on time, as many as the figure counts."""
+    rows = metrics.working_day_rows(scope, period)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    kpi = KPIS["meetings_on_time"]
+    context = {
+        "kpi": kpi,
+        "name": "meetings_on_time",
+        "part": "denominator",
+        "part_label": kpi.denominator,
+        "kind": "working_days",
         "page": page,
         "scope_label": selectors.scope_label(scope),
         "period": period,

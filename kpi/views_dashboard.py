@@ -28,7 +28,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from dcc.policy import can, capability_required, require
 from kpi import dashboards, metrics, selectors
@@ -38,7 +38,8 @@ from kpi.views import PAGE_SIZE, _display, _key, _query, _scope
 
 COMPARE_TITLES = {
     "agent": gettext_lazy("Agents"),
-    "team": gettext_lazy("Teams"),
+    # Not the store table's "Teams" (a number of teams): the teams compared.
+    "team": pgettext_lazy("compared units", "Teams"),
     "store": gettext_lazy("Stores"),
 }
 DRILL_ROWS = {
@@ -122,10 +123,10 @@ def dashboard(request):
     headline = [
         {
             **row,
-            "display": _display(row["current"]),
+            "display": _display(row["current"], row["name"]),
             "link": links.kpi(row["name"]),
-            "last_month_display": _display(row["last_month"]),
-            "last_year_display": _display(row["last_year"]),
+            "last_month_display": _display(row["last_month"], row["name"]),
+            "last_year_display": _display(row["last_year"], row["name"]),
             "mom_display": _change(row["mom"], row["kpi"].unit),
             "yoy_display": _change(row["yoy"], row["kpi"].unit),
         }
@@ -146,13 +147,17 @@ def dashboard(request):
                 for name in dashboards.COMPARED
             ]
         comparisons.append({"by": by, "title": COMPARE_TITLES[by], "rows": rows})
-    channels = dashboards.channels(scope, period)
-    for row in channels["channels"]:
-        row["links"] = {
-            kind: links.rows(kind, channel=row["key"]) for kind in ("received", "calls", "deals")
-        }
-    for row in channels["models"]:
+    sources = dashboards.sources(scope, period)
+    for row in sources["rows"]:
+        for what, kind in (("leads", "received"), ("calls", "calls"), ("deals", "deals")):
+            cell = row["cells"][what]
+            cell["link"] = links.rows(kind, **row["key"])
+            cell["mom_display"] = _change(cell["mom"], "count")
+            cell["yoy_display"] = _change(cell["yoy"], "count")
+    models = dashboards.vehicle_models(scope, period)
+    for row in models:
         row["links"] = {kind: links.rows(kind, model=row["key"]) for kind in ("received", "deals")}
+    channels = {"sources": sources, "models": models}
     breaches = dashboards.breaches(scope, period)
     for row in breaches["kinds"]:
         row["link"] = links.rows("breaches", kind=row["key"])
@@ -179,6 +184,7 @@ def dashboard(request):
         "compared_kpis": [KPIS[name] for name in dashboards.COMPARED],
         "comparisons": comparisons,
         "channels": channels,
+        "compared": _compared_labels(sources["periods"]),
         "breaches": breaches,
         "breaches_link": links.rows("breaches"),
         "first_contact": first_contact,
@@ -189,6 +195,21 @@ def dashboard(request):
         "wallboard_url": f"{reverse('kpi:wallboard')}?s={_key(scope)}",
     }
     return render(request, "kpi/dashboard.html", context)
+
+
+def _top_rows(channels) -> list[dict]:
+    return [row for row in channels["sources"]["rows"] if row["level"] == 0]
+
+
+def _span(period: Period) -> str:
+    if period.is_month:
+        return period.month_label
+    return f"{period.start:%Y-%m-%d} – {period.end:%Y-%m-%d}"
+
+
+def _compared_labels(periods: dict) -> dict:
+    """What each column compares: a whole month, or the days so far."""
+    return {key: _span(period) for key, period in periods.items()}
 
 
 def _charts(headline, trend, comparisons, channels, breaches, first_contact, defeats) -> dict:
@@ -223,9 +244,9 @@ def _charts(headline, trend, comparisons, channels, breaches, first_contact, def
         },
         "channels": {
             "type": "bar",
-            "labels": [str(row["label"]) for row in channels["channels"]],
+            "labels": [str(row["label"]) for row in _top_rows(channels)],
             "datasets": [
-                {"label": str(label), "data": [row[key] for row in channels["channels"]]}
+                {"label": str(label), "data": [row[key] for row in _top_rows(channels)]}
                 for key, label in (
                     ("leads", _("Leads received")),
                     ("calls", _("Calls")),

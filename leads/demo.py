@@ -140,7 +140,9 @@ def _store_leads(store, *, count):
 
 
 def _advance(lead, *, rng, manager, reasons):
-    """Move some leads along the lifecycle so every status is on show."""
+    """Move some leads along the lifecycle so every status is on show. A
+    defeat takes effect some days after receipt (spread over the weeks, as
+    the defeat analysis reads them by month), never in the future."""
     if lead.owner_id is None:
         return
     roll = rng.random()
@@ -148,23 +150,12 @@ def _advance(lead, *, rng, manager, reasons):
         services.lead_defeat(
             actor=manager, lead=lead, reason=rng.choice(reasons), note="多次联系后放弃"
         )
+        # What no service may do: back-date the defeat to when it happened.
+        defeated_at = min(
+            lead.received_at + timedelta(days=rng.randint(2, 12), hours=rng.randint(0, 6)),
+            timezone.now() - timedelta(hours=1),
+        )
+        Lead.objects.filter(pk=lead.pk).update(defeated_at=max(defeated_at, lead.received_at))
     elif roll < 0.16:
         services.lead_invalidate(actor=manager, lead=lead, reason="wrong_number", note="空号")
-    elif roll < 0.24 and lead.intended_model_id:
-        deal_at = lead.received_at + timedelta(days=rng.randint(0, 3))
-        deal_at = min(deal_at, timezone.now())
-        services.deal_record(
-            actor=manager,
-            lead=lead,
-            vehicle_model=lead.intended_model,
-            stage="order",
-            deal_at=deal_at,
-        )
-        if rng.random() < 0.5:
-            services.deal_record(
-                actor=manager,
-                lead=lead,
-                vehicle_model=lead.intended_model,
-                stage="delivered",
-                deal_at=timezone.now(),
-            )
+    # Deals come later (``followups.demo``): each after a visit to the store.

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from dcc.models import Store, User
 from dcc.policy import LEAD_OWNER_ROLES, can
@@ -408,8 +409,11 @@ class BulkAssignForm(StoreScopedForm):
 
 
 class TransferForm(StoreScopedForm):
-    from_staff = StaffChoiceField(label=_("From"), queryset=User.objects.none())
-    to_staff = StaffChoiceField(label=_("To"), queryset=User.objects.none())
+    # "From"/"To" are also a period's dates: the transfer's own words.
+    from_staff = StaffChoiceField(
+        label=pgettext_lazy("transfer", "From"), queryset=User.objects.none()
+    )
+    to_staff = StaffChoiceField(label=pgettext_lazy("transfer", "To"), queryset=User.objects.none())
     leads = IdListField(required=False)
     reason = required_attr(forms.CharField(label=_("Reason"), required=False, max_length=200))
 

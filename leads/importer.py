@@ -50,6 +50,7 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -1421,13 +1422,13 @@ def _write_instructions(sheet) -> dict[str, str]:
         (
             "channel",
             _("Channels"),
-            (_("Code"), _("Name")),
+            (_("Code"), pgettext("name of a list entry", "Name")),
             [(c.code, c.label) for c in Channel.objects.filter(is_active=True)],
         ),
         (
             "source",
             _("Sources"),
-            (_("Code"), _("Name")),
+            (_("Code"), pgettext("name of a list entry", "Name")),
             [(code, str(label)) for code, label in Source.choices],
         ),
         (
@@ -1436,7 +1437,12 @@ def _write_instructions(sheet) -> dict[str, str]:
             (_("Code"), _("Meaning")),
             [(code, str(label)) for code, label in Level.choices],
         ),
-        ("intended_model", _("Vehicle models"), (_("Name"), _("Category")), models),
+        (
+            "intended_model",
+            _("Vehicle models"),
+            (pgettext("name of a list entry", "Name"), _("Category")),
+            models,
+        ),
     ]
     for field_name, label, columns, values in tables:
         sheet.append([])

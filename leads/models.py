@@ -67,7 +67,7 @@ class Channel(models.Model):
 
     code = models.SlugField(_("code"), max_length=30, unique=True)
     label = models.CharField(_("label"), max_length=50, validators=[no_control_characters])
-    sort_order = models.PositiveSmallIntegerField(default=100)
+    sort_order = models.PositiveSmallIntegerField(default=100, verbose_name=_("sort order"))
     is_active = models.BooleanField(_("active"), default=True)
 
     objects = GroupWideQuerySet.as_manager()
@@ -85,11 +85,16 @@ class DefeatReason(models.Model):
     """A store's managed list of defeat reasons (API.md); empty store = every store."""
 
     store = models.ForeignKey(
-        "dcc.Store", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        "dcc.Store",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("store"),
     )
     code = models.SlugField(_("code"), max_length=30)
     label = models.CharField(_("label"), max_length=50, validators=[no_control_characters])
-    sort_order = models.PositiveSmallIntegerField(default=100)
+    sort_order = models.PositiveSmallIntegerField(default=100, verbose_name=_("sort order"))
     is_active = models.BooleanField(_("active"), default=True)
 
     objects = DefeatReasonQuerySet.as_manager()
@@ -415,9 +420,12 @@ class Lead(models.Model):
         blank=True,
         related_name="+",
         db_index=False,
+        verbose_name=_("defeat requested by"),
     )
     # Where a rejected defeat request returns the lead to.
-    status_before_defeat = models.CharField(max_length=20, choices=Status.choices, blank=True)
+    status_before_defeat = models.CharField(
+        max_length=20, choices=Status.choices, blank=True, verbose_name=_("status before defeat")
+    )
     invalid_reason = models.CharField(
         _("invalid reason"), max_length=20, choices=InvalidReason.choices, blank=True
     )
@@ -447,10 +455,12 @@ class Lead(models.Model):
     # (receipt, or the last transfer/activation): what the SLA sweep checks.
     sla_met_at = models.DateTimeField(_("first contact in time"), null=True, blank=True)
     # Minutes from receipt (or transfer) to the first logged contact.
-    first_contact_minutes = models.PositiveIntegerField(null=True, blank=True)
+    first_contact_minutes = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("first contact minutes")
+    )
     unanswered_attempts = models.PositiveSmallIntegerField(_("unanswered attempts"), default=0)
     # The latest of those unanswered calls: the queue retries after it.
-    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last attempt at"))
     escalated_at = models.DateTimeField(_("escalated to the supervisor"), null=True, blank=True)
 
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -581,8 +591,12 @@ class Deal(models.Model):
     """One sold vehicle: a B-card while ordered, a C-card once delivered
     (seed 003). Counted once, at its order or, with no order, its delivery."""
 
-    store = models.ForeignKey("dcc.Store", on_delete=models.PROTECT, related_name="+")
-    lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="deals")
+    store = models.ForeignKey(
+        "dcc.Store", on_delete=models.PROTECT, related_name="+", verbose_name=_("store")
+    )
+    lead = models.ForeignKey(
+        Lead, on_delete=models.PROTECT, related_name="deals", verbose_name=_("lead")
+    )
     vehicle_model = models.ForeignKey(
         VehicleModel, on_delete=models.PROTECT, related_name="+", verbose_name=_("vehicle model")
     )
@@ -597,9 +611,13 @@ class Deal(models.Model):
     ordered_at = models.DateTimeField(_("ordered at"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     history = HistoricalRecords()
     objects = DealQuerySet.as_manager()

@@ -19,17 +19,21 @@ Idempotent: a store that already has calls is left alone.
 from __future__ import annotations
 
 import io
+import math
 import random
+import struct
+import wave
 from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
+from dcc.demo import business_hours
 from dcc.models import Store, User
 from dcc.roles import Role
 from followups.models import Channel, FollowUp, Result
 from leads.demo import MOBILE_PREFIXES
-from telephony import services
+from telephony import recordings, services
 from telephony.models import Call
 
 PBX_ZONE = settings.TIME_ZONE
@@ -49,6 +53,42 @@ def load():
                 file_name=f"Master-{store.code}.csv",
                 via="command",
             )
+            _recordings(store)
+
+
+def _wav(seconds: int, pitch: int) -> bytes:
+    """A short tone (8 kHz, 16-bit mono): something the player can play."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        frames = bytearray()
+        for n in range(8000 * seconds):
+            value = int(6000 * math.sin(2 * math.pi * pitch * n / 8000))
+            frames += struct.pack("<h", value)
+        out.writeframes(bytes(frames))
+    return buffer.getvalue()
+
+
+def _recordings(store) -> None:
+    """Recordings of some answered customer calls of the last weeks, linked
+    to their calls, for the review queue and the lead pages' players."""
+    calls = Call.objects.filter(
+        store=store, disposition="ANSWERED", lead__isnull=False, agent__isnull=False
+    ).order_by("-started_at", "pk")
+    for number, call in enumerate(list(calls[:60])[::4][:12]):
+        recordings.recording_add(
+            actor=None,
+            store=store,
+            file=io.BytesIO(_wav(2, 330 + 40 * number)),
+            name=f"{call.direction}-{call.extension}-{call.uniqueid}.wav",
+            uniqueid=call.uniqueid,
+            started_at=call.started_at,
+            direction=call.direction,
+            extension=call.extension,
+            via="command",
+        )
 
 
 def _local(moment):
@@ -118,6 +158,7 @@ def _master_csv(store) -> str:
         for _ in range(rng.randint(2, 4)):
             agent = rng.choice(agents)
             start = now - timedelta(days=day, hours=rng.randint(1, 9), minutes=rng.randint(0, 59))
+            start = business_hours(start, now=now)
             number = rng.choice(MOBILE_PREFIXES) + "".join(rng.choices("0123456789", k=8))
             answered = rng.random() > 0.2
             ring = rng.randint(3, 25)
@@ -135,6 +176,7 @@ def _master_csv(store) -> str:
     for _ in range(5):
         first, second = rng.sample(agents, 2) if len(agents) > 1 else (agents[0], agents[0])
         start = now - timedelta(days=rng.randint(0, 6), hours=rng.randint(1, 8))
+        start = business_hours(start, now=now)
         writer.row(
             src=first.extension,
             dst=second.extension,

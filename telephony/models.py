@@ -163,7 +163,9 @@ class ExtensionAssignment(models.Model):
     manager corrects the ranges in the admin.
     """
 
-    store = models.ForeignKey("dcc.Store", on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(
+        "dcc.Store", on_delete=models.CASCADE, related_name="+", verbose_name=_("store")
+    )
     extension = models.CharField(_("extension"), max_length=20)
     staff = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -230,15 +232,24 @@ class CallImport(models.Model):
     committed on its own, so an import that dies leaves a report saying so
     (its rows are in one transaction: all or none)."""
 
-    store = models.ForeignKey("dcc.Store", on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(
+        "dcc.Store", on_delete=models.CASCADE, related_name="+", verbose_name=_("store")
+    )
     source = models.ForeignKey(
-        CallSource, on_delete=models.SET_NULL, null=True, blank=True, related_name="imports"
+        CallSource,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="imports",
+        verbose_name=_("source"),
     )
     kind = models.CharField(_("kind"), max_length=12, choices=ImportKind.choices)
     format = models.CharField(_("format"), max_length=30, choices=Format.choices)
     file_name = models.CharField(_("file"), max_length=300)
-    file_sha256 = models.CharField(max_length=64, blank=True, default="")
-    file_size = models.BigIntegerField(default=0)
+    file_sha256 = models.CharField(
+        max_length=64, blank=True, default="", verbose_name=_("file sha256")
+    )
+    file_size = models.BigIntegerField(default=0, verbose_name=_("file size"))
     via = models.CharField(
         _("via"), max_length=12, default="upload"
     )  # upload, api, command, folder
@@ -264,7 +275,7 @@ class CallImport(models.Model):
     unknown_extensions = models.PositiveIntegerField(_("unknown extensions"), default=0)
     error_count = models.PositiveIntegerField(_("bad lines"), default=0)
     # The first errors, [{"line", "message"}]; error_count has them all.
-    errors = models.JSONField(default=list, blank=True)
+    errors = models.JSONField(default=list, blank=True, verbose_name=_("errors"))
     failure = models.TextField(_("failure"), blank=True, default="")
 
     objects = CallImportQuerySet.as_manager()
@@ -319,11 +330,12 @@ class Call(models.Model):
         related_name="+",
         db_index=False,
         db_constraint=False,
+        verbose_name=_("store"),
     )
     # linkedid, else uniqueid, else the row's content key: the identity that
     # makes re-imports add nothing (unique per store).
-    key = models.CharField(max_length=80)
-    uniqueid = models.CharField(max_length=80, blank=True, default="")
+    key = models.CharField(max_length=80, verbose_name=_("key"))
+    uniqueid = models.CharField(max_length=80, blank=True, default="", verbose_name=_("uniqueid"))
     source = models.ForeignKey(
         CallSource,
         on_delete=models.SET_NULL,
@@ -331,6 +343,7 @@ class Call(models.Model):
         blank=True,
         related_name="+",
         db_index=False,
+        verbose_name=_("source"),
     )
     call_import = models.ForeignKey(
         CallImport,
@@ -340,6 +353,7 @@ class Call(models.Model):
         related_name="+",
         db_index=False,
         db_constraint=False,  # as store, above
+        verbose_name=_("call import"),
     )
     started_at = models.DateTimeField(_("started"))
     answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
@@ -352,7 +366,9 @@ class Call(models.Model):
     direction = models.CharField(_("direction"), max_length=10, choices=Direction.choices)
     extension = models.CharField(_("extension"), max_length=20, blank=True, default="")
     external_number = models.CharField(_("customer number"), max_length=20, blank=True, default="")
-    external_raw = models.CharField(max_length=40, blank=True, default="")
+    external_raw = models.CharField(
+        max_length=40, blank=True, default="", verbose_name=_("external raw")
+    )
     agent = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -375,7 +391,7 @@ class Call(models.Model):
     # first-time caller (来电客流), the base of the card-creation rate. Stays
     # true when the caller later becomes a lead.
     new_caller = models.BooleanField(_("first-time caller"), default=False)
-    legs = models.JSONField(default=list)
+    legs = models.JSONField(default=list, verbose_name=_("legs"))
 
     objects = CallQuerySet.as_manager()
 
@@ -436,7 +452,11 @@ class Recording(models.Model):
     """An audio file of a call, stored through Django's storage API."""
 
     store = models.ForeignKey(
-        "dcc.Store", on_delete=models.CASCADE, related_name="+", db_index=False
+        "dcc.Store",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("store"),
     )
     call = models.ForeignKey(
         Call,
@@ -448,12 +468,14 @@ class Recording(models.Model):
     )
     # uniqueid where the name carries one, else the file's SHA-256: a file
     # uploaded twice is stored once.
-    key = models.CharField(max_length=100)
+    key = models.CharField(max_length=100, verbose_name=_("key"))
     file = models.FileField(_("file"), upload_to="recordings/%Y/%m/%d/", max_length=300)
     original_name = models.CharField(_("file name"), max_length=300)
-    sha256 = models.CharField(max_length=64)
-    size = models.BigIntegerField(default=0)
-    content_type = models.CharField(max_length=60, default="audio/wav")
+    sha256 = models.CharField(max_length=64, verbose_name=_("sha256"))
+    size = models.BigIntegerField(default=0, verbose_name=_("size"))
+    content_type = models.CharField(
+        max_length=60, default="audio/wav", verbose_name=_("content type")
+    )
     started_at = models.DateTimeField(_("started"))
     duration = models.PositiveIntegerField(_("duration (s)"), null=True, blank=True)
     direction = models.CharField(_("direction"), max_length=10, choices=Direction.choices)
@@ -476,9 +498,14 @@ class Recording(models.Model):
         verbose_name=_("lead"),
     )
     call_import = models.ForeignKey(
-        CallImport, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        CallImport,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("call import"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     objects = CallLikeQuerySet.as_manager()
 
@@ -510,13 +537,15 @@ class Playback(models.Model):
         PLAY = "play", _("Played")
         DOWNLOAD = "download", _("Downloaded")
 
-    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="playbacks")
+    recording = models.ForeignKey(
+        Recording, on_delete=models.CASCADE, related_name="playbacks", verbose_name=_("recording")
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("by")
     )
     action = models.CharField(_("action"), max_length=10, choices=Action.choices)
     at = models.DateTimeField(_("when"), auto_now_add=True)
-    via = models.CharField(max_length=10, default="web")  # web, api
+    via = models.CharField(max_length=10, default="web", verbose_name=_("via"))  # web, api
 
     objects = PlaybackQuerySet.as_manager()
 
@@ -534,7 +563,9 @@ class ReviewItem(models.Model):
     """One line of a store's quality checklist (seed 001: recordings serve
     quality review). Retired items keep their scores on old reviews."""
 
-    store = models.ForeignKey("dcc.Store", on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(
+        "dcc.Store", on_delete=models.CASCADE, related_name="+", verbose_name=_("store")
+    )
     label = models.CharField(_("item"), max_length=100)
     hint = models.CharField(_("what to listen for"), max_length=300, blank=True, default="")
     points = models.PositiveSmallIntegerField(
@@ -566,8 +597,12 @@ class ReviewQuerySet(ScopedQuerySet):
 class Review(models.Model):
     """A supervisor's score of one recording on the store's checklist."""
 
-    store = models.ForeignKey("dcc.Store", on_delete=models.CASCADE, related_name="+")
-    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="reviews")
+    store = models.ForeignKey(
+        "dcc.Store", on_delete=models.CASCADE, related_name="+", verbose_name=_("store")
+    )
+    recording = models.ForeignKey(
+        Recording, on_delete=models.CASCADE, related_name="reviews", verbose_name=_("recording")
+    )
     agent = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -582,14 +617,14 @@ class Review(models.Model):
         verbose_name=_("reviewer"),
     )
     # [{"item": id, "label", "points", "score"}]: the checklist as it was.
-    scores = models.JSONField(default=list)
+    scores = models.JSONField(default=list, verbose_name=_("scores"))
     total = models.PositiveSmallIntegerField(_("score"))
     max_total = models.PositiveSmallIntegerField(_("out of"))
     # total / max_total × 100, two decimals: comparable across checklists.
     percent = models.DecimalField(_("score (%)"), max_digits=5, decimal_places=2)
     comment = models.TextField(_("comment"), blank=True, default="")
     created_at = models.DateTimeField(_("reviewed"), auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     history = HistoricalRecords()
     objects = ReviewQuerySet.as_manager()

@@ -131,6 +131,18 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # `make run` has three processes (web, worker, beat) writing one file.
+    # WAL lets readers go on while one writes; every transaction takes the
+    # write lock when it begins (IMMEDIATE), so two writers queue for it
+    # instead of one failing on upgrading a read lock; a writer waits up to
+    # 20 s for the lock (the busy timeout) before "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
     # The KPI indexes cover extra columns on PostgreSQL (index-only scans at
     # volume); SQLite, the embedded default, keeps them as plain indexes.
     SILENCED_SYSTEM_CHECKS = ["models.W040"]
@@ -342,4 +354,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Noise of `make run`: kombu warns on every connection that the
+        # filesystem broker's URL has no host name (it needs none), and
+        # axes announces itself at every start of every process.
+        "kombu.connection": {"level": "ERROR"},
+        "axes.apps": {"level": "WARNING"},
+    },
 }

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from dcc.models import User
 from followups.models import Channel as ContactChannel
-from followups.models import Result
+from followups.models import FollowUp, Result
 from leads import phones, selectors
 from leads.models import Channel, DefeatReason, InvalidReason, Lead, Source, VehicleModel
 
@@ -286,6 +286,7 @@ def readable_timeline(lead: Lead) -> list[dict]:
         if entry["kind"] == "event":
             data = entry["data"]
             item.update(
+                followup=data.get("followup"),
                 title=EVENT_LABELS.get(entry["name"], entry["name"]),
                 icon=EVENT_ICONS.get(entry["name"], "dot"),
                 name=entry["name"],
@@ -311,7 +312,33 @@ def readable_timeline(lead: Lead) -> list[dict]:
             item["changes"] = changes
             item["reason"] = entry["reason"]
         shown.append(item)
-    return shown
+    return _as_contacted(shown)
+
+
+def _as_contacted(shown: list[dict]) -> list[dict]:
+    """A logged contact is told when it happened and by whom (the follow-up's
+    time and agent), not when and by whom it was typed in (a manager
+    back-entering a call the agent made yesterday); who typed it, and when,
+    follows as "recorded by" when that differs. Newest first again."""
+    ids = [
+        item["followup"]
+        for item in shown
+        if item.get("name") == "followups.followup.logged" and isinstance(item.get("followup"), int)
+    ]
+    if not ids:
+        return shown
+    made = {f.pk: f for f in FollowUp.objects.filter(pk__in=ids).select_related("agent")}
+    for item in shown:
+        followup = made.get(item.get("followup"))
+        if followup is None:
+            continue
+        typed_by, typed_at = item["actor"], item["at"]
+        item["at"], item["actor"] = followup.occurred_at, followup.agent
+        if not _same_actor(typed_by, followup.agent) or abs(
+            typed_at - followup.occurred_at
+        ) > timedelta(minutes=10):
+            item["recorded"] = {"by": typed_by, "at": typed_at}
+    return sorted(shown, key=lambda item: item["at"], reverse=True)
 
 
 @register.inclusion_tag("desk/partials/lead_timeline.html")

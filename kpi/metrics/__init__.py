@@ -135,6 +135,7 @@ from kpi.metrics.figures import (
     compute,
     meetings_on_time,
     sales_completion_by_category,
+    working_day_rows,
     working_days,
 )
 from kpi.metrics.rows import (
@@ -178,5 +179,6 @@ __all__ = [
     "sales_completion_by_category",
     "targets",
     "visits",
+    "working_day_rows",
     "working_days",
 ]

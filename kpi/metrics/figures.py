@@ -273,6 +273,38 @@ def meetings_on_time(scope: Scope, period: Period, *, today: date | None = None)
     return Metric.rate(numerator, denominator)
 
 
+def working_day_rows(scope: Scope, period: Period, *, today: date | None = None) -> list[dict]:
+    """The meetings figure's denominator as rows: one per working day of each
+    team (an agent: of the agent) up to today, newest first, each saying
+    whether both meetings were held on time that day (the numerator). As
+    many rows as ``meetings_on_time(...).denominator``."""
+    today = today or timezone.localdate()
+    last = min(period.end, today)
+    if last < period.start:
+        return []
+    weekdays = store_weekdays(scope.stores().values_list("pk", flat=True))
+    elapsed = Period(period.start, last)
+    if scope.kind == "agent":
+        units = [(None, store) for store in weekdays]
+        group_by = ["day"]
+        rows = Meeting.objects.filter(scope.q(MEETING_PATHS))
+    else:
+        teams = Team.objects.filter(scope.q(TEAM_PATHS), members__is_active=True).distinct()
+        units = [(team, team.store_id) for team in teams.order_by("name", "pk")]
+        group_by = ["team", "day"]
+        rows = Meeting.objects.filter(scope.q(MEETING_PATHS), team__in=teams.values("pk"))
+    on_time = {
+        (row.get("team"), row["day"]) for row in on_time_days(rows, elapsed, weekdays, group_by)
+    }
+    days = [elapsed.end - timedelta(days=n) for n in range((elapsed.end - elapsed.start).days + 1)]
+    return [
+        {"day": day, "team": team, "on_time": (team.pk if team else None, day) in on_time}
+        for day in days
+        for team, store in units
+        if day.isoweekday() in weekdays.get(store, ())
+    ]
+
+
 def groups_per(grouped, column: str) -> Counter:
     """How many rows of a grouped queryset (``values(column, …).annotate(…)``)
     each value of ``column`` has, counted by the database (a row per unit

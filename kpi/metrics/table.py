@@ -364,7 +364,7 @@ KPIS: dict[str, Kpi] = {
         ),
         Kpi(
             "talk_seconds_per_agent_day",
-            pgettext_lazy("KPI", "Talk time per agent per day (s)"),
+            pgettext_lazy("KPI", "Talk time per agent per day"),
             PER_DAY,
             _("Talk time (s)"),
             ("talk",),

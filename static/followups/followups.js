@@ -69,16 +69,30 @@
   });
 
   // After the panel changes, the queue marks its row and the row stays in view.
+  // On a phone the panel sits below the queue: the first item opening by
+  // itself as the page loads must not carry the page down to the panel
+  // (issue 13 point 9); a row the user opens still brings the panel up.
+  function stacked() {
+    return window.matchMedia("(max-width: 991.98px)").matches;
+  }
+  function openedByItself(event) {
+    var config = event.detail.requestConfig;
+    var elt = config && config.elt;
+    return !!(elt && elt.matches && elt.matches("[data-testid=panel-loading]"));
+  }
   document.addEventListener("htmx:afterSettle", function (event) {
     if (!event.detail.target || event.detail.target.id !== "work-panel") return;
+    var still = stacked() && openedByItself(event);
     var panel = document.querySelector("#work-panel [data-key]");
     rows().forEach(function (row) {
       var active = panel && row.dataset.key === panel.dataset.key;
       row.classList.toggle("active-row", active);
       row.setAttribute("aria-selected", active ? "true" : "false");
-      if (active) row.scrollIntoView({ block: "nearest" });
+      if (active && !stacked()) row.scrollIntoView({ block: "nearest" });
     });
     var first = document.querySelector('#work-panel input[type=radio][name$="result"]');
-    if (first && !document.querySelector("#work-panel .is-invalid, #work-panel [data-testid=form-errors]")) first.focus();
+    if (first && !document.querySelector("#work-panel .is-invalid, #work-panel [data-testid=form-errors]")) {
+      first.focus({ preventScroll: still });
+    }
   });
 })();

@@ -81,6 +81,15 @@ DISPOSITIONS = {
 }
 
 
+def column_counts(counts: list[int]) -> str:
+    """The column counts a file may have, as a reader writes them: "16–21"
+    for a run, "16, 18" otherwise (never "16 or 17 or …" pasted in a
+    sentence)."""
+    if len(counts) > 2 and counts == list(range(counts[0], counts[-1] + 1)):
+        return f"{counts[0]}–{counts[-1]}"
+    return ", ".join(str(count) for count in counts)
+
+
 def _indexes(columns: tuple[str, ...]) -> dict[str, int]:
     return {name: i for i, name in enumerate(columns) if name}
 
@@ -122,7 +131,7 @@ def parse(fileobj, config: SourceConfig) -> Iterator[CallLeg | ParseError]:
         layouts = {len(config.columns): _layout(fixed, len(config.columns))}
     else:
         layouts = {count: _layout(_indexes(columns), count) for count, columns in LAYOUTS.items()}
-    expected = " or ".join(str(count) for count in sorted(layouts))
+    expected = column_counts(sorted(layouts))
     read_time = time_reader(config.zone)
     for item in iter_rows(fileobj):
         if item.__class__ is ParseError:

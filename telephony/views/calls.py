@@ -23,7 +23,8 @@ from leads.services import DuplicateLead
 from telephony import recordings, services
 from telephony.filters import CallFilter
 from telephony.forms import CdrUploadForm, RecordingUploadForm
-from telephony.models import Call, CallImport
+from telephony.models import Call, CallImport, Recording
+from telephony.stats import hms
 
 PAGE_SIZE = 25
 
@@ -65,54 +66,69 @@ def imports(request):
                 return redirect("telephony:import-detail", pk=report.pk)
     else:
         form = CdrUploadForm(user=user)
+    return _imports_page(request, form=form)
+
+
+def _imports_page(request, *, form=None, recording_form=None, status=200):
+    user = request.user
     reports = CallImport.objects.visible_to(user).select_related("started_by", "source")
     page = Paginator(reports, PAGE_SIZE).get_page(request.GET.get("page"))
     for report in page:
         report.via_label = VIA_LABELS.get(report.via, report.via)
-    return render(
-        request,
-        "telephony/imports.html",
-        {"form": form, "recording_form": RecordingUploadForm(user=user), "page": page},
-    )
+    context = {
+        "form": form or CdrUploadForm(user=user),
+        "recording_form": recording_form or RecordingUploadForm(user=user),
+        "outcomes": _outcomes(request),
+        "page": page,
+    }
+    return render(request, "telephony/imports.html", context, status=status)
+
+
+OUTCOMES_KEY = "telephony.recording_outcomes"
 
 
 @capability_required("telephony.import")
-@require_POST
 def recordings_upload(request):
     """Recordings from the browser, one by one: each file is stored whole or
-    not at all, and the page says what became of each."""
+    not at all. Post, redirect, get: what became of each file is kept in the
+    session and shown once by the imports page, so a reload re-sends
+    nothing (and a GET here, e.g. a reload after the redirect was missed,
+    lands on that page instead of 405)."""
     user = request.user
+    if request.method != "POST":
+        return redirect("telephony:imports")
     form = RecordingUploadForm(request.POST, request.FILES, user=user)
+    if not form.is_valid():
+        return _imports_page(request, recording_form=form, status=400)
     outcomes = []
-    if form.is_valid():
-        for upload in form.cleaned_data["files"]:
-            try:
-                added = recordings.recording_add(
-                    actor=user,
-                    store=form.cleaned_data["store"],
-                    file=upload,
-                    name=upload.name,
-                    via="upload",
-                )
-            except ValidationError as error:
-                outcomes.append((upload.name, "error", " ".join(error.messages), None))
-            else:
-                state = "created" if added.created else "duplicate"
-                outcomes.append((upload.name, state, "", added.recording))
-    reports = CallImport.objects.visible_to(user).select_related("started_by", "source")
-    page = Paginator(reports, PAGE_SIZE).get_page(1)
-    for report in page:
-        report.via_label = VIA_LABELS.get(report.via, report.via)
-    return render(
-        request,
-        "telephony/imports.html",
-        {
-            "form": CdrUploadForm(user=user),
-            "recording_form": form,
-            "outcomes": outcomes,
-            "page": page,
-        },
-    )
+    for upload in form.cleaned_data["files"]:
+        try:
+            added = recordings.recording_add(
+                actor=user,
+                store=form.cleaned_data["store"],
+                file=upload,
+                name=upload.name,
+                via="upload",
+            )
+        except ValidationError as error:
+            outcomes.append((upload.name, "error", " ".join(error.messages), None))
+        else:
+            state = "created" if added.created else "duplicate"
+            outcomes.append((upload.name, state, "", added.recording.pk))
+    request.session[OUTCOMES_KEY] = outcomes
+    return redirect(f"{reverse('telephony:imports')}#recording-upload")
+
+
+def _outcomes(request) -> list:
+    """The last upload's outcomes (once), each recording as the user may see it."""
+    stored = request.session.pop(OUTCOMES_KEY, None) or []
+    ids = [pk for _name, _state, _message, pk in stored if pk]
+    found = {r.pk: r for r in Recording.objects.visible_to(request.user).filter(pk__in=ids)}
+    return [
+        (name, state, message, found.get(pk))
+        for name, state, message, pk in stored
+        if pk is None or pk in found
+    ]
 
 
 @capability_required("telephony.import")
@@ -127,10 +143,10 @@ def import_detail(request, pk):
 
 
 def _seconds(value):
+    """Talk time as h:mm:ss (``telephony.stats.hms``)."""
     if value is None:
         return ""
-    minutes, seconds = divmod(int(value), 60)
-    return f"{minutes}:{seconds:02d}"
+    return hms(value)
 
 
 DIRECTION_ICONS = {"inbound": "telephone-inbound", "outbound": "telephone-outbound"}

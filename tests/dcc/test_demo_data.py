@@ -96,3 +96,84 @@ def test_demo_fills_every_section_of_every_agents_queue():
     rows = _followup_rows()
     call_command("demo_data")
     assert _followup_rows() == rows
+
+
+def test_demo_data_a_user_can_trust():
+    """Issue 13 point 10: what the demo shows is true of itself."""
+    from django.utils.formats import date_format
+
+    from dcc.demo import CLOSES, OPENS
+    from followups.sms import preview
+    from kpi.metrics import Period, Scope, compute
+    from kpi.models import Meeting, Target
+    from leads.models import Deal
+    from telephony.models import Recording
+
+    call_command("demo_data")
+    now = timezone.now()
+
+    # SMS texts name the visit's own time.
+    messages = SmsMessage.objects.filter(appointment__isnull=False).select_related("appointment")
+    assert messages.exists()
+    for message in messages:
+        when = date_format(timezone.localtime(message.appointment.scheduled_at), "n月j日 H:i")
+        assert when in preview(message), (message.pk, preview(message))
+
+    # Calls (PBX and logged) happen in business hours, none in the future.
+    for moment in [
+        *Call.objects.values_list("started_at", flat=True),
+        *FollowUp.objects.filter(channel="call").values_list("occurred_at", flat=True),
+    ]:
+        local = timezone.localtime(moment)
+        assert OPENS - 1 <= local.hour < CLOSES, local
+        assert moment <= now
+
+    # Defeats are spread over the weeks, not all made today.
+    defeated = Lead.objects.filter(status=Status.DEFEATED).values_list("defeated_at", flat=True)
+    assert len({timezone.localtime(d).date() for d in defeated}) >= 5
+    assert all(d <= now for d in defeated)
+
+    # Every deal follows a visit to the store by that customer.
+    deals = Deal.objects.select_related("lead")
+    assert deals.count() >= 5
+    for deal in deals:
+        arrived = Appointment.objects.filter(
+            lead=deal.lead, status=AppointmentStatus.ARRIVED, arrived_at__lt=deal.deal_at
+        )
+        assert arrived.exists(), deal.lead_id
+    assert Lead.objects.filter(status=Status.DELIVERED).exists()
+    assert Lead.objects.filter(status=Status.ORDERED).exists()
+
+    # Recordings, linked to their calls; meetings and targets this month.
+    assert Recording.objects.filter(call__isnull=False).count() >= 5
+    month = Period.current_month()
+    assert Meeting.objects.filter(held_at__gte=month.start_at).exists() or now.day == 1
+    assert Target.objects.filter(month=month.start).exists()
+    assert Target.objects.filter(month=month.previous().start).exists()
+
+    # So every figure of last month's store dashboard has something to show.
+    sh01 = User.objects.get(username="manager").store
+    figures = compute(Scope("store", sh01.pk), month.previous())
+    for name in ("new_leads", "followup_rate", "deals", "sales_completion", "meetings_on_time"):
+        assert figures[name].value, name
+
+
+def test_readme_lists_every_demo_login_and_the_port():
+    """Issue 13 point 10: the README names every demo login, how to choose
+    the port, and sends the reader to no file outside the repository."""
+    import re
+    from pathlib import Path
+
+    from dcc.demo import STAFF
+
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    for username, *_rest in STAFF:
+        assert f"| `{username}` |" in readme, username
+    assert "PORT=" in readme
+    for banned in ("DESIGN", "API.md", "TELEPHONY.md", "STYLE.md", "/work/", "seeds/"):
+        assert banned not in readme, banned
+    # Every backticked path that looks like a file of ours exists.
+    for path in re.findall(r"`([\w./-]+\.(?:py|md|yml|html|css|js|toml|lock))`", readme):
+        if "/" in path or path in ("README.md", "pyproject.toml", "docker-compose.yml"):
+            assert (root / path).exists() or path.startswith("<"), path

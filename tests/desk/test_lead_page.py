@@ -376,3 +376,30 @@ def test_a_visit_without_booking_counts_as_first_then_return_visit(web, alice, m
     walk_in = Appointment.objects.get(lead=lead, is_walk_in=True)
     assert (walk_in.status, walk_in.visit_number, walk_in.test_drive) == ("arrived", 2, True)
     assert not SmsMessage.objects.filter(appointment=walk_in).exists()
+
+
+def test_the_timeline_tells_when_a_contact_happened_and_who_made_it(web, alice, mike, make_lead):
+    """Issue 13 point 9: a manager back-entering yesterday's call of alice's:
+    the timeline shows alice and yesterday's time; who typed it follows."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    lead = make_lead(alice)
+    made_at = timezone.now() - timedelta(days=1, hours=2)
+    services.followup_log(
+        actor=mike,
+        agent=alice,
+        lead=lead,
+        channel="call",
+        result="reached",
+        occurred_at=made_at,
+        note="昨天打的电话",
+    )
+    html = web(alice).get(reverse("desk:lead", args=[lead.pk])).content.decode()
+    item = timeline_items(html)["followups.followup.logged"]
+    shown = timezone.localtime(made_at).strftime("%Y-%m-%d %H:%M")
+    assert f">{shown}</time>" in item
+    assert alice.display_name in item.split("</span>")[0] + item.split("</time>")[0]
+    assert 'data-testid="timeline-recorded"' in item
+    assert mike.display_name in item.split('data-testid="timeline-recorded"')[1]

@@ -74,8 +74,12 @@ def test_manager_opens_the_dashboard_drills_into_a_number_and_downloads_the_work
 
     # Back on the dashboard, the channel table's number lists October's autohome lead.
     page.go_back()
-    channel = page.locator(f'[data-testid="channel-row"][data-key="{autohome.pk}"]')
-    expect(channel.locator('[data-col="leads"]')).to_have_text("1")
+    channel = page.locator(
+        f'[data-testid="channel-row"][data-source="web"][data-key="{autohome.pk}"]'
+    )
+    expect(channel.locator('[data-col="leads"] a')).to_have_text("1")
+    # Each count carries its 环比 and 同比 (issue 13 point 7).
+    expect(channel.locator('[data-col="leads"] [data-change="mom"]')).to_be_visible()
     channel.locator('[data-col="leads"] a').click()
     page.wait_for_url("**/kpi/dashboard/rows/received/**")
     expect(page.get_by_test_id("drill-row")).to_have_count(1)

@@ -147,6 +147,12 @@ def test_breach_list_badge_and_acknowledge(web, sue, mary, breach):
     )
     assert 'data-testid="acknowledged"' in response.content.decode()
     assert "spoke to the agent" in response.content.decode()
+    # The layout's badge is updated in place (issue 13 point 9): sent out of
+    # band, now empty since the only open breach is acknowledged.
+    assert '<span id="nav-badge-open_breaches" hx-swap-oob="true"></span>' in (
+        response.content.decode()
+    )
+    assert 'id="nav-badge-open_breaches"' in html
     breach.refresh_from_db()
     assert breach.acknowledged_by == sue
     assert breach.acknowledge_note == "spoke to the agent"

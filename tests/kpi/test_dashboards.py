@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from dcc.roles import Role
 from followups.models import BreachKind, SlaBreach
@@ -190,35 +191,90 @@ def test_a_team_compares_its_agents_and_the_group_its_stores(
 # ---------------------------------------------------------------- channels and models
 
 
-def test_channel_statistics_and_model_shares(
+def test_every_source_has_its_row_and_web_leads_their_channels(
     store_a, alice, bob, lead, deal, envision, gl8, autohome, pbx_call
 ):
+    """Issue 13 point 7: a walk-in, an inbound call's lead, a manufacturer
+    lead each count under their source, never under "no channel"; web leads
+    split by channel below the web row; 环比 and 同比 per row."""
     web1 = lead(alice, at(10, 3), channel=autohome)
     lead(alice, at(10, 4), channel=autohome, intended_model=gl8)
+    lead(alice, at(10, 4), channel=None)  # a web lead naming no channel
     walk = lead(bob, at(10, 5), source=Source.WALK_IN)
+    lead(bob, at(10, 6), source=Source.INBOUND)
+    lead(bob, at(10, 7), source=Source.MANUFACTURER)
     lead(bob, at(11, 1, 0, 0, 0), channel=autohome)  # November's
+    lead(bob, at(9, 2), channel=autohome)  # September: 环比 of the autohome row
+    lead(bob, at(9, 3), source=Source.WALK_IN)
+    lead(bob, at(9, 4), source=Source.WALK_IN)
+    lead(bob, at(10, 8).replace(year=2025), source=Source.MANUFACTURER)  # 同比
     pbx_call(alice, "+8613700000001", at(10, 3, 13), lead=web1)
     pbx_call(alice, "+8613700000002", at(10, 3, 14), lead=web1, direction=Direction.OUTBOUND)
-    pbx_call(bob, "+8613700000003", at(10, 6))  # no lead: no channel
+    pbx_call(bob, "+8613700000003", at(10, 6))  # no lead
     deal(web1, gl8, at(10, 9))
     deal(walk, envision, at(10, 10))
-    figures = dashboards.channels(Scope("store", store_a.pk), OCTOBER)
-    by_key = {row["key"]: row for row in figures["channels"]}
-    assert {k: by_key[str(autohome.pk)][k] for k in ("leads", "calls", "deals")} == {
-        "leads": 2,
-        "calls": 2,
-        "deals": 1,
+    figures = dashboards.sources(Scope("store", store_a.pk), OCTOBER, today=date(2026, 11, 15))
+    rows = {(row["key"]["source"], row["key"].get("channel")): row for row in figures["rows"]}
+    counts = {key: (row["leads"], row["calls"], row["deals"]) for key, row in rows.items()}
+    # Every source has its row, in the order of Source.
+    assert [row["key"]["source"] for row in figures["rows"] if row["level"] == 0] == [
+        *Source.values,
+        "none",
+    ]
+    assert counts[("web", None)] == (3, 2, 1)
+    assert counts[("web", str(autohome.pk))] == (2, 2, 1)
+    assert counts[("web", "none")] == (1, 0, 0)
+    assert counts[("walk_in", None)] == (1, 0, 1)
+    assert counts[("inbound", None)] == (1, 0, 0)
+    assert counts[("manufacturer", None)] == (1, 0, 0)
+    assert counts[("repurchase", None)] == (0, 0, 0)
+    assert counts[("none", None)] == (0, 1, 0)  # the call of no lead
+    # 环比: autohome 1 → 2 (+100 %), walk-in 2 → 1 (−50 %); 同比 manufacturer 1 → 1.
+    autohome_leads = rows[("web", str(autohome.pk))]["cells"]["leads"]
+    assert autohome_leads["mom"] == dashboards.Change(1, Decimal("100.00"))
+    assert rows[("walk_in", None)]["cells"]["leads"]["mom"] == dashboards.Change(
+        -1, Decimal("-50.00")
+    )
+    assert rows[("manufacturer", None)]["cells"]["leads"]["yoy"] == dashboards.Change(
+        0, Decimal("0.00")
+    )
+    assert rows[("inbound", None)]["cells"]["leads"]["mom"] == dashboards.Change(1, None)
+    models = {
+        row["label"]: row for row in dashboards.vehicle_models(Scope("store", store_a.pk), OCTOBER)
     }
-    assert {k: by_key["none"][k] for k in ("leads", "calls", "deals")} == {
-        "leads": 1,
-        "calls": 1,
-        "deals": 1,
-    }
-    models = {row["label"]: row for row in figures["models"]}
-    assert models[envision.name]["leads"] == 2
-    assert models[envision.name]["lead_share"] == Decimal("66.67")
-    assert models[gl8.name]["lead_share"] == Decimal("33.33")
+    assert models[envision.name]["leads"] == 5
     assert models[gl8.name]["deal_share"] == Decimal("50.00")
+
+
+def test_the_month_so_far_is_compared_with_the_same_days(store_a, alice, lead, autohome):
+    """On 7 October, October's 7 days are compared with 1–7 September and
+    1–7 October a year before, not with whole months."""
+    for day in (2, 3):
+        lead(alice, at(10, day), channel=autohome)
+    lead(alice, at(9, 5), channel=autohome)  # within 1–7 September
+    lead(alice, at(9, 20), channel=autohome)  # after the 7th: not compared
+    lead(alice, at(10, 3).replace(year=2025), channel=autohome)
+    lead(alice, at(10, 25).replace(year=2025), channel=autohome)
+    today = date(2026, 10, 7)
+    now, mom, yoy = dashboards.compared_periods(OCTOBER, today)
+    assert (now, mom, yoy) == (
+        Period(date(2026, 10, 1), date(2026, 10, 7)),
+        Period(date(2026, 9, 1), date(2026, 9, 7)),
+        Period(date(2025, 10, 1), date(2025, 10, 7)),
+    )
+    rows = {
+        r["name"]: r for r in dashboards.headline(Scope("store", store_a.pk), OCTOBER, today=today)
+    }
+    new = rows["new_leads"]
+    assert (new["current"].value, new["last_month"].value, new["last_year"].value) == (2, 1, 1)
+    assert new["mom"] == dashboards.Change(1, Decimal("100.00"))
+    web = dashboards.sources(Scope("store", store_a.pk), OCTOBER, today=today)["rows"][1]
+    assert web["key"] == {"source": "web"}
+    assert web["cells"]["leads"]["mom"] == dashboards.Change(1, Decimal("100.00"))
+    # A month that is over is compared whole; 31 March against 1–28 February.
+    assert dashboards.compared_periods(OCTOBER, date(2026, 11, 2))[1] == months(2026, 9)
+    march_so_far = Period(date(2026, 3, 1), date(2026, 3, 31))
+    assert dashboards.same_days(march_so_far, months(2026, 2)) == months(2026, 2)
 
 
 # ---------------------------------------------------------------- SLA and first contact
@@ -429,7 +485,8 @@ def test_query_count_is_bounded_and_does_not_grow_with_staff(
     client = web(mike)
     params = {"s": f"store:{store_a.pk}", "month": "2026-10"}
     client.get(DASHBOARD, params)  # warm caches (content types, sessions)
-    with django_assert_max_num_queries(80):
+    # 90: the source table reads three periods (the month, 环比, 同比) of leads, calls, deals.
+    with django_assert_max_num_queries(90):
         client.get(DASHBOARD, params)
     with CaptureQueriesContext(connection) as few:
         client.get(DASHBOARD, params)
@@ -511,3 +568,35 @@ def test_supervisor_wallboard_is_the_team(web, sue, team_a1, carol, busy_october
     response = web(sue).get(WALLBOARD)
     assert response.status_code == 200
     assert response.context["scope"] == Scope("team", team_a1.pk)
+
+
+def test_consultants_are_not_ranked_with_agents(
+    web, mike, store_a, team_a1, alice, lead, deal, envision
+):
+    """Issue 13 point 7: a showroom consultant with deals is in no agent
+    comparison (dashboard) and no top-agents list (wall-board)."""
+    consultant = StaffFactory(username="connie", role=Role.CONSULTANT, store=store_a, team=team_a1)
+    today = timezone.localdate()
+    item = lead(consultant, at(today.month, 1).replace(year=today.year))
+    deal(item, envision, at(today.month, 1, 13).replace(year=today.year))
+    scope = Scope("store", store_a.pk)
+    units = [unit.id for unit, _label in dashboards.compared_units(scope, "agent")]
+    assert alice.pk in units
+    assert consultant.pk not in units
+    board = dashboards.wallboard(scope)
+    assert consultant.display_name not in [row["label"] for row in board["top_agents"]]
+    html = web(mike).get(DASHBOARD, {"s": f"store:{store_a.pk}"}).content.decode()
+    assert f'data-unit="agent:{consultant.pk}"' not in html
+    assert f'data-unit="agent:{alice.pk}"' in html
+
+
+def test_talk_time_reads_as_hours_minutes_seconds(web, mike, store_a, alice, pbx_call):
+    from kpi.templatetags.kpi_format import hms
+
+    assert (hms(3725), hms(45), hms(None)) == ("1:02:05", "0:00:45", "—")
+    pbx_call(alice, "+8613700000009", at(10, 6), billsec=3725)
+    page = web(mike).get(
+        reverse("kpi:drill", args=["talk_seconds_per_agent_day", "numerator"]),
+        {"s": f"store:{store_a.pk}", "month": "2026-10"},
+    )
+    assert "1:02:05" in page.content.decode()

@@ -68,13 +68,32 @@ def test_drilldown_lists_the_counted_leads_with_links(web, mike, store_a, octobe
         ("test_drive_rate", "numerator", 1),
         ("deals", "numerator", 1),
         ("card_creation_rate", "denominator", 1),
-        ("meetings_on_time", "denominator", 0),
     ],
 )
 def test_each_kind_of_row_renders(web, mike, store_a, october, name, part, rows):
     response = web(mike).get(drill(name, part), {"s": f"store:{store_a.pk}", "month": "2026-10"})
     assert response.status_code == 200
     assert response.content.decode().count('data-testid="drill-row"') == rows
+
+
+def test_meetings_denominator_lists_its_working_days(web, mike, store_a, team_a1, october):
+    """Issue 13 point 7: the meetings figure's denominator drills to the
+    working days it counts (per team), not to the month's meetings."""
+    from kpi.metrics import Period, Scope, meetings_on_time, working_day_rows
+
+    scope = Scope("store", store_a.pk)
+    october_ = Period.month(2026, 10)
+    figure = meetings_on_time(scope, october_)
+    assert figure.denominator > 0
+    rows = working_day_rows(scope, october_)
+    assert len(rows) == figure.denominator
+    assert sum(row["on_time"] for row in rows) == figure.numerator
+    assert all(row["day"].isoweekday() != 7 for row in rows)  # Monday–Saturday by default
+    client = web(mike)
+    params = {"s": f"store:{store_a.pk}", "month": "2026-10"}
+    html = client.get(drill("meetings_on_time", "denominator"), params).content.decode()
+    assert html.count('data-testid="drill-row"') == min(figure.denominator, 50)
+    assert team_a1.name in html
 
 
 def test_drilldown_pages_by_fifty(web, mike, alice, store_a, lead):

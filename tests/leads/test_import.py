@@ -781,3 +781,23 @@ def test_a_phone_entered_during_the_import_becomes_a_duplicate(mike, alice, envi
     assert Lead.objects.filter(phone="+8613812345678").count() == 1
     assert "retrying" in caplog.text  # the constraint fired: the retry path ran
     assert "retrying" in caplog.text  # the constraint fired: the retry path ran
+
+
+def test_the_template_help_sheet_headings_read_right_in_chinese(db):
+    """Issue 13 point 9: a channel's or a model's name is 名称, not a
+    person's 姓名; every heading of the help sheet is Chinese."""
+    import io
+
+    from django.utils import translation
+    from openpyxl import load_workbook
+
+    from leads.importer import HELP_SHEET_TITLE, template_workbook
+
+    with translation.override("zh-hans"):
+        book = load_workbook(io.BytesIO(template_workbook()))
+    values = [row[0:2] for row in book[HELP_SHEET_TITLE].iter_rows(values_only=True) if any(row)]
+    headings = [tuple(v for v in row if v) for row in values]
+    assert ("编码", "名称") in headings
+    assert ("列", "英文列名") in headings
+    assert not any(cell == "姓名" for row in values for cell in row[1:2])
+    assert "How to" not in str(values)

@@ -199,7 +199,12 @@ def test_supervisor_uploads_recordings_in_the_browser(web, settings, tmp_path, i
         SimpleUploadedFile(name, audio, content_type="audio/wav"),
         SimpleUploadedFile("notes.wav", b"plain text, not audio", content_type="audio/wav"),
     ]
-    response = web(sue).post(reverse("telephony:recordings-upload"), {"files": files})
+    client = web(sue)
+    response = client.post(reverse("telephony:recordings-upload"), {"files": files}, follow=True)
+    # Post, redirect, get (issue 13 point 9): the page is the imports page,
+    # which a reload fetches again without re-sending the files.
+    assert response.redirect_chain[0][1] == 302
+    assert response.request["PATH_INFO"] == reverse("telephony:imports")
     page = response.content.decode()
     assert response.status_code == 200
     assert 'data-testid="recording-outcomes"' in page
@@ -208,6 +213,11 @@ def test_supervisor_uploads_recordings_in_the_browser(web, settings, tmp_path, i
     assert page.count("bi-check-circle") == 1
     assert page.count("bi-dash-circle") == 1  # the same audio again
     assert page.count("bi-x-circle") == 1
+    # A reload shows the page without the outcomes (shown once); a GET of the
+    # upload address is no 405 but the imports page.
+    reload = client.get(reverse("telephony:imports"))
+    assert 'data-testid="recording-outcomes"' not in reload.content.decode()
+    assert client.get(reverse("telephony:recordings-upload")).status_code == 302
 
 
 def test_agents_cannot_upload_recordings(web, alice):

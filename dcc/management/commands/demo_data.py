@@ -11,7 +11,7 @@ APP_LOADERS = ("leads.demo", "followups.demo", "telephony.demo", "kpi.demo")
 
 
 class Command(BaseCommand):
-    help = "Load the demo organisation and data (idempotent) and print one login per role."
+    help = "Load the demo organisation and data (idempotent) and print every login."
 
     @transaction.atomic
     def handle(self, *args, **options):
@@ -20,12 +20,7 @@ class Command(BaseCommand):
             if importlib.util.find_spec(module) is not None:
                 importlib.import_module(module).load()
         self.stdout.write(
-            self.style.SUCCESS(
-                f"Demo data ready. One login per role (password {demo.DEMO_PASSWORD}):"
-            )
+            self.style.SUCCESS(f"Demo data ready. Every login's password is {demo.DEMO_PASSWORD}:")
         )
-        seen = set()
         for username, role_label in logins:
-            if role_label not in seen:
-                seen.add(role_label)
-                self.stdout.write(f"  {username:<12} {role_label}")
+            self.stdout.write(f"  {username:<15} {role_label}")

@@ -20,7 +20,7 @@ from django.db import connection
 
 from dcc.bulk import copy_escape, copy_rows, copy_text
 from telephony import events, parsers
-from telephony.cdr.legs import call_legs_text, iso, leg_from_json, leg_json, leg_text
+from telephony.cdr.legs import call_legs_text, iso, leg_from_json, leg_json, leg_text, legs_text
 from telephony.cdr.matching import Matcher
 from telephony.cdr.reading import Reader, batches, no_collections
 from telephony.models import Call, CallImport
@@ -49,6 +49,10 @@ CALL_COLUMNS = [
     "duration",
     "billsec",
     "ring_seconds",
+    "wait_seconds",
+    "answered_by",
+    "rang_extensions",
+    "queue",
     "disposition",
     "direction",
     "extension",
@@ -61,12 +65,6 @@ CALL_COLUMNS = [
 ]
 
 
-def _ring_seconds(call) -> int | None:
-    if call.answered_at is None:
-        return None
-    return max(0, round((call.answered_at - call.started_at).total_seconds()))
-
-
 def _call_fields(call: parsers.Call) -> dict:
     main = parsers.main_leg(call.legs)
     return {
@@ -76,7 +74,11 @@ def _call_fields(call: parsers.Call) -> dict:
         "ended_at": call.ended_at,
         "duration": call.duration,
         "billsec": call.billsec,
-        "ring_seconds": _ring_seconds(call),
+        "ring_seconds": call.ring_seconds,
+        "wait_seconds": call.wait_seconds,
+        "answered_by": call.answered_by,
+        "rang_extensions": list(call.rang_extensions),
+        "queue": call.queue,
         "disposition": call.disposition,
         "direction": call.direction,
         "extension": (call.extension or "")[:20],
@@ -206,15 +208,22 @@ class CdrImport:
             answered = iso(call.answered_at, texts)
             legs_json = call_legs_text(call, texts)
         if answered is None:
-            answered = ring = NULL
-        else:
-            ring = max(0, round((call.answered_at - call.started_at).total_seconds()))
+            answered = NULL
+        ring = call.ring_seconds
+        if ring is None:
+            ring = NULL
+        wait = call.wait_seconds
+        if wait is None:
+            wait = NULL
+        rang = call.rang_extensions
+        rang = f'["{rang[0]}"]' if len(rang) == 1 and rang[0].isdigit() else legs_text(list(rang))
         # JSON escapes control characters; its backslashes are COPY's to escape.
         legs_json = legs_json.replace("\\", "\\\\")
         return (
             f"{self.store_id}\t{escape(key)}\t{escape((main.uniqueid or '')[:80])}\t"
             f"{self.source}\t{self.report.pk}\t{started}\t{answered}\t{ended}\t"
-            f"{call.duration}\t{call.billsec}\t{ring}\t{call.disposition}\t"
+            f"{call.duration}\t{call.billsec}\t{ring}\t{wait}\t{call.answered_by}\t"
+            f"{escape(rang)}\t{escape(call.queue)}\t{call.disposition}\t"
             f"{call.direction}\t{escape((call.extension or '')[:20])}\t"
             f"{call.external_number or ''}\t{escape((call.external_raw or '')[:40])}\t"
             f"{legs_json}\t"

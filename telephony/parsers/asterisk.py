@@ -101,6 +101,8 @@ FIELDS = (
     "uniqueid",
     "linkedid",
     "sequence",
+    "lastapp",
+    "lastdata",
 )
 
 
@@ -209,6 +211,8 @@ def _leg(number, row, layout, config, read_time) -> CallLeg:
         uniqueid,
         linkedid,
         sequence,
+        lastapp,
+        lastdata,
     ) = layout(row)
     disposition = DISPOSITIONS.get(written) or DISPOSITIONS.get(written.strip().upper())
     if disposition is None:
@@ -257,4 +261,6 @@ def _leg(number, row, layout, config, read_time) -> CallLeg:
         channel,
         dstchannel,
         raw,
+        lastapp,
+        lastdata,
     )

@@ -563,21 +563,23 @@ def merge_legs(key: str, legs: list[CallLeg]) -> Call:
     legs.sort(key=lambda leg: (leg.started_at, leg.line))
     main = main_leg(legs)
     ringing = [leg for leg in legs if leg_rings_phone(leg)]
-    answered = [leg for leg in ringing if leg.disposition == ANSWERED]
+    # The legs with the customer on them (else, on an internal call, all):
+    # a click-to-call first rings the agent's own phone (a Local channel's
+    # half), then the customer, whose answer connects the call.
+    talking = [leg for leg in ringing if leg.external_raw] or ringing
+    answered = [leg for leg in talking if leg.disposition == ANSWERED]
     if answered:
         answered_by = AGENT
     elif any(leg.disposition == ANSWERED for leg in legs):
         answered_by = SYSTEM
     else:
         answered_by = NONE
-    customer_legs = [leg for leg in answered if leg.external_raw] or answered
     spans = []
-    for leg in customer_legs:
+    for leg in answered:
         start = leg.answered_at or (leg.ended_at - timedelta(seconds=leg.billsec))
         spans.append((start, start + timedelta(seconds=leg.billsec)))
-    extensions = tuple(
-        dict.fromkeys(ext for ext in (_leg_extension(leg) for leg in answered) if ext)
-    )
+    agents = [leg for leg in ringing if leg.disposition == ANSWERED] if answered else []
+    extensions = tuple(dict.fromkeys(ext for ext in (_leg_extension(leg) for leg in agents) if ext))
     rang = []
     for leg in ringing:
         rang.extend(_dialled_extensions(leg))
@@ -590,7 +592,7 @@ def merge_legs(key: str, legs: list[CallLeg]) -> Call:
     ended = max(leg.ended_at for leg in legs)
     agent_answer = min((leg.answered_at for leg in answered if leg.answered_at), default=None)
     if agent_answer is not None:
-        first_ring = min(leg.started_at for leg in ringing)
+        first_ring = min(leg.started_at for leg in talking)
         ring_seconds = _seconds_between(first_ring, agent_answer)
         wait_seconds = _seconds_between(started, agent_answer)
     else:

@@ -424,6 +424,17 @@ class Call(models.Model):
     # true when the caller later becomes a lead.
     new_caller = models.BooleanField(_("first-time caller"), default=False)
     legs = models.JSONField(default=list)
+    # A missed call from a number no lead has: the agent who took its call
+    # back from the store's shared list (telephony.callbacks).
+    callback_claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("call back taken by"),
+        db_index=False,
+    )
 
     objects = CallQuerySet.as_manager()
 

@@ -17,7 +17,7 @@ from kpi.metrics import Scope, compute, drilldown
 from leads.models import Lead
 from telephony import services as telephony
 from telephony.models import Call
-from tests.kpi.conftest import OCTOBER, at, manager_of
+from tests.kpi.conftest import OCTOBER, SHANGHAI, at, manager_of
 
 pytestmark = pytest.mark.django_db
 
@@ -25,12 +25,16 @@ _ids = iter(range(1, 10_000))
 
 
 def cdr(src, dst, channel, dstchannel, app, data, start, answer, end, billsec, disposition, linked):
-    """One Master.csv line (21 columns) as cdr_csv writes it; times local."""
-    fmt = "%Y-%m-%d %H:%M:%S"
+    """One Master.csv line (21 columns) as cdr_csv writes it, in the PBX's
+    local time (the store's source: Asia/Shanghai)."""
+
+    def fmt(moment):
+        return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+
     uid = f"1790000000.{next(_ids)}"
     fields = [
         "", src, dst, "from-did", f'"{src}" <{src}>', channel, dstchannel, app, data,
-        start.strftime(fmt), answer.strftime(fmt) if answer else "", end.strftime(fmt),
+        fmt(start), fmt(answer) if answer else "", fmt(end),
         str(int((end - start).total_seconds())), str(billsec), disposition, "DOCUMENTATION",
         uid, "", "", linked, uid.rpartition(".")[2],
     ]  # fmt: skip

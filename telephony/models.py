@@ -51,6 +51,10 @@ class Format(models.TextChoices):
 
 
 CDR_FORMATS = (Format.ASTERISK_CSV,)
+# What import_cdr makes calls of: call logs, and a recording card's index
+# (a store with a card and no PBX log; telephony.recordings imports its
+# recordings and their calls together).
+CALL_FORMATS = (*CDR_FORMATS, Format.CARD_INDEX)
 
 
 class StoreScoped(ScopedQuerySet):

@@ -11,7 +11,7 @@ from django.dispatch import receiver
 from dcc.events import staff_saved
 from followups.events import followup_logged
 from leads.events import leads_created
-from telephony import first_contact, services, verification
+from telephony import first_contact, recordings, services, verification
 from telephony.events import calls_imported
 
 
@@ -39,5 +39,8 @@ def prove_followup(sender, *, followup, **kwargs):
 def prove_followups_near_calls(sender, *, store_id, since, until, **kwargs):
     # Follow-ups logged before the file arrived: its calls may prove them.
     verification.verify_store_period(store_id=store_id, since=since, until=until)
+    # Recordings that came before their call log: linked to their calls now.
+    if since is not None and until is not None:
+        recordings.link_unlinked(store_id=store_id, calls_between=(since, until))
     # The leads its connected calls first contacted (followups.sla).
     first_contact.record_store_calls(store_id=store_id, since=since, until=until)

@@ -39,7 +39,7 @@ from dcc.policy import require
 from leads.models import Lead
 from telephony import cdr, parsers, verification
 from telephony.models import (
-    CDR_FORMATS,
+    CALL_FORMATS,
     Call,
     CallImport,
     CallSource,
@@ -125,7 +125,7 @@ def import_cdr(
     """Import one call-log file (binary, seekable) into ``store``."""
     require_store(actor, store)
     config = source_config(store, source, format)
-    if config.format not in CDR_FORMATS:
+    if config.format not in CALL_FORMATS:
         raise ImportRejected(_("%(format)s is not a call-log format.") % {"format": config.format})
     digest, size = file_digest(fileobj)
     if size == 0:

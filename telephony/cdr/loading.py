@@ -24,6 +24,7 @@ from telephony.cdr.legs import call_legs_text, iso, leg_from_json, leg_json, leg
 from telephony.cdr.matching import Matcher
 from telephony.cdr.reading import Reader, batches, no_collections
 from telephony.models import Call, CallImport
+from telephony.parsers import card_index
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,10 @@ class CdrImport:
             yield item
 
     def _batches(self, fileobj) -> Iterator[dict[str, tuple]]:
-        calls = parsers.group_calls(self._records(parsers.parse(fileobj, self.config)))
+        items = parsers.parse(fileobj, self.config)
+        if self.config.format == "card_index":  # a recording card's index: its calls
+            items = card_index.call_legs(items)
+        calls = parsers.group_calls(self._records(items))
         for batch in batches(calls, self.batch_size):
             yield self._prepared(batch)
 

@@ -660,6 +660,8 @@ def _single_leg_call(key: str, legs: list[CallLeg]) -> Call:
             billsec = leg.billsec
             waited = _seconds_between(started, answered_at) if answered_at else 0
             ring = waited
+            if leg.lastapp == CARD:  # a recording card knows no ring time
+                ring = waited = None
         else:
             answered_by, extensions, billsec, ring = SYSTEM, (), 0, None
             waited = _seconds_between(started, ended)

@@ -338,8 +338,9 @@ class CdrImportRequestSerializer(serializers.Serializer):
         queryset=Store.objects.all(),
         required=False,
         allow_null=True,
-        help_text="The store to import into; default the caller's own (or the source's). "
-        "A group administrator names it.",
+        help_text="The store to import into; default the caller's own (or the source's); "
+        "for a group administrator, the stores the file's extensions name (each call goes "
+        "to the store of who had its extension then). 400 only where neither tells.",
     )
 
     def get_fields(self):
@@ -363,10 +364,8 @@ class CdrImportRequestSerializer(serializers.Serializer):
                     {"format": [_("The source's files are in its own format: leave this out.")]}
                 )
             store = source.store
-        store = store or self.context["request"].user.store
-        if store is None:
-            raise ValidationError({"store": [_("Choose the store to import into.")]})
-        attrs["store"] = store
+        # None: a group administrator's file names its stores (services.import_cdr).
+        attrs["store"] = store or self.context["request"].user.store
         return attrs
 
 
@@ -497,6 +496,8 @@ class CdrImportViewSet(
                 format=data.get("format"),
                 via="api",
             )
+        except services.StoreNeeded as exc:
+            raise ValidationError({"store": [str(exc)]}) from exc
         except services.ImportRejected as exc:
             field = "source" if data.get("source") is not None else "file"
             raise ValidationError({field: [str(exc)]}) from exc

@@ -20,6 +20,7 @@ from django.db import connection
 
 from dcc.bulk import copy_escape, copy_rows, copy_text
 from telephony import events, parsers
+from telephony.cdr import stores
 from telephony.cdr.legs import call_legs_text, iso, leg_from_json, leg_json, leg_text, legs_text
 from telephony.cdr.matching import Matcher
 from telephony.cdr.reading import Reader, batches, no_collections
@@ -115,8 +116,14 @@ class CdrImport:
     follow-ups are verified.
     """
 
-    def __init__(self, report: CallImport, config: parsers.SourceConfig):
+    def __init__(
+        self, report: CallImport, config: parsers.SourceConfig, *, group=False, actor=None
+    ):
         self.report = report
+        # One PBX for a group's stores: calls move to the store of whoever
+        # had their extension, among the stores ``actor`` may import into.
+        self.group = group
+        self.actor = actor
         self.config = config
         self.store_id = report.store_id
         self.postgres = connection.vendor == "postgresql"
@@ -260,6 +267,7 @@ class CdrImport:
         report.duplicates = self.records - report.imported
         if report.calls or report.imported:
             self._match()
+            moved = stores.rehome(self.actor, report) if self.group and report.calls else {}
             clock = time.perf_counter()
             events.calls_imported.send(
                 sender=Call,
@@ -268,6 +276,10 @@ class CdrImport:
                 until=self.last_start,
                 call_import=report,
             )
+            for store_id, (since, until) in moved.items():
+                events.calls_imported.send(
+                    sender=Call, store_id=store_id, since=since, until=until, call_import=report
+                )
             timings["verify"] = time.perf_counter() - clock
         log.info(
             "call-log import %s: %s lines, %s new calls; %s",

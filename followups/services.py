@@ -584,6 +584,8 @@ POLICY_FIELDS = (
     "reminder_hour",
     "answer_within_seconds",
     "verify_window_minutes",
+    "first_contact_rule",
+    "first_contact_min_talk_seconds",
     "sms_signature",
 )
 

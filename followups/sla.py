@@ -122,6 +122,39 @@ def record_contacts(contacts) -> int:
     return changed
 
 
+def record_contacts_sql(firsts_sql: str, params: list) -> int:
+    """record_contacts() for a big call log, in one statement on PostgreSQL:
+    ``firsts_sql`` selects (lead_id, contact_at, call_id), one row per lead (its
+    earliest contact at or after its clock start), from the layer that
+    knows the calls; the same rule as apply_contact and settle_breach,
+    written in SQL. History rows are not written (a machine's bulk write).
+    The number of leads changed."""
+    qn = connection.ops.quote_name
+    lead = qn(Lead._meta.db_table)
+    breach = qn(SlaBreach._meta.db_table)
+    sooner = "f.contact_at < l.first_contacted_at OR l.first_contacted_at IS NULL"
+    met = "f.contact_at < l.sla_met_at OR l.sla_met_at IS NULL"
+    # Table names are the models', quoted; every value is a parameter.
+    sql = (
+        f"WITH firsts AS ({firsts_sql}), changed AS ("  # noqa: S608
+        f" UPDATE {lead} l SET"
+        f" first_contacted_at = CASE WHEN {sooner} THEN f.contact_at ELSE l.first_contacted_at END,"
+        f" first_contact_minutes = CASE WHEN {sooner}"
+        f"  THEN GREATEST(0, FLOOR(EXTRACT(EPOCH FROM f.contact_at - l.received_at) / 60))::integer"
+        f"  ELSE l.first_contact_minutes END,"
+        f" sla_met_call_id = CASE WHEN {met} THEN f.call_id ELSE l.sla_met_call_id END,"
+        f" sla_met_at = CASE WHEN {met} THEN f.contact_at ELSE l.sla_met_at END"
+        f" FROM firsts f WHERE l.id = f.lead_id AND ({sooner} OR {met})"
+        f" RETURNING l.id, l.sla_met_at, l.sla_met_call_id, l.first_contact_due)"
+        f" UPDATE {breach} b SET contacted_at = c.sla_met_at, contact_call_id = c.sla_met_call_id"
+        f" FROM changed c WHERE b.lead_id = c.id AND b.due_at = c.first_contact_due"
+        f" AND b.contacted_at IS NULL AND c.sla_met_at IS NOT NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
 # ---------------------------------------------------------------- the sweep
 
 

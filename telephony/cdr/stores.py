@@ -34,34 +34,29 @@ def _stores_for(actor):
     return Store.objects.all() if actor is None else Store.objects.visible_to(actor)
 
 
-def _held(store_ids, extension: str, moment) -> list[int]:
-    return list(
-        ExtensionAssignment.objects.filter(store_id__in=store_ids, extension=extension)
-        .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=moment))
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=moment))
-        .values_list("store_id", flat=True)
-    )
-
-
 def home_store(actor, fileobj, config: parsers.SourceConfig) -> Store | None:
     """The store the file's first calls' extensions name (most often), among
     the stores ``actor`` may import into; None when they name none. The
     file is left at its start."""
-    stores = list(_stores_for(actor).values_list("pk", flat=True))
+    holders: dict[str, list[tuple]] = {}
+    assignments = ExtensionAssignment.objects.filter(store__in=_stores_for(actor)).values_list(
+        "extension", "valid_from", "valid_to", "store_id"
+    )
+    for extension, valid_from, valid_to, store_id in assignments:
+        holders.setdefault(extension, []).append((valid_from, valid_to, store_id))
     votes: Counter = Counter()
-    seen: set[str] = set()
     legs = parsers.parse(fileobj, config)
     if config.format == "card_index":
         legs = card_index.call_legs(legs)
     for leg in islice(legs, SAMPLE_LEGS):
         if leg.__class__ is parsers.ParseError or not leg.extension:
             continue
-        key = leg.extension
-        if key in seen and len(seen) > 200:
-            continue
-        seen.add(key)
-        for store_id in _held(stores, leg.extension, leg.started_at):
-            votes[store_id] += 1
+        moment = leg.started_at
+        for valid_from, valid_to, store_id in holders.get(leg.extension, ()):
+            if (valid_from is None or valid_from <= moment) and (
+                valid_to is None or valid_to > moment
+            ):
+                votes[store_id] += 1
     fileobj.seek(0)
     if not votes:
         return None

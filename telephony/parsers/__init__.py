@@ -489,10 +489,13 @@ def leg_rings_phone(leg: CallLeg) -> bool:
     app = leg.lastapp
     if app == CARD:
         return True
-    if not leg.dstchannel or app.lower() in SYSTEM_APPS:
+    dstchannel = leg.dstchannel
+    if not dstchannel or (app and app.lower() in SYSTEM_APPS):
         return False
+    if not dstchannel.startswith("Local/"):
+        return True
     # A voicemail box reached through a Local channel (vmu8001, vmb8001).
-    peer = channel_peer(leg.dstchannel)
+    peer = channel_peer(dstchannel)
     return not (peer[:3] in ("vmu", "vmb", "vms") or (peer[:2] == "vm" and peer[2:].isdigit()))
 
 
@@ -506,9 +509,10 @@ def leg_answerer(leg: CallLeg) -> str:
 def _dialled_extensions(leg: CallLeg) -> list[str]:
     """The extensions a Dial's arguments name (``PJSIP/8003&PJSIP/8004,30``):
     a parallel dial written as one CDR still rang them all."""
-    if leg.lastapp.lower() != "dial" or not leg.lastdata:
-        return []
-    targets = leg.lastdata.partition(",")[0]
+    data = leg.lastdata
+    if "&" not in data or leg.lastapp.lower() != "dial":
+        return []  # one target: the leg's own dstchannel says it
+    targets = data.partition(",")[0]
     found = []
     for target in targets.split("&"):
         _, _, name = target.partition("/")

@@ -146,8 +146,9 @@ def followup_log(
     # The first-contact rule (followups.sla): under "any logged call" this
     # call meets it; under "a connected call" only the call log does
     # (telephony verifies the follow-up and records the call that met it).
-    contacted = is_call and sla.rule_for(FollowupPolicy.objects.for_store(lead.store_id)) == (
-        sla.LOGGED
+    contacted = is_call and (
+        not sla.under_rule(lead)
+        or sla.rule_for(FollowupPolicy.objects.for_store(lead.store_id)) == sla.LOGGED
     )
     if contacted:
         sla.apply_contact(lead, occurred_at)

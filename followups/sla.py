@@ -8,7 +8,9 @@ store's call log, or a logged follow-up verified by one; telephony finds
 those calls: ``telephony.first_contact``). Either way the contact is
 recorded here only (:func:`apply_contact`, :func:`record_contacts`): the
 lead's first-contact time, ``sla_met_at`` (what the sweep, the breach and
-the 48-hour KPI read) and the call that met it.
+the 48-hour KPI read) and the call that met it. The rule governs the leads
+with a first-contact deadline (:func:`under_rule`: manufacturer leads and
+transfers); a lead without one is contacted by any logged call.
 
 A call log arriving late (imports run every few minutes or once a day):
 the sweep may already have raised the breach. When the log then proves a
@@ -55,6 +57,13 @@ def rule_for(policy: FollowupPolicy) -> str:
     if rule == FirstContactRule.AUTO:
         return CONNECTED if policy.call_log_since else LOGGED
     return rule
+
+
+def under_rule(lead: Lead) -> bool:
+    """The lead has a first-contact deadline (a manufacturer lead, a
+    transfer): the store's rule decides what contacts it. A lead without
+    one is contacted by any logged call, as before the rule."""
+    return lead.first_contact_due is not None
 
 
 def note_call_log(store_id: int, since) -> FollowupPolicy:

@@ -30,6 +30,8 @@ def connected_q(min_talk: int) -> Q:
         answered_q()
         & Q(direction__in=[Direction.INBOUND, Direction.OUTBOUND])
         & Q(billsec__gte=min_talk, lead__isnull=False)
+        # Leads under the rule (followups.sla.under_rule): with a deadline.
+        & Q(lead__first_contact_due__isnull=False)
     )
 
 

@@ -227,3 +227,15 @@ def test_a_late_call_log_settles_the_breach_already_raised(connected_store, alic
     )
     assert met == {in_time.pk}
     assert Lead.objects.get(pk=late.pk).sla_met_at == due + s(600)
+
+
+def test_a_lead_without_a_deadline_is_contacted_by_any_logged_call(
+    connected_store, alice, lead, call_log
+):
+    """The rule governs the leads with a first-contact deadline; a web lead
+    keeps today's meaning of its first contact (any logged call)."""
+    import_lines(connected_store, direct("13844440000", at(10, 4, 9), "LOG"))
+    web_lead = lead(alice, at(10, 5, 9), source="web")
+    call_log(alice, web_lead, at(10, 5, 10), result="no_answer")
+    web_lead.refresh_from_db()
+    assert web_lead.first_contacted_at == at(10, 5, 10)

@@ -181,6 +181,9 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "telephony.review": frozenset({S, M, AD}),
     "telephony.checklist.manage": frozenset({S, M, AD}),
     "telephony.stats.view": frozenset({S, M, AD}),
+    # Taking the call back of an unknown number from the store's shared
+    # missed-call list (telephony.callbacks).
+    "telephony.callbacks.claim": frozenset({A, CA, S}),
     # Whose menu offers "My reviews": staff whose calls are scored. The page
     # itself shows anyone the reviews of their own calls.
     "telephony.reviews.own": frozenset({A, CA}),

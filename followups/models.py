@@ -10,7 +10,7 @@ from collections import defaultdict
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -45,6 +45,14 @@ class HandoverMode(models.TextChoices):
 
     KEEP = "keep", _("Mode one: the caller keeps the lead")
     HAND_OVER = "hand_over", _("Mode two: the caller hands over at the first store visit")
+
+
+class FirstContactRule(models.TextChoices):
+    """What meets the first-contact rule (followups.sla.rule_for)."""
+
+    AUTO = "auto", _("A connected call once the store imports its call log, else any logged call")
+    LOGGED = "logged", _("Any logged call")
+    CONNECTED = "connected", _("A connected call in the call log")
 
 
 class FollowupPolicy(models.Model):
@@ -109,6 +117,24 @@ class FollowupPolicy(models.Model):
         choices=HandoverMode.choices,
         default=HandoverMode.KEEP,
     )
+    # The first-contact rule (48 hours, 2 days; DESIGN §2): what counts as
+    # the first contact. "Connected": an agent-answered call to or from the
+    # lead's number with at least first_contact_min_talk_seconds of talk in
+    # the store's call log, or a logged follow-up verified by such a call.
+    first_contact_rule = models.CharField(
+        _("first contact is met by"),
+        max_length=10,
+        choices=FirstContactRule.choices,
+        default=FirstContactRule.AUTO,
+    )
+    first_contact_min_talk_seconds = models.PositiveSmallIntegerField(
+        _("a connected call talks at least (seconds)"),
+        default=10,
+        validators=[MaxValueValidator(600)],
+    )
+    # The start of the store's first imported call log (kept by telephony
+    # through followups.sla.note_call_log): "auto" means "connected" from then.
+    call_log_since = models.DateTimeField(_("call log imported since"), null=True, blank=True)
 
     history = HistoricalRecords()
     objects = FollowupPolicyQuerySet.as_manager()
@@ -360,7 +386,9 @@ class SlaBreachQuerySet(ScopedQuerySet):
     scope_paths = ScopePaths(store="store", team="lead__owner__team", own="lead__owner")
 
     def open(self):
-        return self.filter(acknowledged_at__isnull=True)
+        """Not acknowledged, and not proven false by a call log that came
+        late (a contact at or before the deadline: see followups.sla)."""
+        return self.filter(acknowledged_at__isnull=True).exclude(contacted_at__lte=F("due_at"))
 
 
 class SlaBreach(models.Model):
@@ -399,6 +427,19 @@ class SlaBreach(models.Model):
         db_default="",  # the sweep inserts breaches in SQL
         validators=[no_control_characters],
     )
+    # The first contact that met the rule, recorded after the breach was
+    # raised (a call log arriving late): at or before due_at the breach was a
+    # false alarm (kept, no longer open); after it, the lead was met late.
+    contacted_at = models.DateTimeField(_("contacted at"), null=True, blank=True)
+    contact_call = models.ForeignKey(
+        "telephony.Call",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        verbose_name=_("call that met the rule"),
+    )
 
     objects = SlaBreachQuerySet.as_manager()
 
@@ -420,6 +461,11 @@ class SlaBreach(models.Model):
 
     def __str__(self):
         return f"{self.lead_id} {self.kind}"
+
+    @property
+    def met_in_time(self) -> bool:
+        """Proven by a late call log: the contact was made by the deadline."""
+        return self.contacted_at is not None and self.contacted_at <= self.due_at
 
 
 class SmsKind(models.TextChoices):

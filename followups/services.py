@@ -21,7 +21,7 @@ from dcc import audit
 from dcc.policy import can
 from dcc.timeutils import validate_event_time
 from dcc.validators import check_text
-from followups import events, sms
+from followups import events, sla, sms
 from followups.models import (
     PENDING_APPOINTMENT,
     Appointment,
@@ -44,10 +44,6 @@ def default_next_followup(*, store, level: str, after: datetime) -> datetime:
     the queue brings the lead back after the store's retry interval
     (``selectors.queue_for_agent``, section "retry")."""
     return after + timedelta(days=FollowupPolicy.objects.for_store(store).cadence_days(level))
-
-
-def _clock_start(lead: Lead) -> datetime:
-    return lead.transferred_at or lead.received_at
 
 
 def _check_agent(actor, agent, lead: Lead):
@@ -122,9 +118,14 @@ def followup_log(
             store=lead.store, level=lead.level, after=occurred_at
         )
     is_call = channel == Channel.CALL
-    is_first_call = is_call and (
-        lead.first_contacted_at is None or occurred_at < lead.first_contacted_at
+    # The lead's first phone follow-up (a KPI's count), whatever the rule.
+    earliest_call = (
+        FollowUp.objects.filter(lead=lead, channel=Channel.CALL)
+        .order_by("occurred_at")
+        .values_list("occurred_at", flat=True)
+        .first()
     )
+    is_first_call = is_call and (earliest_call is None or occurred_at < earliest_call)
     followup = FollowUp.objects.create(
         store=lead.store,
         lead=lead,
@@ -144,17 +145,22 @@ def followup_log(
         FollowUp.objects.filter(lead=lead, is_first_call=True).exclude(pk=followup.pk).update(
             is_first_call=False
         )
-        lead.first_contacted_at = occurred_at
-        lead.first_contact_minutes = max(
-            0, int((occurred_at - lead.received_at).total_seconds() // 60)
-        )
-    if is_call and lead.sla_met_at is None and occurred_at >= _clock_start(lead):
-        lead.sla_met_at = occurred_at
+    # The first-contact rule (followups.sla): under "any logged call" this
+    # call meets it; under "a connected call" only the call log does
+    # (telephony verifies the follow-up and records the call that met it).
+    contacted = is_call and (
+        not sla.under_rule(lead)
+        or sla.rule_for(FollowupPolicy.objects.for_store(lead.store_id)) == sla.LOGGED
+    )
+    if contacted:
+        sla.apply_contact(lead, occurred_at)
     _count_attempt(lead, result=result, occurred_at=occurred_at)
     lead.next_followup_at = next_followup_at
     if lead.status == Status.NEW:
         lifecycle.move(lead, Status.ACTIVE)
     lifecycle.save(lead, actor=actor, reason=Result(result).label)
+    if contacted:
+        sla.settle_breach(lead)
     _apply_result(
         actor=actor,
         lead=lead,
@@ -628,6 +634,8 @@ POLICY_FIELDS = (
     "reminder_hour",
     "answer_within_seconds",
     "verify_window_minutes",
+    "first_contact_rule",
+    "first_contact_min_talk_seconds",
     "sms_signature",
     "handover_mode",
 )

@@ -90,7 +90,7 @@ from leads.models import (
     Status,
     VehicleModel,
 )
-from telephony.models import Direction, Disposition
+from telephony.models import Direction, answered_q
 
 HEADLINE = (
     "new_leads",
@@ -698,9 +698,7 @@ def wallboard(scope: Scope, *, now: datetime | None = None) -> dict:
     calls = customer_calls(scope, Period(today, today)).aggregate(
         inbound=Count("pk", filter=Q(direction=Direction.INBOUND)),
         outbound=Count("pk", filter=Q(direction=Direction.OUTBOUND)),
-        missed=Count(
-            "pk", filter=Q(direction=Direction.INBOUND) & ~Q(disposition=Disposition.ANSWERED)
-        ),
+        missed=Count("pk", filter=Q(direction=Direction.INBOUND) & ~answered_q()),
     )
     queue = (
         leads(scope)

@@ -454,6 +454,9 @@ class Lead(models.Model):
     # The first logged call at or after the current deadline's clock start
     # (receipt, or the last transfer/activation): what the SLA sweep checks.
     sla_met_at = models.DateTimeField(_("first contact in time"), null=True, blank=True)
+    # The call (telephony's id) that met the first-contact rule when the
+    # store's rule is a connected call (followups.sla); empty for a logged one.
+    sla_met_call_id = models.BigIntegerField(null=True, blank=True)
     # Minutes from receipt (or transfer) to the first logged contact.
     first_contact_minutes = models.PositiveIntegerField(
         null=True, blank=True, verbose_name=_("first contact minutes")

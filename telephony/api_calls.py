@@ -36,6 +36,7 @@ from leads.models import Lead
 from telephony import services
 from telephony.models import (
     CDR_FORMATS,
+    AnsweredBy,
     Call,
     CallImport,
     CallSource,
@@ -77,9 +78,19 @@ def _disposition():
     return choice_field(Disposition.choices, component="CallDispositionEnum", read_only=True)
 
 
+def _answered_by():
+    return choice_field(AnsweredBy.choices, component="CallAnsweredByEnum", read_only=True)
+
+
 class CallSerializer(ModelSerializer):
     direction = _direction()
     disposition = _disposition()
+    answered_by = _answered_by()
+    rang_extensions = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Every extension that rang, in order (a missed call keeps who missed it).",
+    )
     agent_name = serializers.CharField(
         source="agent.display_name", read_only=True, default=None, allow_null=True
     )
@@ -102,9 +113,13 @@ class CallSerializer(ModelSerializer):
             "duration",
             "billsec",
             "ring_seconds",
+            "wait_seconds",
+            "answered_by",
             "direction",
             "disposition",
             "extension",
+            "rang_extensions",
+            "queue",
             "agent",
             "agent_name",
             "lead",
@@ -118,8 +133,15 @@ class CallSerializer(ModelSerializer):
         read_only_fields = fields
         extra_kwargs = {
             "duration": {"help_text": "Seconds from the first ring to the last hang-up."},
-            "billsec": {"help_text": "Seconds of talk with the customer."},
-            "ring_seconds": {"help_text": "Seconds until answered; null when not answered."},
+            "billsec": {"help_text": "Seconds of talk between the customer and agents only."},
+            "ring_seconds": {
+                "help_text": "From the first leg that rang a phone to the agent's answer; "
+                "null unless answered_by is agent."
+            },
+            "wait_seconds": {
+                "help_text": "From the call's start to the agent's answer, else to the hang-up."
+            },
+            "queue": {"help_text": "The queue the call went through, or empty."},
             "extension": {"help_text": "The agent's extension (the one that answered first)."},
             "agent": {"help_text": "Whoever had the extension at the time."},
             "lead": {"help_text": "The lead of the customer's number, matched at import."},
@@ -160,6 +182,8 @@ class CallLegSerializer(serializers.Serializer):
     clid = serializers.CharField()
     channel = serializers.CharField()
     dstchannel = serializers.CharField()
+    lastapp = serializers.CharField(default="", help_text="The dialplan application it ended in.")
+    lastdata = serializers.CharField(default="")
 
 
 class CallDetailSerializer(CallSerializer):
@@ -192,9 +216,13 @@ class LeadCallSerializer(CallSerializer):
             "duration",
             "billsec",
             "ring_seconds",
+            "wait_seconds",
+            "answered_by",
             "direction",
             "disposition",
             "extension",
+            "rang_extensions",
+            "queue",
             "agent",
             "agent_name",
             "external_number",
@@ -235,6 +263,9 @@ class CallFilter(django_filters.FilterSet):
     )
     disposition = django_filters.MultipleChoiceFilter(
         choices=Disposition.choices, label=gettext_lazy("result")
+    )
+    answered_by = django_filters.MultipleChoiceFilter(
+        choices=AnsweredBy.choices, label=gettext_lazy("answered by")
     )
     started_after = IsoDateTimeFilter(
         field_name="started_at", lookup_expr="gte", label=gettext_lazy("started from")
@@ -307,8 +338,9 @@ class CdrImportRequestSerializer(serializers.Serializer):
         queryset=Store.objects.all(),
         required=False,
         allow_null=True,
-        help_text="The store to import into; default the caller's own (or the source's). "
-        "A group administrator names it.",
+        help_text="The store to import into; default the caller's own (or the source's); "
+        "for a group administrator, the stores the file's extensions name (each call goes "
+        "to the store of who had its extension then). 400 only where neither tells.",
     )
 
     def get_fields(self):
@@ -332,10 +364,8 @@ class CdrImportRequestSerializer(serializers.Serializer):
                     {"format": [_("The source's files are in its own format: leave this out.")]}
                 )
             store = source.store
-        store = store or self.context["request"].user.store
-        if store is None:
-            raise ValidationError({"store": [_("Choose the store to import into.")]})
-        attrs["store"] = store
+        # None: a group administrator's file names its stores (services.import_cdr).
+        attrs["store"] = store or self.context["request"].user.store
         return attrs
 
 
@@ -466,6 +496,8 @@ class CdrImportViewSet(
                 format=data.get("format"),
                 via="api",
             )
+        except services.StoreNeeded as exc:
+            raise ValidationError({"store": [str(exc)]}) from exc
         except services.ImportRejected as exc:
             field = "source" if data.get("source") is not None else "file"
             raise ValidationError({field: [str(exc)]}) from exc

@@ -11,11 +11,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from dcc.policy import Level, ScopedQuerySet, ScopePaths
+from followups.models import FollowupPolicy
 from leads import phones
 from telephony import parsers
 
@@ -34,6 +35,15 @@ class Disposition(models.TextChoices):
     CONGESTION = parsers.CONGESTION, _("Congestion")
 
 
+class AnsweredBy(models.TextChoices):
+    """Who answered a call (telephony.parsers.leg_answerer): a person at a
+    phone, only the PBX's applications (IVR, voicemail, queue hold), nobody."""
+
+    AGENT = parsers.AGENT, _("Agent")
+    SYSTEM = parsers.SYSTEM, _("System (IVR, voicemail)")
+    NONE = parsers.NONE, _("Nobody")
+
+
 class Format(models.TextChoices):
     ASTERISK_CSV = "asterisk_csv", _("Asterisk / FreePBX Master.csv")
     FREEPBX_RECORDINGS = "freepbx_recordings", _("FreePBX recording file names")
@@ -41,6 +51,10 @@ class Format(models.TextChoices):
 
 
 CDR_FORMATS = (Format.ASTERISK_CSV,)
+# What import_cdr makes calls of: call logs, and a recording card's index
+# (a store with a card and no PBX log; telephony.recordings imports its
+# recordings and their calls together).
+CALL_FORMATS = (*CDR_FORMATS, Format.CARD_INDEX)
 
 
 class StoreScoped(ScopedQuerySet):
@@ -309,9 +323,36 @@ class CallLikeQuerySet(ScopedQuerySet):
         return q
 
 
+def answered_q(prefix: str = "") -> Q:
+    """A call an agent answered (not the IVR, voicemail or queue hold)."""
+    return Q(**{f"{prefix}answered_by": AnsweredBy.AGENT})
+
+
+def answered_in_time_q(prefix: str = "") -> Q:
+    """THE rule of "answered in time" (seed 001: within three rings), used by
+    the call statistics and the KPIs alike: an inbound call an agent
+    answered with ring time (from the call reaching the agents to the
+    answer) at most the store's ``answer_within_seconds``, or the default
+    where the store never saved its follow-up settings. Written as an OR
+    with the missing policy rather than a COALESCE so that the policy join
+    stays a LEFT JOIN in ``filter()`` too (an inner join dropped every call
+    of a store without a policy row). ``prefix``: the path to the call."""
+    default = FollowupPolicy._meta.get_field("answer_within_seconds").default
+    policy = f"{prefix}store__followup_policy"
+    return (
+        Q(**{f"{prefix}direction": Direction.INBOUND, f"{prefix}ring_seconds__isnull": False})
+        & answered_q(prefix)
+        & (
+            Q(**{f"{policy}__isnull": True, f"{prefix}ring_seconds__lte": default})
+            | Q(**{f"{prefix}ring_seconds__lte": F(f"{policy}__answer_within_seconds")})
+        )
+    )
+
+
 class CallQuerySet(CallLikeQuerySet):
     def answered(self):
-        return self.filter(disposition=Disposition.ANSWERED)
+        """Answered by an agent (answered_q)."""
+        return self.filter(answered_q())
 
 
 class Call(models.Model):
@@ -360,8 +401,19 @@ class Call(models.Model):
     ended_at = models.DateTimeField(_("ended"))
     duration = models.PositiveIntegerField(_("duration (s)"), default=0)
     billsec = models.PositiveIntegerField(_("talk time (s)"), default=0)
-    # answered_at − started_at: seed 001's "answered within three rings".
+    # From the first leg that rang a phone to the agent's answer (empty when
+    # no agent answered): seed 001's "answered within three rings".
     ring_seconds = models.PositiveIntegerField(_("ring time (s)"), null=True, blank=True)
+    # From the call's start to the agent's answer, else to the hang-up: what
+    # the customer waited (IVR and queue included).
+    wait_seconds = models.PositiveIntegerField(_("wait (s)"), null=True, blank=True)
+    answered_by = models.CharField(
+        _("answered by"), max_length=6, choices=AnsweredBy.choices, default=AnsweredBy.NONE
+    )
+    # Every extension that rang, in order: a missed call keeps who missed it.
+    rang_extensions = models.JSONField(_("extensions that rang"), default=list, blank=True)
+    # The queue the call went through (an abandoned queue call has no extension).
+    queue = models.CharField(_("queue"), max_length=40, blank=True, default="")
     disposition = models.CharField(_("result"), max_length=12, choices=Disposition.choices)
     direction = models.CharField(_("direction"), max_length=10, choices=Direction.choices)
     extension = models.CharField(_("extension"), max_length=20, blank=True, default="")
@@ -392,6 +444,17 @@ class Call(models.Model):
     # true when the caller later becomes a lead.
     new_caller = models.BooleanField(_("first-time caller"), default=False)
     legs = models.JSONField(default=list, verbose_name=_("legs"))
+    # A missed call from a number no lead has: the agent who took its call
+    # back from the store's shared list (telephony.callbacks).
+    callback_claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("call back taken by"),
+        db_index=False,
+    )
 
     objects = CallQuerySet.as_manager()
 
@@ -426,6 +489,7 @@ class Call(models.Model):
                     "lead",
                     "direction",
                     "disposition",
+                    "answered_by",
                     "ring_seconds",
                     "billsec",
                     "external_number",
@@ -441,7 +505,8 @@ class Call(models.Model):
 
     @property
     def answered(self) -> bool:
-        return self.disposition == Disposition.ANSWERED
+        """Answered by an agent (the IVR or voicemail answering is not)."""
+        return self.answered_by == AnsweredBy.AGENT
 
     @property
     def number_display(self) -> str:

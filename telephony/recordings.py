@@ -76,6 +76,7 @@ from telephony.services import (
     ImportRejected,
     file_digest,
     finish_report,
+    import_cdr,
     require_store,
     start_report,
 )
@@ -207,13 +208,23 @@ def match_recordings(recordings) -> None:
     )
 
 
-def link_unlinked(*, store_id: int, since: datetime | None = None) -> int:
+def link_unlinked(
+    *, store_id: int, since: datetime | None = None, calls_between: tuple | None = None
+) -> int:
     """Recordings added before their call was imported: link them now (two
-    queries, whatever their number). Returns how many were linked."""
-    since = since or timezone.now() - RELINK_FOR
-    waiting = list(
-        Recording.objects.filter(store_id=store_id, call__isnull=True, created_at__gte=since)
-    )
+    queries, whatever their number). ``calls_between``: the first and last
+    start of the calls just imported (a call log arriving days after its
+    recordings), else the recordings added since ``since``. Returns how
+    many were linked."""
+    waiting = Recording.objects.filter(store_id=store_id, call__isnull=True)
+    if calls_between is not None:
+        first, last = calls_between
+        waiting = waiting.filter(
+            started_at__gte=first - CALL_WINDOW, started_at__lte=last + CALL_WINDOW
+        )
+    else:
+        waiting = waiting.filter(created_at__gte=since or timezone.now() - RELINK_FOR)
+    waiting = list(waiting)
     if not waiting:
         return 0
     first = min(r.started_at for r in waiting) - CALL_WINDOW
@@ -512,6 +523,18 @@ def _import_card_indexes(source, store, root: Path, *, via, actor) -> list[CallI
                 error_count=0,
             ).exists():
                 continue
+            # The index's rows are calls too (no PBX log in such a store):
+            # imported first, so that each recording finds its call.
+            import_cdr(
+                actor=actor,
+                store=store,
+                fileobj=fileobj,
+                file_name=str(index),
+                source=source,
+                format=Format.CARD_INDEX,
+                via=via,
+            )
+            fileobj.seek(0)
             items, errors, lines = [], [], 0
             for row in card_index.parse(fileobj, config):
                 lines = max(lines, row.line)

@@ -39,7 +39,7 @@ from dcc.policy import require
 from leads.models import Lead
 from telephony import cdr, parsers, verification
 from telephony.models import (
-    CDR_FORMATS,
+    CALL_FORMATS,
     Call,
     CallImport,
     CallSource,
@@ -54,6 +54,11 @@ log = logging.getLogger(__name__)
 
 class ImportRejected(ValueError):
     """The file cannot be imported at all (unknown format, empty upload)."""
+
+
+class StoreNeeded(ImportRejected):
+    """No store named, none of the importer's, and the file's extensions
+    name none: the importer must choose (a 400 on ``store``)."""
 
 
 def source_config(store: Store, source: CallSource | None, format: str | None):
@@ -122,10 +127,29 @@ def import_cdr(
     format: str | None = None,
     via: str = "upload",
 ) -> CallImport:
-    """Import one call-log file (binary, seekable) into ``store``."""
+    """Import one call-log file (binary, seekable) into ``store``.
+
+    One PBX may serve a group's stores: each call goes to the store of the
+    staff member who had its extension at the time, among the stores the
+    importer may import into (``telephony.cdr.stores``); ``store`` (the
+    source's) keeps the calls of extensions nobody had. ``store`` None: the
+    store the file's extensions name (a group administrator's upload);
+    StoreNeeded when they name none."""
+    if store is None and source is not None:
+        store = source.store
+    if store is None:
+        config = source_config(Store(area_code=""), None, format)
+        store = cdr.home_store(actor, fileobj, config)
+        if store is None:
+            raise StoreNeeded(
+                _(
+                    "None of the file's extensions belonged to anyone in your stores at the "
+                    "time of its calls: choose the store to import into."
+                )
+            )
     require_store(actor, store)
     config = source_config(store, source, format)
-    if config.format not in CDR_FORMATS:
+    if config.format not in CALL_FORMATS:
         raise ImportRejected(_("%(format)s is not a call-log format.") % {"format": config.format})
     digest, size = file_digest(fileobj)
     if size == 0:
@@ -144,7 +168,7 @@ def import_cdr(
     try:
         with transaction.atomic():
             Store.objects.select_for_update().get(pk=store.pk)
-            cdr.CdrImport(report, config).run(fileobj)
+            cdr.CdrImport(report, config, group=True, actor=actor).run(fileobj)
     except BaseException as error:
         # The transaction is rolled back: nothing of the file was kept.
         finish_report(report, ImportStatus.FAILED, f"{type(error).__name__}: {error}")

@@ -9,9 +9,10 @@ numerator and denominator so a page can say what it counts.
 
 - Days are local (``TIME_ZONE``, Asia/Shanghai): a call at 00:10 on
   1 October belongs to 1 October.
-- "Answered in time" (seed 001: within three rings) is an inbound call
-  answered with ring time (answer − start) at most the store's
-  ``answer_within_seconds``, out of *all* inbound calls: a missed call was
+- "Answered" is answered by an agent (``Call.answered_by``): the IVR,
+  voicemail or a queue's hold answering is not. "Answered in time" (seed
+  001: within three rings) is ``telephony.models.answered_in_time_q``, the
+  one rule the KPIs use too, out of *all* inbound calls: a missed call was
   not answered in time either (the call centre's service level).
 - Internal calls (extension to extension) are counted apart and are in no
   customer figure; talk time is the customer calls' billed seconds.
@@ -40,7 +41,7 @@ from dcc.models import Store, User
 from dcc.policy import Level, scope_level
 from dcc.roles import Role
 from followups.models import Channel, FollowUp, FollowupPolicy
-from telephony.models import Call, Direction, Disposition
+from telephony.models import Call, Direction, answered_in_time_q, answered_q
 
 DEFAULT_ANSWER_WITHIN = FollowupPolicy._meta.get_field("answer_within_seconds").default
 DEFAULT_VERIFY_WINDOW = FollowupPolicy._meta.get_field("verify_window_minutes").default
@@ -226,12 +227,7 @@ def total(rows: list[CallStats]) -> CallStats:
 def _call_counts(by: str) -> dict:
     inbound = Q(direction=Direction.INBOUND)
     outbound = Q(direction=Direction.OUTBOUND)
-    answered = Q(disposition=Disposition.ANSWERED)
-    # The store's setting by a left join on its policy (one row per store);
-    # stores without one have the model's default.
-    within = Coalesce(
-        F("store__followup_policy__answer_within_seconds"), Value(DEFAULT_ANSWER_WITHIN)
-    )
+    answered = answered_q()
     customer = inbound | outbound
     if by == "agent":
         days = TruncDate("started_at", tzinfo=timezone.get_default_timezone())
@@ -242,7 +238,7 @@ def _call_counts(by: str) -> dict:
         "agent_days": agent_days,
         "inbound": Count("pk", filter=inbound),
         "inbound_answered": Count("pk", filter=inbound & answered),
-        "inbound_in_time": Count("pk", filter=inbound & answered & Q(ring_seconds__lte=within)),
+        "inbound_in_time": Count("pk", filter=answered_in_time_q()),
         "outbound": Count("pk", filter=outbound),
         "outbound_answered": Count("pk", filter=outbound & answered),
         "internal": Count("pk", filter=Q(direction=Direction.INTERNAL)),

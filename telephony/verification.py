@@ -29,7 +29,7 @@ from datetime import timedelta
 from django.db.models import F, Max, Min, OuterRef, Q, Subquery
 
 from followups.models import Channel, FollowUp, FollowupPolicy, Result
-from telephony.models import Call, Disposition
+from telephony.models import Call, answered_q
 
 
 def window_for(store_id: int) -> timedelta:
@@ -52,7 +52,7 @@ def _call_for(window: timedelta, *, answered: bool):
         ended_at__gte=OuterRef("occurred_at") - window,
     )
     if answered:
-        calls = calls.filter(disposition=Disposition.ANSWERED)
+        calls = calls.filter(answered_q())
     return Subquery(calls.order_by(F("started_at").desc()).values("pk")[:1])
 
 

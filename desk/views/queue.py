@@ -24,6 +24,7 @@ from followups.models import Appointment
 from leads.forms import add_service_errors
 from leads.lifecycle import LeadStateError
 from leads.models import Lead, Source
+from telephony import callbacks
 
 KIND_LABELS = selectors.QUEUE_KINDS
 KIND_STYLES = {
@@ -113,6 +114,8 @@ def queue_context(request) -> dict:
     is what the agent waits for, and each request stays short."""
     items, counts = _queue(request)
     context = _list_context(items, counts)
+    # Missed-call callbacks: calls, not leads, so a section of their own.
+    context["callbacks"] = callbacks.for_agent(request.user)
     key = request.GET.get("item")
     if key:
         try:

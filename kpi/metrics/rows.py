@@ -11,7 +11,6 @@ from followups.models import Channel as FollowupChannel
 from kpi.metrics.base import (
     CARD_WINDOW,
     CONVERSION_WINDOW,
-    DEFAULT_ANSWER_WITHIN,
     LEAD_PATHS,
     MEETING_PATHS,
     STAFF_PATHS,
@@ -22,7 +21,9 @@ from kpi.metrics.base import (
 )
 from kpi.models import Meeting, Target
 from leads.models import OPEN_STATUSES, Deal, Lead, Source, Status
-from telephony.models import Call, Direction, Disposition
+
+# answered_in_time_q: the one rule, telephony's (the call statistics use it too).
+from telephony.models import Call, Direction, answered_in_time_q  # noqa: F401
 
 # ---------------------------------------------------------------- conditions
 # One definition per counted set: ``compute`` aggregates them, ``drilldown``
@@ -147,23 +148,6 @@ def carded_q(period: Period) -> Q:
 
 def customer_call_q() -> Q:
     return Q(direction__in=[Direction.INBOUND, Direction.OUTBOUND])
-
-
-def answered_in_time_q() -> Q:
-    """Within the store's ``answer_within_seconds``, or the default where the
-    store never saved its follow-up settings. Written as an OR with the
-    missing policy rather than a COALESCE so that the policy join stays a
-    LEFT JOIN in ``filter()`` too (the drill-down): an inner join there
-    dropped every call of a store without a policy row."""
-    policy = "store__followup_policy"
-    return Q(
-        direction=Direction.INBOUND,
-        disposition=Disposition.ANSWERED,
-        ring_seconds__isnull=False,
-    ) & (
-        Q(**{f"{policy}__isnull": True}, ring_seconds__lte=DEFAULT_ANSWER_WITHIN)
-        | Q(ring_seconds__lte=F(f"{policy}__answer_within_seconds"))
-    )
 
 
 # ---------------------------------------------------------------- base querysets

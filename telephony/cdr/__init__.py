@@ -8,7 +8,9 @@ a million CDR rows into one store in one transaction.
 - ``matching``: the matching rule (agent by extension at the time, lead by
   number), in SQL and in Python, side by side;
 - ``loading``: :class:`CdrImport`, which writes the calls (COPY), merges late
-  legs into stored calls and keeps the report's counts.
+  legs into stored calls and keeps the report's counts;
+- ``stores``: one PBX for a group's stores (each call to the store of who
+  had its extension; the store a file names).
 
 What other modules use is named here; the rest is the engine's own.
 """
@@ -22,12 +24,14 @@ from telephony.cdr.matching import (
     match_calls,
     staff_at,
 )
+from telephony.cdr.stores import home_store, rehome
 
 __all__ = [
     "LEG_FIELDS",
     "LEG_TIMES",
     "CdrImport",
     "Matcher",
+    "home_store",
     "lead_for_number",
     "lead_for_other_number",
     "leg_from_json",
@@ -35,5 +39,6 @@ __all__ = [
     "leg_text",
     "legs_text",
     "match_calls",
+    "rehome",
     "staff_at",
 ]

@@ -33,6 +33,8 @@ LEG_FIELDS = (
     "dstchannel",
     "duration",
     "billsec",
+    "lastapp",
+    "lastdata",
 )
 LEG_TIMES = ("started_at", "answered_at", "ended_at")
 
@@ -64,6 +66,8 @@ def leg_json(leg: parsers.CallLeg) -> dict:
         "dstchannel": leg.dstchannel,
         "duration": leg.duration,
         "billsec": leg.billsec,
+        "lastapp": leg.lastapp,
+        "lastdata": leg.lastdata,
         "started_at": leg.started_at.isoformat(),
         "answered_at": answered.isoformat() if answered else None,
         "ended_at": leg.ended_at.isoformat(),
@@ -84,7 +88,8 @@ def leg_text(leg: parsers.CallLeg, started: str, answered: str | None, ended: st
         f'"external_raw":{string(leg.external_raw)},"src":{string(leg.src)},'
         f'"dst":{string(leg.dst)},"clid":{string(leg.clid)},"channel":{string(leg.channel)},'
         f'"dstchannel":{string(leg.dstchannel)},"duration":{leg.duration},'
-        f'"billsec":{leg.billsec},"started_at":"{started}",'
+        f'"billsec":{leg.billsec},"lastapp":{string(leg.lastapp)},'
+        f'"lastdata":{string(leg.lastdata)},"started_at":"{started}",'
         f'"answered_at":{"null" if answered is None else string(answered)},'
         f'"ended_at":"{ended}"}}'
     )
@@ -92,6 +97,8 @@ def leg_text(leg: parsers.CallLeg, started: str, answered: str | None, ended: st
 
 def leg_from_json(data: dict) -> parsers.CallLeg:
     values = {name: data.get(name) for name in LEG_FIELDS}
+    values["lastapp"] = values["lastapp"] or ""  # legs stored before they were kept
+    values["lastdata"] = values["lastdata"] or ""
     for name in LEG_TIMES:
         text = data.get(name)
         values[name] = datetime.fromisoformat(text) if text else None

@@ -20,10 +20,12 @@ from django.db import connection
 
 from dcc.bulk import copy_escape, copy_rows, copy_text
 from telephony import events, parsers
-from telephony.cdr.legs import call_legs_text, iso, leg_from_json, leg_json, leg_text
+from telephony.cdr import stores
+from telephony.cdr.legs import call_legs_text, iso, leg_from_json, leg_json, leg_text, legs_text
 from telephony.cdr.matching import Matcher
 from telephony.cdr.reading import Reader, batches, no_collections
 from telephony.models import Call, CallImport
+from telephony.parsers import card_index
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,10 @@ CALL_COLUMNS = [
     "duration",
     "billsec",
     "ring_seconds",
+    "wait_seconds",
+    "answered_by",
+    "rang_extensions",
+    "queue",
     "disposition",
     "direction",
     "extension",
@@ -61,12 +67,6 @@ CALL_COLUMNS = [
 ]
 
 
-def _ring_seconds(call) -> int | None:
-    if call.answered_at is None:
-        return None
-    return max(0, round((call.answered_at - call.started_at).total_seconds()))
-
-
 def _call_fields(call: parsers.Call) -> dict:
     main = parsers.main_leg(call.legs)
     return {
@@ -76,7 +76,11 @@ def _call_fields(call: parsers.Call) -> dict:
         "ended_at": call.ended_at,
         "duration": call.duration,
         "billsec": call.billsec,
-        "ring_seconds": _ring_seconds(call),
+        "ring_seconds": call.ring_seconds,
+        "wait_seconds": call.wait_seconds,
+        "answered_by": call.answered_by,
+        "rang_extensions": list(call.rang_extensions),
+        "queue": call.queue,
         "disposition": call.disposition,
         "direction": call.direction,
         "extension": (call.extension or "")[:20],
@@ -112,8 +116,14 @@ class CdrImport:
     follow-ups are verified.
     """
 
-    def __init__(self, report: CallImport, config: parsers.SourceConfig):
+    def __init__(
+        self, report: CallImport, config: parsers.SourceConfig, *, group=False, actor=None
+    ):
         self.report = report
+        # One PBX for a group's stores: calls move to the store of whoever
+        # had their extension, among the stores ``actor`` may import into.
+        self.group = group
+        self.actor = actor
         self.config = config
         self.store_id = report.store_id
         self.postgres = connection.vendor == "postgresql"
@@ -149,7 +159,10 @@ class CdrImport:
             yield item
 
     def _batches(self, fileobj) -> Iterator[dict[str, tuple]]:
-        calls = parsers.group_calls(self._records(parsers.parse(fileobj, self.config)))
+        items = parsers.parse(fileobj, self.config)
+        if self.config.format == "card_index":  # a recording card's index: its calls
+            items = card_index.call_legs(items)
+        calls = parsers.group_calls(self._records(items))
         for batch in batches(calls, self.batch_size):
             yield self._prepared(batch)
 
@@ -206,15 +219,22 @@ class CdrImport:
             answered = iso(call.answered_at, texts)
             legs_json = call_legs_text(call, texts)
         if answered is None:
-            answered = ring = NULL
-        else:
-            ring = max(0, round((call.answered_at - call.started_at).total_seconds()))
+            answered = NULL
+        ring = call.ring_seconds
+        if ring is None:
+            ring = NULL
+        wait = call.wait_seconds
+        if wait is None:
+            wait = NULL
+        rang = call.rang_extensions
+        rang = f'["{rang[0]}"]' if len(rang) == 1 and rang[0].isdigit() else legs_text(list(rang))
         # JSON escapes control characters; its backslashes are COPY's to escape.
         legs_json = legs_json.replace("\\", "\\\\")
         return (
             f"{self.store_id}\t{escape(key)}\t{escape((main.uniqueid or '')[:80])}\t"
             f"{self.source}\t{self.report.pk}\t{started}\t{answered}\t{ended}\t"
-            f"{call.duration}\t{call.billsec}\t{ring}\t{call.disposition}\t"
+            f"{call.duration}\t{call.billsec}\t{ring}\t{wait}\t{call.answered_by}\t"
+            f"{escape(rang)}\t{escape(call.queue)}\t{call.disposition}\t"
             f"{call.direction}\t{escape((call.extension or '')[:20])}\t"
             f"{call.external_number or ''}\t{escape((call.external_raw or '')[:40])}\t"
             f"{legs_json}\t"
@@ -247,6 +267,7 @@ class CdrImport:
         report.duplicates = self.records - report.imported
         if report.calls or report.imported:
             self._match()
+            moved = stores.rehome(self.actor, report) if self.group and report.calls else {}
             clock = time.perf_counter()
             events.calls_imported.send(
                 sender=Call,
@@ -255,6 +276,10 @@ class CdrImport:
                 until=self.last_start,
                 call_import=report,
             )
+            for store_id, (since, until) in moved.items():
+                events.calls_imported.send(
+                    sender=Call, store_id=store_id, since=since, until=until, call_import=report
+                )
             timings["verify"] = time.perf_counter() - clock
         log.info(
             "call-log import %s: %s lines, %s new calls; %s",

@@ -131,6 +131,11 @@ class CallLeg:
     channel: str
     dstchannel: str
     raw: tuple[str, ...]
+    # The dialplan application the leg ended in and its arguments
+    # (``Dial``/``PJSIP/8001,30``, ``Queue``/``400,t``, ``VoiceMail``…): who
+    # answered (leg_answerer). A recording card's legs say ``Card``.
+    lastapp: str = ""
+    lastdata: str = ""
 
     @property
     def answered(self) -> bool:
@@ -158,6 +163,16 @@ class Call:
     extensions: tuple[str, ...]  # every agent extension that answered, in order
     external_number: str | None
     external_raw: str
+    # AGENT, SYSTEM or NONE (leg_answerer): who answered the call.
+    answered_by: str = "none"
+    # From the first leg that rang a phone to the agent's answer (agent only).
+    ring_seconds: int | None = None
+    # From the call's start to the agent's answer, else to the hang-up.
+    wait_seconds: int | None = None
+    # Every extension that rang, in order (a missed call keeps them).
+    rang_extensions: tuple[str, ...] = ()
+    # The queue the call went through (Queue's first argument), or "".
+    queue: str = ""
 
     @property
     def answered(self) -> bool:
@@ -424,46 +439,202 @@ def _union_seconds(spans: list[tuple[datetime, datetime]]) -> int:
     return round(total)
 
 
+# Who answered (TELEPHONY.md "Who answered"). A leg is answered by a person
+# when it is ANSWERED and bridged to a phone: its dstchannel is set (an
+# extension's channel, a queue, ring-group or follow-me member's Local
+# channel, or a trunk to the number the call was forwarded to, or, on an
+# outbound call, to the customer) and it did not end in one of the PBX's own
+# applications. Legs the PBX answered itself (IVR, voicemail, queue hold,
+# playback, hang-up, conference) have no dstchannel or end in one of these.
+AGENT, SYSTEM, NONE = "agent", "system", "none"
+SYSTEM_APPS = frozenset(
+    {
+        "answer",
+        "background",
+        "playback",
+        "read",
+        "voicemail",
+        "voicemailmain",
+        "vm",
+        "hangup",
+        "confbridge",
+        "meetme",
+        "musiconhold",
+        "wait",
+        "waitexten",
+        "saydigits",
+        "saynumber",
+        "record",
+        "directory",
+        "agi",
+        "macro",
+        "gosub",
+        "goto",
+        "noop",
+        "ringing",
+        "progress",
+        "playtones",
+        "congestion",
+        "busy",
+    }
+)
+CARD = "Card"  # lastapp of a leg made from a recording card's index
+
+
+def leg_rings_phone(leg: CallLeg) -> bool:
+    """The leg rang a phone (an extension, a member of a queue or ring
+    group, a number the call was forwarded to): a Dial, Queue, FollowMe…
+    with a channel at the other end; not an application of the PBX. A card's
+    legs rang the agent's line."""
+    app = leg.lastapp
+    if app == CARD:
+        return True
+    dstchannel = leg.dstchannel
+    if not dstchannel or (app and app.lower() in SYSTEM_APPS):
+        return False
+    if not dstchannel.startswith("Local/"):
+        return True
+    # A voicemail box reached through a Local channel (vmu8001, vmb8001).
+    peer = channel_peer(dstchannel)
+    return not (peer[:3] in ("vmu", "vmb", "vms") or (peer[:2] == "vm" and peer[2:].isdigit()))
+
+
+def leg_answerer(leg: CallLeg) -> str:
+    """AGENT, SYSTEM or NONE: who answered this one leg."""
+    if leg.disposition != ANSWERED:
+        return NONE
+    return AGENT if leg_rings_phone(leg) else SYSTEM
+
+
+def _dialled_extensions(leg: CallLeg) -> list[str]:
+    """The extensions a Dial's arguments name (``PJSIP/8003&PJSIP/8004,30``):
+    a parallel dial written as one CDR still rang them all."""
+    data = leg.lastdata
+    if "&" not in data or leg.lastapp.lower() != "dial":
+        return []  # one target: the leg's own dstchannel says it
+    targets = data.partition(",")[0]
+    found = []
+    for target in targets.split("&"):
+        _, _, name = target.partition("/")
+        peer = name.partition("@")[0] if "@" in name else name
+        if peer.isdigit() and 2 <= len(peer) <= 6:
+            found.append(peer)
+    return found
+
+
+def _queue_name(leg: CallLeg) -> str:
+    if leg.lastapp.lower() == "queue" and leg.lastdata:
+        return leg.lastdata.partition(",")[0][:40]
+    return ""
+
+
+def _leg_extension(leg: CallLeg) -> str | None:
+    """The agent's extension on a ringing leg: on an inbound leg the
+    dstchannel's when it is a phone or a member's Local channel; else the
+    leg's own agent side (the caller's extension on an outbound call)."""
+    if leg.direction == INBOUND and leg.dstchannel:
+        peer = channel_peer(leg.dstchannel)
+        if peer.isdigit() and 2 <= len(peer) <= 6:
+            return peer
+    return leg.extension
+
+
+def _seconds_between(start: datetime, end: datetime) -> int:
+    return max(0, round((end - start).total_seconds()))
+
+
 def merge_legs(key: str, legs: list[CallLeg]) -> Call:
     """One call from its legs (already de-duplicated).
 
-    Talk time: the legs' answered spans ``[answer, answer + billsec]`` with
-    the customer (legs with an external number, or every leg of an internal
-    call), merged where they overlap and summed, so a transfer adds both
-    agents' parts while an attended transfer's consultation (agent to agent,
-    customer on hold) or parallel ringing does not count twice.
+    Who answered: AGENT when a leg to a phone was answered (leg_answerer),
+    SYSTEM when only the PBX's applications answered, NONE otherwise.
+    Ring: from the first leg that rang a phone to the agent's answer; wait:
+    from the call's start to the agent's answer, else to the hang-up.
+    Talk time (billsec): the agents' answered spans ``[answer, answer +
+    billsec]`` with the customer (legs with an external number, or every
+    agent leg of an internal call), merged where they overlap and summed, so
+    a transfer adds both agents' parts while an attended transfer's
+    consultation (agent to agent, customer on hold) or parallel ringing does
+    not count twice; voicemail and IVR seconds are no one's talk.
     Direction, customer number: the main leg's (uniqueid == linkedid, else
-    the earliest). Extension: the first answering leg's agent, else the main
-    leg's; ``extensions`` lists every answering agent.
+    the earliest). Extension: the first answering agent's; else, on a call
+    no agent answered, the first extension that rang (not on a queue call:
+    the queue is recorded, not an extension); ``extensions`` lists every
+    answering agent, ``rang_extensions`` every extension that rang.
     """
     if len(legs) == 1:
         return _single_leg_call(key, legs)
     legs.sort(key=lambda leg: (leg.started_at, leg.line))
     main = main_leg(legs)
-    answered = [leg for leg in legs if leg.answered]
-    customer_legs = [leg for leg in answered if leg.external_raw] or answered
+    ringing = [leg for leg in legs if leg_rings_phone(leg)]
+    # The legs with the customer on them (else, on an internal call, all):
+    # a click-to-call first rings the agent's own phone (a Local channel's
+    # half), then the customer, whose answer connects the call.
+    talking = [leg for leg in ringing if leg.external_raw] or ringing
+    answered = [leg for leg in talking if leg.disposition == ANSWERED]
+    if answered:
+        answered_by = AGENT
+    elif any(leg.disposition == ANSWERED for leg in legs):
+        answered_by = SYSTEM
+    else:
+        answered_by = NONE
     spans = []
-    for leg in customer_legs:
+    for leg in answered:
         start = leg.answered_at or (leg.ended_at - timedelta(seconds=leg.billsec))
         spans.append((start, start + timedelta(seconds=leg.billsec)))
-    extensions = tuple(dict.fromkeys(leg.extension for leg in answered if leg.extension))
+    agents = [leg for leg in ringing if leg.disposition == ANSWERED] if answered else []
+    extensions = tuple(dict.fromkeys(ext for ext in (_leg_extension(leg) for leg in agents) if ext))
+    rang = []
+    for leg in ringing:
+        rang.extend(_dialled_extensions(leg))
+        ext = _leg_extension(leg)
+        if ext:
+            rang.append(ext)
+    rang_extensions = tuple(dict.fromkeys(rang))
+    queue = next((name for name in map(_queue_name, legs) if name), "")
     started = legs[0].started_at
     ended = max(leg.ended_at for leg in legs)
+    agent_answer = min((leg.answered_at for leg in answered if leg.answered_at), default=None)
+    if agent_answer is not None:
+        first_ring = min(leg.started_at for leg in talking)
+        ring_seconds = _seconds_between(first_ring, agent_answer)
+        wait_seconds = _seconds_between(started, agent_answer)
+    else:
+        ring_seconds = None
+        wait_seconds = _seconds_between(started, ended)
+    if extensions:
+        extension = extensions[0]
+    elif queue:
+        extension = None
+    elif rang_extensions:
+        extension = rang_extensions[0]
+    elif main.direction == INBOUND and answered_by == SYSTEM:
+        extension = None  # only the PBX answered: no agent's extension
+    else:
+        extension = main.extension
     customer = main if main.external_raw else next((x for x in legs if x.external_raw), main)
+    any_answer = min(
+        (leg.answered_at for leg in legs if leg.answered and leg.answered_at), default=None
+    )
     return Call(
         key=key,
         legs=legs,
         started_at=started,
-        answered_at=min((leg.answered_at for leg in answered if leg.answered_at), default=None),
+        answered_at=agent_answer or any_answer,
         ended_at=ended,
-        duration=round((ended - started).total_seconds()),
+        duration=_seconds_between(started, ended),
         billsec=_union_seconds(spans),
-        disposition=ANSWERED if answered else main.disposition,
+        disposition=ANSWERED if any(leg.answered for leg in legs) else main.disposition,
         direction=main.direction,
-        extension=extensions[0] if extensions else main.extension,
+        extension=extension,
         extensions=extensions,
         external_number=customer.external_number,
         external_raw=customer.external_raw,
+        answered_by=answered_by,
+        ring_seconds=ring_seconds,
+        wait_seconds=wait_seconds,
+        rang_extensions=rang_extensions,
+        queue=queue,
     )
 
 
@@ -471,26 +642,57 @@ def _single_leg_call(key: str, legs: list[CallLeg]) -> Call:
     """merge_legs() of one leg (most calls), without the general case's work."""
     (leg,) = legs
     started, ended = leg.started_at, leg.ended_at
-    if leg.disposition == ANSWERED:
-        extension = leg.extension
-        extensions = (extension,) if extension else ()
-        answered_at, billsec = leg.answered_at, leg.billsec
+    rings = leg_rings_phone(leg)
+    extension = leg.extension
+    queue = _queue_name(leg) if leg.lastapp else ""
+    if rings:
+        dialled = _dialled_extensions(leg)
+        ext = _leg_extension(leg)
+        if ext and ext not in dialled:
+            dialled.append(ext)
+        rang = tuple(dialled)
+        extension = ext
     else:
-        extensions, answered_at, billsec = (), None, 0
+        rang = ()
+        if leg.disposition == ANSWERED and leg.direction == INBOUND:
+            extension = None  # only the PBX answered: no agent's extension
+    if leg.disposition == ANSWERED:
+        answered_at = leg.answered_at
+        if rings:
+            answered_by = AGENT
+            extensions = (extension,) if extension else ()
+            billsec = leg.billsec
+            waited = _seconds_between(started, answered_at) if answered_at else 0
+            ring = waited
+            if leg.lastapp == CARD:  # a recording card knows no ring time
+                ring = waited = None
+        else:
+            answered_by, extensions, billsec, ring = SYSTEM, (), 0, None
+            waited = _seconds_between(started, ended)
+    else:
+        answered_by, extensions, answered_at, billsec, ring = NONE, (), None, 0, None
+        waited = _seconds_between(started, ended)
+    if queue and answered_by != AGENT:
+        extension = None
     return Call(
         key,
         legs,
         started,
         answered_at,
         ended,
-        round((ended - started).total_seconds()),
+        _seconds_between(started, ended),
         billsec,
         leg.disposition,
         leg.direction,
-        leg.extension,
+        extension,
         extensions,
         leg.external_number,
         leg.external_raw,
+        answered_by,
+        ring,
+        waited,
+        rang,
+        queue,
     )
 
 

@@ -110,6 +110,8 @@ FIELDS = (
     "uniqueid",
     "linkedid",
     "sequence",
+    "lastapp",
+    "lastdata",
 )
 
 
@@ -218,6 +220,8 @@ def _leg(number, row, layout, config, read_time) -> CallLeg:
         uniqueid,
         linkedid,
         sequence,
+        lastapp,
+        lastdata,
     ) = layout(row)
     disposition = DISPOSITIONS.get(written) or DISPOSITIONS.get(written.strip().upper())
     if disposition is None:
@@ -266,4 +270,6 @@ def _leg(number, row, layout, config, read_time) -> CallLeg:
         channel,
         dstchannel,
         raw,
+        lastapp,
+        lastdata,
     )

@@ -12,17 +12,21 @@ internal/内部; when the column is absent or empty, the numbers' shapes decide
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.utils.translation import gettext as _
 
 from telephony.parsers import (
+    ANSWERED,
+    CARD,
     INBOUND,
     INTERNAL,
     MAX_SECONDS,
+    NO_ANSWER,
     OUTBOUND,
+    CallLeg,
     ParseError,
     SourceConfig,
     content_key,
@@ -193,3 +197,57 @@ def _record(number, row, at, config, zone) -> CardRecording:
         external_raw=customer,
         raw=raw,
     )
+
+
+# ---------------------------------------------------------------- calls from the index
+
+
+def call_leg(record: CardRecording) -> CallLeg:
+    """A store with a recording card and no PBX log (seed 001's analog
+    switch): each index row is a call. The card records a line while it is
+    off-hook, so a recording with seconds in it is a call an agent (the
+    channel's extension) answered, one of 0 s a call nobody answered. The
+    card knows no ring time: the call's ring and wait stay empty."""
+    seconds = record.duration or 0
+    started = record.started_at
+    answered = seconds > 0
+    return CallLeg(
+        record.line,
+        "card:" + record.key.removeprefix("row:"),
+        "",
+        "",
+        "",
+        started,
+        started if answered else None,
+        started + timedelta(seconds=seconds),
+        seconds,
+        seconds if answered else 0,
+        ANSWERED if answered else NO_ANSWER,
+        record.direction,
+        record.extension,
+        record.external_number,
+        record.external_raw,
+        record.caller,
+        record.callee,
+        "",
+        f"card/{record.channel}" if record.channel else "",
+        "",
+        record.raw,
+        CARD,
+        record.channel,
+    )
+
+
+def call_legs(items: Iterable) -> Iterator:
+    """parse()'s records as call legs (ParseErrors as they are)."""
+    for item in items:
+        if item.__class__ is ParseError:
+            yield item
+        elif item.duration is not None and item.duration < 0:
+            yield ParseError(
+                item.line,
+                _("%(field)s is negative: %(value)s")
+                % {"field": "duration", "value": item.duration},
+            )
+        else:
+            yield call_leg(item)

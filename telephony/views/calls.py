@@ -20,7 +20,7 @@ from dcc.htmx import without_blanks
 from dcc.policy import Level, can, capability_required, get_visible_or_404, scope_level
 from leads.messages import duplicate_message
 from leads.services import DuplicateLead
-from telephony import recordings, services
+from telephony import callbacks, recordings, services
 from telephony.filters import CallFilter
 from telephony.forms import CdrUploadForm, RecordingUploadForm
 from telephony.models import Call, CallImport, Recording
@@ -217,10 +217,25 @@ def call_to_lead(request, pk):
     return redirect("desk:lead", pk=lead.pk)
 
 
+@capability_required("telephony.callbacks.claim")
+@require_POST
+def claim_callback(request, pk):
+    """Take the call back of an unknown number from the store's shared list."""
+    back = request.POST.get("next") or reverse("desk:home")
+    if not back.startswith("/") or back.startswith("//"):
+        back = reverse("desk:home")
+    if callbacks.claim(request.user, pk):
+        messages.success(request, _("The call back is yours: it is in your missed calls now."))
+    else:
+        messages.warning(request, _("That missed call is no longer waiting to be taken."))
+    return redirect(back)
+
+
 urlpatterns = [
     path("calls/", calls, name="calls"),
     path("imports/", imports, name="imports"),
     path("imports/<int:pk>/", import_detail, name="import-detail"),
     path("imports/recordings/", recordings_upload, name="recordings-upload"),
     path("calls/<int:pk>/lead/", call_to_lead, name="call-to-lead"),
+    path("calls/<int:pk>/callback/", claim_callback, name="callback-claim"),
 ]

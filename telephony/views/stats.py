@@ -23,7 +23,8 @@ from django.utils.translation import gettext_lazy as _
 from dcc.htmx import is_partial
 from dcc.policy import capability_required
 from dcc.timeutils import local_day_start
-from telephony import stats
+from telephony import callbacks, stats
+from telephony.models import Call
 
 PAGE_SIZE = 50
 # A custom period longer than this is cut to its last this many days.
@@ -151,6 +152,12 @@ def call_stats(request):
             return render(request, "telephony/partials/stats_agent_days.html", context)
     rows = stats.call_stats(user, since=period.since, until=period.until, by="agent", store=store)
     context.update(rows=rows, total=stats.total(rows))
+    calls = Call.objects.visible_to(user).filter(
+        started_at__gte=period.since, started_at__lt=period.until
+    )
+    if store is not None:
+        calls = calls.filter(store=store)
+    context["callbacks"] = callbacks.callback_stats(calls)
     return render(request, "telephony/stats_calls.html", context)
 
 

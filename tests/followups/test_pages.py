@@ -221,6 +221,8 @@ def test_manager_sets_the_store_rules(web, mike, alice, mary, store_a, make_lead
         "reminder_hour": 9,
         "answer_within_seconds": 15,
         "verify_window_minutes": 30,
+        "first_contact_rule": "connected",
+        "first_contact_min_talk_seconds": 15,
         "sms_signature": "上汽通用别克",
         "handover_mode": "keep",
         "reason": "厂家新规",
@@ -229,6 +231,7 @@ def test_manager_sets_the_store_rules(web, mike, alice, mary, store_a, make_lead
     assert response.status_code == 302
     store_a.refresh_from_db()
     policy = FollowupPolicy.objects.for_store(store_a)
+    assert (policy.first_contact_rule, policy.first_contact_min_talk_seconds) == ("connected", 15)
     assert store_a.manufacturer_first_contact_hours == 24
     assert store_a.defeat_approval_required is True
     assert (policy.cadence_a_days, policy.retry_no_answer_hours, policy.sms_signature) == (

@@ -22,7 +22,7 @@ from dcc.roles import Role
 from followups import services as followups
 from kpi.metrics import Period
 from leads import services as leads
-from telephony.models import Call, Direction, Disposition
+from telephony.models import AnsweredBy, Call, Direction, Disposition
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 OCTOBER = Period.month(2026, 10)
@@ -127,6 +127,10 @@ def pbx_call(store_a):
 
     def make(agent, number, started, *, direction=Direction.INBOUND, **fields):
         fields.setdefault("disposition", Disposition.ANSWERED)
+        fields.setdefault(
+            "answered_by",
+            AnsweredBy.AGENT if fields["disposition"] == Disposition.ANSWERED else AnsweredBy.NONE,
+        )
         fields.setdefault("ring_seconds", 5)
         fields.setdefault("billsec", 60)
         return Call.objects.create(

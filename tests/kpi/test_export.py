@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from kpi import export, grouped, services, tasks
 from kpi.metrics import KPIS, Period, Scope, compute, sales_completion_by_category
 from kpi.scorecard import scorecard
-from telephony.models import Call, Direction, Disposition
+from telephony.models import AnsweredBy, Call, Direction, Disposition
 from tests.kpi.conftest import OCTOBER, at
 
 pytestmark = pytest.mark.django_db
@@ -125,6 +125,7 @@ def test_an_agent_who_called_through_two_stores_counts_each_day_once(
         ended_at=started + timedelta(minutes=2),
         direction=Direction.OUTBOUND,
         disposition=Disposition.ANSWERED,
+        answered_by=AnsweredBy.AGENT,
         external_number="+8613911112222",
         agent=bob,
         billsec=100,

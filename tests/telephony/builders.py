@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from telephony import services
-from telephony.models import Call, Direction, Disposition
+from telephony.models import AnsweredBy, Call, Direction, Disposition
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -48,6 +48,8 @@ def make_call(
         duration=int((ended_at - started_at).total_seconds()),
         billsec=billsec if answered else 0,
         ring_seconds=ring if answered else None,
+        wait_seconds=ring if answered else 30,
+        answered_by=AnsweredBy.AGENT if answered else AnsweredBy.NONE,
         disposition=Disposition.ANSWERED if answered else Disposition.NO_ANSWER,
         direction=direction,
         extension=getattr(agent, "extension", "") or "8099",

@@ -238,14 +238,19 @@ def test_wav_length_of_non_pcm_encodings_from_the_header():
     assert audio.wav_seconds(io.BytesIO(unfinished)) == 5
 
 
-def test_recordings_added_before_their_call_are_linked_later(sue, store_a, alice):
+def test_recordings_added_before_their_call_are_linked_when_the_log_comes(sue, store_a, alice):
     recording = add(sue, store_a, INBOUND_NAME).recording
     assert recording.call is None
+    # The call log comes days later (imported once a day, or late): the
+    # recording was kept, and the import links it.
+    Recording.objects.filter(pk=recording.pk).update(
+        created_at=recording.created_at - timedelta(days=3)
+    )
     import_sample_calls(sue, store_a)
-    assert recordings.link_unlinked(store_id=store_a.pk) == 1
     recording.refresh_from_db()
     assert recording.call.key == "1705285800.1"
     assert recording.agent == alice
+    assert recordings.link_unlinked(store_id=store_a.pk) == 0
 
 
 # ---------------------------------------------------------------- folders
@@ -400,6 +405,19 @@ def test_card_index_import_reports_lines_and_is_idempotent(sue, store_a, alice, 
     assert outbound.agent == bob
     assert outbound.direction == "outbound"
 
+    # The index made calls too (a store with a card and no PBX log): one per
+    # row read, whether or not its file is there; each recording is its call's.
+    calls = Call.objects.filter(store=store_a).order_by("started_at")
+    assert calls.count() == 4
+    inbound_call = calls.get(recordings=inbound)
+    assert (inbound_call.answered_by, inbound_call.agent, inbound_call.billsec) == (
+        "agent",
+        alice,
+        125,
+    )
+    assert inbound_call.ring_seconds is None  # a card knows no ring time
+    assert calls.get(recordings=outbound).direction == "outbound"
+
     assert recordings.import_recording_folder(source=source) == []
     with index.open("a", encoding="utf-8") as handle:
         handle.write("2,呼入,13812345670,62345600,2024-01-15 11:00:00,20,2024/01/15/d.wav\n")
@@ -408,6 +426,8 @@ def test_card_index_import_reports_lines_and_is_idempotent(sue, store_a, alice, 
     assert grown.imported == 1
     assert grown.duplicates == 2
     assert Recording.objects.count() == 3
+    assert Call.objects.filter(store=store_a).count() == 5
+    assert Recording.objects.get(original_name="d.wav").call is not None
 
 
 def test_the_command_imports_a_folder(store_a, tmp_path, capsys):

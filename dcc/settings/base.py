@@ -254,6 +254,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a field "status" with choices of their own: each
+    # set gets a name, so that the schema's enums do not collide.
+    "ENUM_NAME_OVERRIDES": {
+        "LeadStatusEnum": "leads.models.Status",
+        "LeadImportStatusEnum": "leads.models.ImportStatus",
+        "CallImportStatusEnum": "telephony.models.ImportStatus",
+    },
     # Every operation's error answers (400, 401, 403, 404) in the schema too.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

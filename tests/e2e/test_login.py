@@ -6,7 +6,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 HOMES = [
     ("alice", "我的工作台"),
     ("carol", "我的工作台"),
-    ("connie", "我的工作台"),
+    ("connie", "今明两天到店的客户"),  # a consultant: arrivals, not a call queue
     ("sue", "我的团队"),
     ("mike", "门店概况"),
     ("root", "系统"),

@@ -172,7 +172,7 @@ class _StoreDemo:
             scheduled_at=scheduled_at, created_at=booked_at
         )
         appointment.refresh_from_db()
-        reminder_at = sms.reminder_time(appointment)
+        reminder_at = sms.reminder_time(appointment.scheduled_at, store=appointment.store)
         for message in SmsMessage.objects.filter(appointment=appointment):
             sent_at = booked_at if message.kind != SmsKind.REMINDER_CUSTOMER else reminder_at
             self._sent(message, sent_at)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dcc.models import User
 from dcc.roles import Role
-from followups.models import Channel, FollowupPolicy, Purpose, Result
+from followups.models import Channel, FollowupPolicy, Purpose, Result, VisitType
 from followups.services import POLICY_FIELDS, STORE_RULE_FIELDS
 from leads.forms import DateTimeLocalInput, LeadActionForm, StaffChoiceField
 from leads.models import DefeatReason, InvalidReason, Level
@@ -170,10 +170,17 @@ class ReceiverNoteFields(LeadActionForm):
 class AppointmentBookForm(ReceiverNoteFields):
     prefix_name = "book"
     scheduled_at = forms.DateTimeField(label=_("Visit time"), widget=DateTimeLocalInput())
+    visit_type = forms.ChoiceField(
+        label=_("The customer comes to"),
+        choices=VisitType.choices,
+        initial=VisitType.TEST_DRIVE,
+        required=False,  # the service derives it from the purpose
+        help_text=_("Named so in the customer's SMS."),
+    )
     purpose = forms.ChoiceField(
         label=_("Purpose"), choices=Purpose.choices, initial=Purpose.TEST_DRIVE
     )
-    field_order = ["scheduled_at", "purpose", "receiver", "note"]
+    field_order = ["scheduled_at", "visit_type", "purpose", "receiver", "note"]
 
 
 class AppointmentForm(forms.Form):

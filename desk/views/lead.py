@@ -26,7 +26,9 @@ from dcc.htmx import is_partial
 from dcc.policy import can, get_visible_or_404, require
 from desk.actions import Action, appointment_actions, logged_message
 from followups import services as followup_services
+from followups import sms as followup_sms
 from followups.forms import AppointmentBookForm, FollowupForm, VisitForm
+from followups.models import SmsKind
 from leads import phones, selectors, services
 from leads.forms import (
     ActivateForm,
@@ -70,6 +72,7 @@ ACTIONS: dict[str, Action] = {
             lead=lead,
             scheduled_at=data["scheduled_at"],
             purpose=data["purpose"],
+            visit_type=data["visit_type"],
             receiver=data["receiver"],
             note=data["note"],
         ),
@@ -329,3 +332,26 @@ def lead_action(request, pk, action):
     context = _detail_context(request, lead, bound=failed, active=action)
     template = "desk/partials/lead_panel.html" if is_partial(request) else "desk/lead.html"
     return render(request, template, context)
+
+
+def sms_preview(request, pk):
+    """The exact SMS booking this visit would send (htmx, from the booking
+    form as it is filled in): what the customer and the receiver will read."""
+    lead = get_visible_or_404(Lead.objects.select_related("customer", "store"), request.user, pk=pk)
+    form = AppointmentBookForm(request.GET, lead=lead, user=request.user)
+    form.is_valid()  # what is valid so far is enough for a preview
+    data = form.cleaned_data
+    texts = []
+    if data.get("scheduled_at") and data.get("visit_type"):
+        texts = followup_sms.preview_for_visit(
+            lead=lead,
+            scheduled_at=data["scheduled_at"],
+            visit_type=data["visit_type"],
+            receiver=data.get("receiver"),
+        )
+    labels = dict(SmsKind.choices)
+    return render(
+        request,
+        "desk/partials/sms_preview.html",
+        {"texts": [{"kind": kind, "label": labels[kind], "text": text} for kind, text in texts]},
+    )

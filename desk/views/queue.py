@@ -27,11 +27,15 @@ from leads.models import Lead, Source
 
 KIND_LABELS = selectors.QUEUE_KINDS
 KIND_STYLES = {
+    "soon": "danger",
     "overdue": "danger",
     "new": "primary",
     "confirm": "warning",
     "retry": "info",
     "today": "secondary",
+    "recontact": "success",
+    "unplanned": "dark",
+    "later": "light",
 }
 
 

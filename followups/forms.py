@@ -81,8 +81,20 @@ class FollowupForm(LeadActionForm):
     receiver = StaffChoiceField(
         label=_("Receiving salesperson"), queryset=User.objects.none(), required=False
     )
+    visit_type = forms.ChoiceField(
+        label=_("The customer comes to"),
+        choices=[("", _("(from the purpose)")), *VisitType.choices],
+        required=False,
+        help_text=_("Named so in the customer's SMS."),
+    )
     defeat_reason = forms.ModelChoiceField(
         label=_("Defeat reason"), queryset=DefeatReason.objects.none(), required=False
+    )
+    recontact_at = forms.DateTimeField(
+        label=_("Re-contact on"),
+        required=False,
+        widget=DateTimeLocalInput(),
+        help_text=_("Optional: the lead comes back to your queue then, still defeated."),
     )
     invalid_reason = forms.ChoiceField(
         label=_("Why invalid"), choices=InvalidReason.choices, required=False
@@ -92,7 +104,9 @@ class FollowupForm(LeadActionForm):
     RESULT_FIELDS = {
         "scheduled_at": Result.INVITED,
         "receiver": Result.INVITED,
+        "visit_type": Result.INVITED,
         "defeat_reason": Result.DEFEATED,
+        "recontact_at": Result.DEFEATED,
         "invalid_reason": Result.INVALID,
     }
 
@@ -143,9 +157,11 @@ class FollowupForm(LeadActionForm):
             kwargs["appointment"] = {
                 "scheduled_at": data["scheduled_at"],
                 "receiver": data.get("receiver"),
+                "visit_type": data.get("visit_type") or "",
             }
         elif data["result"] == Result.DEFEATED:
             kwargs["defeat_reason"] = data.get("defeat_reason")
+            kwargs["recontact_at"] = data.get("recontact_at")
         elif data["result"] == Result.INVALID:
             kwargs["invalid_reason"] = data.get("invalid_reason") or "other"
         return kwargs

@@ -299,6 +299,7 @@ class InlineAppointmentSerializer(serializers.Serializer):
 
     scheduled_at = DateTimeField()
     receiver = _staff_field(required=False, allow_null=True)
+    visit_type = serializers.ChoiceField(choices=VisitType.choices, required=False)
     note = serializers.CharField(required=False, allow_blank=True)
 
 
@@ -342,6 +343,12 @@ class FollowUpCreateSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         help_text='result "invalid": why; "other" when omitted.',
+    )
+    recontact_at = DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text='result "defeated": when the owner calls the customer again (战败回访); '
+        "the lead comes back to their queue then without being reopened.",
     )
     appointment = InlineAppointmentSerializer(
         required=False,

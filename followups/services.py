@@ -77,6 +77,7 @@ def followup_log(
     defeat_reason=None,
     invalid_reason: str = "",
     appointment: dict | None = None,
+    recontact_at: datetime | None = None,
 ) -> FollowUp:
     """Log one contact attempt and move the lead accordingly.
 
@@ -175,6 +176,7 @@ def followup_log(
         invalid_reason=invalid_reason,
         note=note,
         appointment=appointment,
+        recontact_at=recontact_at,
     )
     audit.record(
         "followups.followup.logged",
@@ -273,7 +275,7 @@ def _count_attempt(lead: Lead, *, result: str, occurred_at: datetime) -> None:
 
 
 def _apply_result(
-    *, actor, lead, result, purpose, defeat_reason, invalid_reason, note, appointment
+    *, actor, lead, result, purpose, defeat_reason, invalid_reason, note, appointment, recontact_at
 ):
     if result == Result.INVITED:
         if appointment:
@@ -281,7 +283,9 @@ def _apply_result(
         elif lead.status != Status.INVITED:
             lead_services.lead_set_status(actor=actor, lead=lead, status=Status.INVITED)
     elif result == Result.DEFEATED:
-        lead_services.lead_defeat(actor=actor, lead=lead, reason=defeat_reason, note=note)
+        lead_services.lead_defeat(
+            actor=actor, lead=lead, reason=defeat_reason, note=note, recontact_at=recontact_at
+        )
     elif result == Result.INVALID:
         lead_services.lead_invalidate(
             actor=actor, lead=lead, reason=invalid_reason or "other", note=note
@@ -658,12 +662,14 @@ POLICY_FIELDS = (
     "cadence_b_days",
     "cadence_c_days",
     "retry_no_answer_hours",
+    "first_contact_warning_hours",
     "max_unanswered_attempts",
     "appointment_grace_hours",
     "reminder_hour",
     "answer_within_seconds",
     "verify_window_minutes",
     "sms_signature",
+    "aftercare_days",
 )
 
 

@@ -69,3 +69,9 @@ def customer_leads(*, user, customer: Customer):
 
 def merged_customer_ids(customer: Customer) -> list[int]:
     return list(chain([customer.pk], customer.merged_from.values_list("pk", flat=True)))
+
+
+def referral_count(*, customer: Customer) -> int:
+    """How many leads of the customer's store name them as their referrer
+    (转介绍): a number on the lead page, never the leads themselves."""
+    return Lead.objects.filter(store_id=customer.store_id, referred_by=customer).count()

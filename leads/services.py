@@ -518,6 +518,50 @@ def leads_transfer(
     return leads
 
 
+# ---------------------------------------------------------------- referrals (转介绍)
+
+
+def c_card_customer(*, store: Store, phone: str) -> Customer | None:
+    """The store's customer with this phone who bought a vehicle (a C-card,
+    seed 003), or None."""
+    number = phones.try_normalize(phone)
+    if number is None:
+        return None
+    return (
+        Customer.objects.filter(store=store, phones__number=number)
+        .filter(leads__deals__delivered_at__isnull=False)
+        .distinct()
+        .first()
+    )
+
+
+@transaction.atomic
+def lead_set_referrer(*, actor, lead: Lead, phone: str) -> Lead:
+    """Name the C-card customer (a buyer, known by phone) who recommended
+    this lead; an empty phone clears it. The referral counts for the KPI
+    "referrals" (leads received that name a referrer)."""
+    lead = lifecycle.locked_visible(actor, lead)
+    phone = (phone or "").strip()
+    referrer = None
+    if phone:
+        referrer = c_card_customer(store=lead.store, phone=phone)
+        if referrer is None:
+            raise ValidationError(
+                {"phone": _("No customer of this store who bought a vehicle has this number.")}
+            )
+        if referrer.pk == lead.customer_id:
+            raise ValidationError({"phone": _("A customer cannot refer themselves.")})
+    lead.referred_by = referrer
+    lifecycle.save(lead, actor=actor, reason=_("referrer named"))
+    audit.record(
+        "leads.lead.referrer_set",
+        actor=actor,
+        target=lead,
+        referrer=referrer.pk if referrer else None,
+    )
+    return lead
+
+
 # ---------------------------------------------------------------- defeat, activation, invalid
 
 

@@ -40,11 +40,12 @@ from leads.forms import (
     LeadEditForm,
     LevelForm,
     MergeForm,
+    ReferrerForm,
     RejectDefeatForm,
     add_service_errors,
 )
 from leads.lifecycle import LeadStateError
-from leads.models import Lead, Status
+from leads.models import RECONTACT_STATUSES, Lead, Status
 
 
 def _defeat_done(lead: Lead) -> str:
@@ -111,10 +112,25 @@ ACTIONS: dict[str, Action] = {
         style="primary",
         icon="pencil-square",
     ),
+    "referrer": Action(
+        ReferrerForm,
+        lambda actor, lead, data: services.lead_set_referrer(
+            actor=actor, lead=lead, phone=data["phone"]
+        ),
+        lambda lead: _("Referrer saved."),
+        label=gettext_lazy("Referral"),
+        button=gettext_lazy("Save referrer"),
+        style="primary",
+        icon="people",
+    ),
     "defeat": Action(
         DefeatForm,
         lambda actor, lead, data: services.lead_defeat(
-            actor=actor, lead=lead, reason=data["reason"], note=data["note"]
+            actor=actor,
+            lead=lead,
+            reason=data["reason"],
+            note=data["note"],
+            recontact_at=data["recontact_at"],
         ),
         _defeat_done,
         label=gettext_lazy("Defeat"),
@@ -212,13 +228,15 @@ ACTIONS: dict[str, Action] = {
 def _actions_for(lead: Lead, user) -> list[str]:
     """Which forms the page offers. Only a convenience: the services decide
     (a refused action comes back as a message)."""
-    shown = ["edit"]
+    shown = ["edit", "referrer"]
     if lead.is_open:
         shown[:0] = ["level"]
         if lead.status != Status.DEFEAT_PENDING:
             shown[:0] = ["followup", "book", "visit"]
         if lead.status != Status.DEFEAT_PENDING:
             shown += ["defeat", "invalidate"]
+    elif lead.recontact_at and lead.status in RECONTACT_STATUSES:
+        shown[:0] = ["followup"]  # 战败回访, after-sales call: logged, never reopening
     if lead.is_open or lead.status == Status.DELIVERED:
         shown.append("deal")
     if can(user, "leads.assign"):
@@ -243,6 +261,7 @@ def _detail_lead(user, pk) -> Lead:
         "defeat_reason",
         "handover_consultant",
         "defeat_requested_by",
+        "referred_by",
         "created_by",
     )
     return get_visible_or_404(queryset, user, pk=pk)
@@ -266,6 +285,7 @@ def _detail_context(request, lead: Lead, *, bound=None, active: str | None = Non
         "other_leads": list(
             selectors.customer_leads(user=user, customer=lead.customer).exclude(pk=lead.pk)
         ),
+        "referrals": selectors.referral_count(customer=lead.customer),
         "actions": [{"slug": slug, "form": forms[slug], "spec": ACTIONS[slug]} for slug in slugs],
         "appointments": _appointments_of(lead, user),
         "active_action": active,

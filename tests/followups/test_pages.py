@@ -207,6 +207,8 @@ def test_manager_sets_the_store_rules(web, mike, alice, mary, store_a, make_lead
         "answer_within_seconds": 15,
         "verify_window_minutes": 30,
         "sms_signature": "上汽通用别克",
+        "first_contact_warning_hours": 6,
+        "aftercare_days": "3, 30, 90",
         "reason": "厂家新规",
     }
     response = client.post(reverse("followups:settings"), data)
@@ -220,6 +222,7 @@ def test_manager_sets_the_store_rules(web, mike, alice, mary, store_a, make_lead
         3,
         "上汽通用别克",
     )
+    assert (policy.first_contact_warning_hours, policy.aftercare_days) == (6, "3, 30, 90")
     assert policy.history.first().history_change_reason == "厂家新规"
     # The cadence applies to the next follow-up logged.
     followup = _log(alice, make_lead(alice, level="A"))

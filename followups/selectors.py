@@ -9,12 +9,9 @@ from django.db.models import (
     Case,
     Count,
     DateTimeField,
-    Exists,
     F,
     IntegerField,
-    OuterRef,
     Q,
-    Subquery,
     Value,
     When,
     Window,
@@ -127,8 +124,16 @@ class _Queue:
         policy = FollowupPolicy.objects.for_store(agent.store_id)
         self.retry_after = timedelta(hours=policy.retry_no_answer_hours)
         soon = now + timedelta(hours=policy.first_contact_warning_hours)
-        visit_time = self.appointments().filter(lead=OuterRef("pk")).values("scheduled_at")
-        tomorrow_visit = Exists(visit_time)
+        # Tomorrow's visits to confirm: a few rows, read first, so that the
+        # sections' CASE names their leads instead of repeating a subquery.
+        self.visits = {
+            visit.lead_id: visit
+            for visit in self.appointments().select_related("receiver").order_by("scheduled_at")
+        }
+        visit_time = Case(
+            *(When(pk=pk, then=Value(visit.scheduled_at)) for pk, visit in self.visits.items()),
+            output_field=DateTimeField(),
+        )
         closed = Q(status__in=RECONTACT_STATUSES)
         # Each section's own condition and the time it is ordered by, in
         # order of urgency; a lead belongs to the first section whose
@@ -143,7 +148,7 @@ class _Queue:
                 LeadRules.first_contact_owed(),
                 Coalesce("first_contact_due", Value(FAR_FUTURE)),
             ),
-            "confirm": (Q(tomorrow_visit), Subquery(visit_time[:1])),
+            "confirm": (Q(pk__in=list(self.visits)), visit_time),
             "retry": (LeadRules.retry_due(now, self.retry_after), F("last_attempt_at")),
             "today": (LeadRules.due_between(today_start, tomorrow_start), F("next_followup_at")),
             "unplanned": (Q(next_followup_at__isnull=True), F("received_at")),
@@ -153,13 +158,18 @@ class _Queue:
             *(When(cond, then=Value(kind)) for kind, (cond, _key) in self.conditions.items()),
             default=Value(""),
         )
+        # The same CASE as the section's place in ``ORDER`` (what the rows
+        # are partitioned and sorted by: an integer, evaluated once a row).
+        self.rank_of = Case(
+            *(
+                When(cond, then=Value(self.ORDER.index(kind)))
+                for kind, (cond, _key) in self.conditions.items()
+            ),
+            output_field=IntegerField(),
+        )
         self.sort_key = Case(
             *(When(cond, then=key) for _kind, (cond, key) in self.conditions.items()),
             output_field=DateTimeField(),
-        )
-        self.rank_of = Case(
-            *(When(section=kind, then=Value(n)) for n, kind in enumerate(self.ORDER)),
-            output_field=IntegerField(),
         )
         # The agent's open leads, and their closed ones due a re-contact.
         self.leads = Lead.objects.filter(owner=agent).filter(
@@ -184,38 +194,31 @@ class _Queue:
 
     def items(self, *, limit: int, total: int | None = None) -> list[QueueItem]:
         """Every section's first ``limit`` rows (``total`` rows at most), most
-        urgent first: one query for the leads, one for tomorrow's visits."""
+        urgent first: one query (tomorrow's visits were read before)."""
         if total is not None:
             limit = min(limit, total)
         if limit <= 0:
             return []
-        leads = list(
-            self.leads.annotate(section=self.section_of, sort_key=self.sort_key)
-            .annotate(
-                rank=self.rank_of,
-                row=Window(
-                    RowNumber(),
-                    partition_by=[F("section")],
-                    order_by=[F("sort_key").asc(nulls_last=True), F("received_at"), F("pk")],
-                ),
+        leads = self.leads.annotate(rank=self.rank_of, sort_key=self.sort_key)
+        order = [F("sort_key").asc(nulls_last=True), F("received_at"), F("pk")]
+        if total is not None and total <= limit:
+            # The page's first rows: no section can pass its limit, so the
+            # most urgent ``total`` in order, no window needed.
+            leads = leads.order_by("rank", *order)[:total]
+        else:
+            leads = (
+                leads.annotate(row=Window(RowNumber(), partition_by=[F("rank")], order_by=order))
+                .filter(row__lte=limit)
+                .order_by("rank", "row")
             )
-            .filter(row__lte=limit)
-            .select_related("customer", "intended_model", "channel")
-            .order_by("rank", "row")
-        )
+        leads = list(leads.select_related("customer", "intended_model", "channel"))
         if total is not None:
             leads = leads[:total]
-        visits = {}
-        confirm = [lead.pk for lead in leads if lead.section == "confirm"]
-        if confirm:
-            # A lead has one pending visit at most (appt_one_pending_per_lead).
-            visits = {
-                visit.lead_id: visit
-                for visit in self.appointments().filter(lead__in=confirm).select_related("receiver")
-            }
+        for lead in leads:
+            lead.section = self.ORDER[lead.rank]
         items = []
         for lead in leads:
-            visit = visits.get(lead.pk)
+            visit = self.visits.get(lead.pk) if lead.section == "confirm" else None
             if visit is not None:
                 visit.lead = lead
                 items.append(QueueItem("confirm", lead, visit.scheduled_at, visit))
@@ -259,7 +262,8 @@ def queue_deadline(*, agent, kind: str, lead: Lead, now: datetime | None = None)
     """The deadline a lead has in the queue section ``kind`` (only a retry
     needs the store's settings)."""
     if kind == "retry":
-        return _Queue(agent, now or timezone.now()).deadline(kind, lead)
+        hours = FollowupPolicy.objects.for_store(agent.store_id).retry_no_answer_hours
+        return _deadline(kind, lead, timedelta(hours=hours))
     return _deadline(kind, lead, retry_after=None)
 
 

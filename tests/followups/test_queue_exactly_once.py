@@ -141,6 +141,10 @@ def test_every_open_lead_is_in_exactly_one_section(alice, bob, store_a, envision
     by_kind = {kind: sum(1 for i in items if i.kind == kind) for kind in selectors.QUEUE_KINDS}
     assert counts == by_kind
     assert sum(counts.values()) == len(combos) + 1
+    # The home page's first rows (one ordered query) are the full queue's
+    # first rows (ranked within sections by a window): one order, two paths.
+    page, _counts = selectors.queue_page(agent=alice, total=60, now=now)
+    assert [(i.kind, i.lead.pk) for i in page] == [(i.kind, i.lead.pk) for i in items[:60]]
     # Another agent sees none of them.
     assert selectors.queue_for_agent(agent=bob, now=now) == []
 

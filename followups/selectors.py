@@ -52,6 +52,9 @@ QUEUE_KINDS = {
 # The sections of work due now; "unplanned" and "later" only make sure no
 # open lead is lost from sight.
 DUE_KINDS = ("soon", "overdue", "new", "confirm", "retry", "today", "recontact")
+# What the agent's home lists as work (the next item after a call comes from
+# these): everything but "later", which it counts and lists on demand.
+PAGE_KINDS = (*DUE_KINDS, "unplanned")
 
 
 @dataclass
@@ -192,7 +195,9 @@ class _Queue:
             scheduled_at__lt=self.tomorrow[1],
         )
 
-    def items(self, *, limit: int, total: int | None = None) -> list[QueueItem]:
+    def items(
+        self, *, limit: int, total: int | None = None, kinds: tuple[str, ...] | None = None
+    ) -> list[QueueItem]:
         """Every section's first ``limit`` rows (``total`` rows at most), most
         urgent first: one query (tomorrow's visits were read before)."""
         if total is not None:
@@ -200,6 +205,8 @@ class _Queue:
         if limit <= 0:
             return []
         leads = self.leads.annotate(rank=self.rank_of, sort_key=self.sort_key)
+        if kinds is not None:
+            leads = leads.filter(rank__in=[self.ORDER.index(kind) for kind in kinds])
         order = [F("sort_key").asc(nulls_last=True), F("received_at"), F("pk")]
         if total is not None and total <= limit:
             # The page's first rows: no section can pass its limit, so the
@@ -280,10 +287,12 @@ def _deadline(kind: str, lead: Lead, retry_after: timedelta | None):
 def queue_page(
     *, agent, total: int, now: datetime | None = None
 ) -> tuple[list[QueueItem], dict[str, int]]:
-    """The queue's ``total`` most urgent rows and every section's size: what
-    the agent's home page shows (the rest on demand)."""
+    """The queue's ``total`` most urgent rows of work (``PAGE_KINDS``) and
+    every section's size: what the agent's home page shows (the rest, the
+    leads planned later included, on demand)."""
     queue = _Queue(agent, now or timezone.now())
-    return queue.items(limit=QUEUE_SECTION_LIMIT, total=total), queue.counts()
+    items = queue.items(limit=QUEUE_SECTION_LIMIT, total=total, kinds=PAGE_KINDS)
+    return items, queue.counts()
 
 
 def escalated_for_supervisor(*, supervisor, limit: int = QUEUE_SECTION_LIMIT):

@@ -159,3 +159,36 @@ def test_referrals_name_a_c_card_customer_and_are_counted(
         reverse("desk:lead-action", args=[prospect.pk, "referrer"]), {"referrer-phone": ""}, **HX
     )
     assert response.status_code == 404
+
+
+def test_the_agent_logs_a_recontact_from_the_queue_panel(
+    web, alice, bob, mike, make_lead, price_reason
+):
+    lead = make_lead(alice)
+    lead_defeat(
+        actor=mike,
+        lead=lead,
+        reason=price_reason,
+        recontact_at=timezone.now() + timedelta(days=1),
+    )
+    Lead.objects.filter(pk=lead.pk).update(recontact_at=timezone.now() - timedelta(hours=1))
+    key = f"recontact-{lead.pk}"
+    panel = web(alice).get(reverse("desk:queue-item", args=[key]), **HX)
+    assert panel.status_code == 200
+    assert 'data-testid="log-form"' in panel.content.decode()
+    assert web(bob).get(reverse("desk:queue-item", args=[key]), **HX).status_code == 404
+    response = web(alice).post(
+        reverse("desk:queue-log", args=[key]),
+        {
+            "followup-result": "reached",
+            "followup-channel": "call",
+            "followup-purpose": "other",
+            "followup-level": "B",
+            "followup-note": "暂无购车计划",
+        },
+        **HX,
+    )
+    assert response.status_code == 200
+    lead.refresh_from_db()
+    assert (lead.status, lead.recontact_at) == (Status.DEFEATED, None)
+    assert lead.followups.get().note == "暂无购车计划"

@@ -12,6 +12,7 @@ app_name = "desk"
 urlpatterns = [
     path("", home.home, name="home"),
     path("leads/<int:pk>/", lead.lead_detail, name="lead"),
+    path("leads/<int:pk>/sms-preview/", lead.sms_preview, name="lead-sms-preview"),
     path("leads/<int:pk>/<slug:action>/", lead.lead_action, name="lead-action"),
     path("followups/queue/", queue.queue_list, name="queue-list"),
     path("followups/queue/<slug:key>/", queue.queue_item, name="queue-item"),

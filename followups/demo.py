@@ -181,7 +181,7 @@ class _StoreDemo:
         # so each message says when the customer really came (or did not).
         SmsMessage.objects.filter(appointment=appointment).delete()
         sms.plan_for_appointment(appointment, now=booked_at)
-        reminder_at = sms.reminder_time(appointment)
+        reminder_at = sms.reminder_time(appointment.scheduled_at, store=appointment.store)
         for message in SmsMessage.objects.filter(appointment=appointment):
             sent_at = booked_at if message.kind != SmsKind.REMINDER_CUSTOMER else reminder_at
             self._sent(message, sent_at)

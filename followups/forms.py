@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dcc.models import User
 from dcc.roles import Role
-from followups.models import Channel, FollowupPolicy, Purpose, Result
+from followups.models import Channel, FollowupPolicy, Purpose, Result, VisitType
 from followups.services import POLICY_FIELDS, STORE_RULE_FIELDS
 from leads.forms import DateTimeLocalInput, LeadActionForm, StaffChoiceField
 from leads.models import DefeatReason, InvalidReason, Level
@@ -108,8 +108,20 @@ class FollowupForm(LeadActionForm):
     receiver = ReceiverChoiceField(
         label=_("Receiving salesperson"), queryset=User.objects.none(), required=False
     )
+    visit_type = forms.ChoiceField(
+        label=_("The customer comes to"),
+        choices=[("", _("(from the purpose)")), *VisitType.choices],
+        required=False,
+        help_text=_("Named so in the customer's SMS."),
+    )
     defeat_reason = forms.ModelChoiceField(
         label=_("Defeat reason"), queryset=DefeatReason.objects.none(), required=False
+    )
+    recontact_at = forms.DateTimeField(
+        label=_("Re-contact on"),
+        required=False,
+        widget=DateTimeLocalInput(),
+        help_text=_("Optional: the lead comes back to your queue then, still defeated."),
     )
     invalid_reason = forms.ChoiceField(
         label=_("Why invalid"), choices=InvalidReason.choices, required=False
@@ -119,7 +131,9 @@ class FollowupForm(LeadActionForm):
     RESULT_FIELDS = {
         "scheduled_at": Result.INVITED,
         "receiver": Result.INVITED,
+        "visit_type": Result.INVITED,
         "defeat_reason": Result.DEFEATED,
+        "recontact_at": Result.DEFEATED,
         "invalid_reason": Result.INVALID,
     }
 
@@ -172,9 +186,11 @@ class FollowupForm(LeadActionForm):
             kwargs["appointment"] = {
                 "scheduled_at": data["scheduled_at"],
                 "receiver": data.get("receiver"),
+                "visit_type": data.get("visit_type") or "",
             }
         elif data["result"] == Result.DEFEATED:
             kwargs["defeat_reason"] = data.get("defeat_reason")
+            kwargs["recontact_at"] = data.get("recontact_at")
         elif data["result"] == Result.INVALID:
             kwargs["invalid_reason"] = data.get("invalid_reason") or "other"
         return kwargs
@@ -201,10 +217,17 @@ class ReceiverNoteFields(LeadActionForm):
 class AppointmentBookForm(ReceiverNoteFields):
     prefix_name = "book"
     scheduled_at = forms.DateTimeField(label=_("Visit time"), widget=DateTimeLocalInput())
+    visit_type = forms.ChoiceField(
+        label=_("The customer comes to"),
+        choices=VisitType.choices,
+        initial=VisitType.TEST_DRIVE,
+        required=False,  # the service derives it from the purpose
+        help_text=_("Named so in the customer's SMS."),
+    )
     purpose = forms.ChoiceField(
         label=_("Purpose"), choices=Purpose.choices, initial=Purpose.TEST_DRIVE
     )
-    field_order = ["scheduled_at", "purpose", "receiver", "note"]
+    field_order = ["scheduled_at", "visit_type", "purpose", "receiver", "note"]
 
 
 class AppointmentForm(forms.Form):

@@ -6,8 +6,10 @@ take ids and call those services.
 """
 
 from collections import defaultdict
+from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -55,6 +57,24 @@ class FirstContactRule(models.TextChoices):
     CONNECTED = "connected", _("A connected call in the call log")
 
 
+def parse_day_list(value: str) -> list[int]:
+    """ "3, 30" → [3, 30] (sorted, unique); ValueError on anything else."""
+    parts = [part.strip() for part in (value or "").replace("，", ",").split(",")]
+    days = sorted({int(part) for part in parts if part})
+    if any(day < 1 or day > 3650 for day in days):
+        raise ValueError(value)
+    return days
+
+
+def validate_day_list(value: str) -> None:
+    try:
+        parse_day_list(value)
+    except ValueError as exc:
+        raise ValidationError(
+            _("Enter whole numbers of days between 1 and 3650, separated by commas.")
+        ) from exc
+
+
 class FollowupPolicy(models.Model):
     """A store's follow-up settings: settings, not constants (DESIGN §2)."""
 
@@ -80,6 +100,21 @@ class FollowupPolicy(models.Model):
     # after the level's cadence: the customer has not been spoken to yet.
     retry_no_answer_hours = models.PositiveSmallIntegerField(
         _("retry an unanswered call after (hours)"), default=2, validators=[MaxValueValidator(72)]
+    )
+    # A lead whose first-contact deadline is this close (or past) comes
+    # before overdue follow-ups in the queue.
+    first_contact_warning_hours = models.PositiveSmallIntegerField(
+        _("first call due soon: within (hours)"),
+        default=4,
+        validators=[MaxValueValidator(48)],
+    )
+    # 成交客户定期回访 (seed 000): after-sales calls this many days after delivery.
+    aftercare_days = models.CharField(
+        _("after-sales calls after delivery (days, comma-separated)"),
+        max_length=50,
+        default="3,30",
+        blank=True,
+        validators=[validate_day_list],
     )
     # Unanswered attempts before the first-contact deadline after which the
     # lead goes to the supervisor's queue.
@@ -149,6 +184,11 @@ class FollowupPolicy(models.Model):
     def cadence_days(self, level: str) -> int:
         return getattr(self, f"cadence_{level.lower()}_days")
 
+    def next_aftercare(self, delivered_at, *, after):
+        """The first after-sales call due after ``after``, or None."""
+        points = [delivered_at + timedelta(days=d) for d in parse_day_list(self.aftercare_days)]
+        return next((point for point in points if point > after), None)
+
 
 class Channel(models.TextChoices):
     CALL = "call", _("Phone call")
@@ -164,6 +204,24 @@ class Purpose(models.TextChoices):
     EVENT = "event", _("Invite to an event")
     MATERIALS = "materials", _("Send materials")
     OTHER = "other", _("Other")
+
+
+class VisitType(models.TextChoices):
+    """What the customer comes to the store for, as the customer's SMS says
+    it (issue 13): never the staff's follow-up purpose."""
+
+    VIEWING = "viewing", _("See the car")
+    TEST_DRIVE = "test_drive", _("Test drive")
+    EVENT = "event", _("Attend an event")
+    NEGOTIATION = "negotiation", _("Discuss the purchase")
+    DELIVERY = "delivery", _("Take delivery")
+
+    @classmethod
+    def for_purpose(cls, purpose: str) -> str:
+        """The visit a follow-up's purpose books when none is chosen."""
+        return {Purpose.TEST_DRIVE: cls.TEST_DRIVE, Purpose.EVENT: cls.EVENT}.get(
+            purpose, cls.VIEWING
+        )
 
 
 class Result(models.TextChoices):
@@ -310,6 +368,9 @@ class Appointment(models.Model):
     scheduled_at = models.DateTimeField(_("scheduled for"))
     purpose = models.CharField(
         _("purpose"), max_length=20, choices=Purpose.choices, default=Purpose.TEST_DRIVE
+    )
+    visit_type = models.CharField(
+        _("visit for"), max_length=20, choices=VisitType.choices, default=VisitType.VIEWING
     )
     status = models.CharField(
         _("status"),

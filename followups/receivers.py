@@ -21,3 +21,20 @@ def cancel_visits_of_closed_lead(sender, *, lead, status, **kwargs):
         appointment.cancelled_at = now
         appointment._change_reason = f"lead {status}"
         appointment.save(update_fields=["status", "cancelled_at"])
+
+
+@receiver(lead_closed, dispatch_uid="followups.plan_aftercare_of_delivered_lead")
+def plan_aftercare_of_delivered_lead(sender, *, lead, status, **kwargs):
+    """成交客户定期回访 (seed 000): a customer who took delivery comes back to
+    the owner's queue for the store's after-sales calls (by default 3 and 30
+    days after delivery). The sender saves the lead after this receiver."""
+    from followups.models import FollowupPolicy
+    from leads.models import Status
+
+    if status != Status.DELIVERED:
+        return
+    delivered = lead.deals.filter(delivered_at__isnull=False).order_by("-delivered_at").first()
+    delivered_at = delivered.delivered_at if delivered else timezone.now()
+    policy = FollowupPolicy.objects.for_store(lead.store_id)
+    lead.recontact_at = policy.next_aftercare(delivered_at, after=delivered_at)
+    lead.next_followup_at = None

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from django.db.models import Case, Count, F, Q, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    F,
+    IntegerField,
+    Q,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -16,24 +27,39 @@ from dcc.policy import Level, scope_level
 from dcc.roles import Role
 from dcc.timeutils import local_day_start
 from followups.models import Appointment, AppointmentStatus, FollowUp, FollowupPolicy, SlaBreach
-from leads.models import Lead, LeadRules, Status
+from leads.models import OPEN_STATUSES, RECONTACT_STATUSES, Lead, LeadRules, Status
 
 QUEUE_SECTION_LIMIT = 200
+# Sorts new leads without a first-contact deadline after those with one.
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 BOOKED_VISIT_STATUSES = (Status.INVITED, Status.VISITED, Status.ORDERED, Status.DEFEAT_PENDING)
 
-# The queue's sections in order of urgency, with what a person reads.
+# The queue's sections in order of urgency, with what a person reads. Every
+# open lead the agent owns is in exactly one of the lead sections (the last,
+# "later", takes what no other does); "recontact" holds closed leads
+# (defeated, delivered) whose re-contact date has come.
 QUEUE_KINDS = {
+    "soon": gettext_lazy("First call due soon"),
     "overdue": gettext_lazy("Overdue follow-up"),
     "new": gettext_lazy("New lead"),
     "confirm": gettext_lazy("Confirm tomorrow's visit"),
     "retry": gettext_lazy("Not reached: call again"),
     "today": gettext_lazy("Follow-up due today"),
+    "recontact": gettext_lazy("Re-contact a closed lead"),
+    "unplanned": gettext_lazy("No follow-up planned"),
+    "later": gettext_lazy("Follow-up planned later"),
 }
+# The sections of work due now; "unplanned" and "later" only make sure no
+# open lead is lost from sight.
+DUE_KINDS = ("soon", "overdue", "new", "confirm", "retry", "today", "recontact")
+# What the agent's home lists as work (the next item after a call comes from
+# these): everything but "later", which it counts and lists on demand.
+PAGE_KINDS = (*DUE_KINDS, "unplanned")
 
 
 @dataclass
 class QueueItem:
-    kind: str  # "overdue" | "new" | "confirm" | "retry" | "today"
+    kind: str  # a key of QUEUE_KINDS
     lead: Lead
     deadline: datetime | None
     appointment: Appointment | None = None
@@ -46,6 +72,8 @@ class QueueItem:
     def reason(self) -> str:
         """Why the row is in the queue, in words (the page and the API)."""
         when = _local(self.deadline) if self.deadline else ""
+        if self.kind == "soon":
+            return _("The first call is due by %(time)s.") % {"time": when}
         if self.kind == "overdue":
             return _("The follow-up planned for %(time)s is overdue.") % {"time": when}
         if self.kind == "new":
@@ -59,6 +87,16 @@ class QueueItem:
                 "n": self.lead.unanswered_attempts,
                 "time": when,
             }
+        if self.kind == "recontact":
+            if self.lead.status == Status.DELIVERED:
+                return _("After-sales call to a customer who took delivery, due %(time)s.") % {
+                    "time": when
+                }
+            return _("Re-contact a defeated lead, due %(time)s.") % {"time": when}
+        if self.kind == "unplanned":
+            return _("No next follow-up is planned: call and plan one.")
+        if self.kind == "later":
+            return _("Next follow-up planned for %(time)s.") % {"time": when}
         return _("Follow-up due today at %(time)s.") % {"time": when}
 
 
@@ -67,12 +105,18 @@ def _local(moment: datetime) -> str:
 
 
 class _Queue:
-    """The queue's sections for one agent at one moment: which of their open
-    leads (or appointments) each holds, in order of urgency. The lead
-    sections exclude each other, so a lead shows once, in its most urgent
-    section, and counts agree with the rows."""
+    """The queue's sections for one agent at one moment: which of their
+    leads each holds, in order of urgency. The lead sections exclude each
+    other and the last takes the rest, so every open lead shows exactly
+    once, in its most urgent section, and counts agree with the rows.
 
-    ORDER = ("overdue", "new", "confirm", "retry", "today")
+    The section of a lead is one SQL ``CASE`` (its first matching condition,
+    in ``QUEUE_KINDS`` order); the rows of every section come in one query,
+    ranked within their section by a window function and cut at the limit,
+    and the confirmations' visits in one more: a bounded number of queries
+    whatever the number of leads or sections."""
+
+    ORDER = tuple(QUEUE_KINDS)
 
     def __init__(self, agent, now: datetime):
         self.agent, self.now = agent, now
@@ -80,45 +124,66 @@ class _Queue:
         today_start = local_day_start(today)
         tomorrow_start = local_day_start(today + timedelta(days=1))
         self.tomorrow = (tomorrow_start, local_day_start(today + timedelta(days=2)))
-        self.retry_after = timedelta(
-            hours=FollowupPolicy.objects.for_store(agent.store_id).retry_no_answer_hours
+        policy = FollowupPolicy.objects.for_store(agent.store_id)
+        self.retry_after = timedelta(hours=policy.retry_no_answer_hours)
+        soon = now + timedelta(hours=policy.first_contact_warning_hours)
+        # Tomorrow's visits to confirm: a few rows, read first, so that the
+        # sections' CASE names their leads instead of repeating a subquery.
+        self.visits = {
+            visit.lead_id: visit
+            for visit in self.appointments().select_related("receiver").order_by("scheduled_at")
+        }
+        visit_time = Case(
+            *(When(pk=pk, then=Value(visit.scheduled_at)) for pk, visit in self.visits.items()),
+            output_field=DateTimeField(),
         )
-        # Each section's own condition, in order of urgency; a lead belongs to
-        # the first section whose condition it meets.
-        conditions = {
-            "overdue": LeadRules.overdue(today_start),
-            "new": LeadRules.not_yet_contacted(),
-            "retry": LeadRules.retry_due(now, self.retry_after),
-            "today": LeadRules.due_between(today_start, tomorrow_start),
-        }
-        orders = {
-            "overdue": [F("next_followup_at").asc()],
+        closed = Q(status__in=RECONTACT_STATUSES)
+        # Each section's own condition and the time it is ordered by, in
+        # order of urgency; a lead belongs to the first section whose
+        # condition it meets. Closed leads (defeated, delivered) come back
+        # on their re-contact date without being reopened (issue 13).
+        self.conditions = {
+            "recontact": (closed, F("recontact_at")),
+            "soon": (LeadRules.first_contact_due_before(soon), F("first_contact_due")),
+            "overdue": (LeadRules.overdue(today_start), F("next_followup_at")),
             # New leads without a hard deadline (web, inbound) after those with one.
-            "new": [F("first_contact_due").asc(nulls_last=True), F("received_at").asc()],
-            "retry": [F("last_attempt_at").asc()],
-            "today": [F("next_followup_at").asc()],
+            "new": (
+                LeadRules.first_contact_owed(),
+                Coalesce("first_contact_due", Value(FAR_FUTURE)),
+            ),
+            "confirm": (Q(pk__in=list(self.visits)), visit_time),
+            "retry": (LeadRules.retry_due(now, self.retry_after), F("last_attempt_at")),
+            "today": (LeadRules.due_between(today_start, tomorrow_start), F("next_followup_at")),
+            "unplanned": (Q(next_followup_at__isnull=True), F("received_at")),
+            "later": (Q(pk__isnull=False), F("next_followup_at")),
         }
-        self.lead_sections = {}
-        earlier = Q()
-        for kind, condition in conditions.items():
-            self.lead_sections[kind] = (
-                condition & ~earlier if earlier else condition,
-                orders[kind],
-            )
-            earlier |= condition
-        # The same rule as one CASE, for counting every section in one pass.
         self.section_of = Case(
-            *(When(condition, then=Value(kind)) for kind, condition in conditions.items()),
+            *(When(cond, then=Value(kind)) for kind, (cond, _key) in self.conditions.items()),
             default=Value(""),
         )
-        self.open_leads = Lead.objects.open().filter(owner=agent)
-        self._confirm: list[QueueItem] | None = None
+        # The same CASE as the section's place in ``ORDER`` (what the rows
+        # are partitioned and sorted by: an integer, evaluated once a row).
+        self.rank_of = Case(
+            *(
+                When(cond, then=Value(self.ORDER.index(kind)))
+                for kind, (cond, _key) in self.conditions.items()
+            ),
+            output_field=IntegerField(),
+        )
+        self.sort_key = Case(
+            *(When(cond, then=key) for _kind, (cond, key) in self.conditions.items()),
+            output_field=DateTimeField(),
+        )
+        # The agent's open leads, and their closed ones due a re-contact.
+        self.leads = Lead.objects.filter(owner=agent).filter(
+            Q(status__in=OPEN_STATUSES)
+            | Q(status__in=RECONTACT_STATUSES, recontact_at__lt=tomorrow_start)
+        )
 
     def appointments(self):
         # The owner confirms, whoever booked; a visit of a closed lead is moot.
         # Booking makes a lead "invited" (or leaves it further on), so only
-        # those statuses can hold a booked visit: the planner then starts from
-        # the owner's few such leads instead of the store's visits of the day.
+        # those statuses can hold a booked visit.
         return Appointment.objects.filter(
             lead__owner=self.agent,
             lead__status__in=BOOKED_VISIT_STATUSES,
@@ -130,47 +195,55 @@ class _Queue:
             scheduled_at__lt=self.tomorrow[1],
         )
 
-    def confirmations(self) -> list[QueueItem]:
-        """Tomorrow's visits to confirm (a few per agent), fetched once."""
-        if self._confirm is None:
-            appointments = (
-                self.appointments()
-                # What a row and the API show; every join more costs planning time.
-                .select_related(
-                    "lead__customer", "lead__intended_model", "lead__channel", "receiver"
-                )
-                .order_by("scheduled_at")[:QUEUE_SECTION_LIMIT]
+    def items(
+        self, *, limit: int, total: int | None = None, kinds: tuple[str, ...] | None = None
+    ) -> list[QueueItem]:
+        """Every section's first ``limit`` rows (``total`` rows at most), most
+        urgent first: one query (tomorrow's visits were read before)."""
+        if total is not None:
+            limit = min(limit, total)
+        if limit <= 0:
+            return []
+        leads = self.leads.annotate(rank=self.rank_of, sort_key=self.sort_key)
+        if kinds is not None:
+            leads = leads.filter(rank__in=[self.ORDER.index(kind) for kind in kinds])
+        order = [F("sort_key").asc(nulls_last=True), F("received_at"), F("pk")]
+        if total is not None and total <= limit:
+            # The page's first rows: no section can pass its limit, so the
+            # most urgent ``total`` in order, no window needed.
+            leads = leads.order_by("rank", *order)[:total]
+        else:
+            leads = (
+                leads.annotate(row=Window(RowNumber(), partition_by=[F("rank")], order_by=order))
+                .filter(row__lte=limit)
+                .order_by("rank", "row")
             )
-            self._confirm = [QueueItem("confirm", a.lead, a.scheduled_at, a) for a in appointments]
-        return self._confirm
-
-    def rows(self, kind: str, limit: int) -> list[QueueItem]:
-        if kind == "confirm":
-            return self.confirmations()[:limit]
-        condition, order = self.lead_sections[kind]
-        leads = (
-            self.open_leads.filter(condition)
-            .select_related("customer", "intended_model", "channel")
-            .order_by(*order)[:limit]
-        )
-        return [QueueItem(kind, lead, self.deadline(kind, lead)) for lead in leads]
+        leads = list(leads.select_related("customer", "intended_model", "channel"))
+        if total is not None:
+            leads = leads[:total]
+        for lead in leads:
+            lead.section = self.ORDER[lead.rank]
+        items = []
+        for lead in leads:
+            visit = self.visits.get(lead.pk) if lead.section == "confirm" else None
+            if visit is not None:
+                visit.lead = lead
+                items.append(QueueItem("confirm", lead, visit.scheduled_at, visit))
+            else:
+                items.append(QueueItem(lead.section, lead, self.deadline(lead.section, lead)))
+        return items
 
     def deadline(self, kind: str, lead: Lead):
         return _deadline(kind, lead, self.retry_after)
 
     def counts(self) -> dict[str, int]:
         rows = (
-            self.open_leads.annotate(section=self.section_of)
+            self.leads.annotate(section=self.section_of)
             .values("section")
-            # COUNT(*): every column read is in lead_queue_next_idx (index-only).
             .annotate(n=Count("*"))
             .order_by()
         )
         counts = {row["section"]: row["n"] for row in rows}
-        # The rows if they were fetched anyway, else a count on two tables.
-        counts["confirm"] = (
-            len(self._confirm) if self._confirm is not None else self.appointments().count()
-        )
         return {kind: counts.get(kind, 0) for kind in self.ORDER}
 
 
@@ -181,37 +254,31 @@ def queue_for_agent(
     limit: int = QUEUE_SECTION_LIMIT,
     total: int | None = None,
 ) -> list[QueueItem]:
-    """Today's call queue (API.md): overdue follow-ups first, then new leads by
-    their first-contact deadline, tomorrow's appointments to confirm, calls
-    to retry (not reached, the store's retry interval past), then today's
-    follow-ups. One indexed, bounded query per section (at most ``limit``
-    rows each; with ``total``, sections stop once that many rows are in),
-    whatever the number of leads the agent holds.
+    """Today's call queue (API.md), most urgent first: first calls due soon,
+    overdue follow-ups, new leads by their first-contact deadline,
+    tomorrow's visits to confirm, calls to retry (not reached, the store's
+    retry interval past), today's follow-ups, closed leads due a re-contact,
+    then open leads with no plan and those planned later. Every open lead
+    of the agent is in exactly one section. At most ``limit`` rows a
+    section, ``total`` in all; a fixed number of queries.
     """
-    return _items(_Queue(agent, now or timezone.now()), limit=limit, total=total)
-
-
-def _items(queue: _Queue, *, limit: int, total: int | None) -> list[QueueItem]:
-    items: list[QueueItem] = []
-    for kind in queue.ORDER:
-        wanted = limit if total is None else min(limit, total - len(items))
-        if wanted <= 0:
-            break
-        items += queue.rows(kind, wanted)
-    return items
+    return _Queue(agent, now or timezone.now()).items(limit=limit, total=total)
 
 
 def queue_deadline(*, agent, kind: str, lead: Lead, now: datetime | None = None):
     """The deadline a lead has in the queue section ``kind`` (only a retry
     needs the store's settings)."""
     if kind == "retry":
-        return _Queue(agent, now or timezone.now()).deadline(kind, lead)
+        hours = FollowupPolicy.objects.for_store(agent.store_id).retry_no_answer_hours
+        return _deadline(kind, lead, timedelta(hours=hours))
     return _deadline(kind, lead, retry_after=None)
 
 
 def _deadline(kind: str, lead: Lead, retry_after: timedelta | None):
-    if kind == "new":
+    if kind in ("new", "soon"):
         return lead.first_contact_due
+    if kind == "recontact":
+        return lead.recontact_at
     if kind == "retry":
         return lead.last_attempt_at + retry_after if lead.last_attempt_at else None
     return lead.next_followup_at
@@ -220,10 +287,12 @@ def _deadline(kind: str, lead: Lead, retry_after: timedelta | None):
 def queue_page(
     *, agent, total: int, now: datetime | None = None
 ) -> tuple[list[QueueItem], dict[str, int]]:
-    """The queue's ``total`` most urgent rows and every section's size: what
-    the agent's home page shows (the rest on demand)."""
+    """The queue's ``total`` most urgent rows of work (``PAGE_KINDS``) and
+    every section's size: what the agent's home page shows (the rest, the
+    leads planned later included, on demand)."""
     queue = _Queue(agent, now or timezone.now())
-    return _items(queue, limit=QUEUE_SECTION_LIMIT, total=total), queue.counts()
+    items = queue.items(limit=QUEUE_SECTION_LIMIT, total=total, kinds=PAGE_KINDS)
+    return items, queue.counts()
 
 
 def escalated_for_supervisor(*, supervisor, limit: int = QUEUE_SECTION_LIMIT):

@@ -27,6 +27,7 @@ from followups.models import (
     SmsKind,
     SmsMessage,
     SmsStatus,
+    VisitType,
 )
 from leads.models import DefeatReason, InvalidReason, Lead, Level
 from leads.serializers import ConflictSerializer, reason_field
@@ -112,6 +113,7 @@ class AppointmentSerializer(ModelSerializer):
         source="receiver.display_name", read_only=True, default=None, allow_null=True
     )
     purpose = serializers.ChoiceField(choices=Purpose.choices, read_only=True)
+    visit_type = serializers.ChoiceField(choices=VisitType.choices, read_only=True)
     status = choice_field(
         AppointmentStatus.choices, component="AppointmentStatusEnum", read_only=True
     )
@@ -135,6 +137,7 @@ class AppointmentSerializer(ModelSerializer):
             "receiver_name",
             "scheduled_at",
             "purpose",
+            "visit_type",
             "status",
             "note",
             "confirmed_at",
@@ -212,6 +215,7 @@ class QueueLeadSerializer(ModelSerializer):
 
 class QueueAppointmentSerializer(ModelSerializer):
     purpose = serializers.ChoiceField(choices=Purpose.choices, read_only=True)
+    visit_type = serializers.ChoiceField(choices=VisitType.choices, read_only=True)
     status = choice_field(
         AppointmentStatus.choices, component="AppointmentStatusEnum", read_only=True
     )
@@ -221,7 +225,15 @@ class QueueAppointmentSerializer(ModelSerializer):
 
     class Meta:
         model = Appointment
-        fields = ["id", "scheduled_at", "purpose", "status", "receiver", "receiver_name"]
+        fields = [
+            "id",
+            "scheduled_at",
+            "purpose",
+            "visit_type",
+            "status",
+            "receiver",
+            "receiver_name",
+        ]
         read_only_fields = fields
 
 
@@ -234,9 +246,12 @@ class QueueItemSerializer(serializers.Serializer):
     kind = choice_field(
         QUEUE_KINDS,
         component="QueueKindEnum",
-        help_text="Why the row is in the queue: overdue follow-up, new lead to call first, "
+        help_text="Why the row is in the queue, in this order: first call due within the "
+        "store's warning hours (or past), overdue follow-up, new lead to call first, "
         "tomorrow's visit to confirm, a call to retry (not reached yet), follow-up due "
-        "today (in this order).",
+        "today, a closed lead due a re-contact (defeated, or after-sales), an open lead "
+        "with no follow-up planned, follow-up planned later. Every open lead is in "
+        "exactly one.",
     )
     reason = serializers.SerializerMethodField(help_text="The why, in words.")
     deadline = DateTimeField(
@@ -267,6 +282,12 @@ class AppointmentBookSerializer(serializers.Serializer):
 
     scheduled_at = DateTimeField()
     purpose = serializers.ChoiceField(choices=Purpose.choices, required=False)
+    visit_type = serializers.ChoiceField(
+        choices=VisitType.choices,
+        required=False,
+        help_text="What the customer comes for, as their SMS says it; "
+        "defaults from the purpose (test drive, event, else seeing the car).",
+    )
     receiver = _staff_field(
         required=False, allow_null=True, help_text="The showroom salesperson receiving the visit."
     )
@@ -278,6 +299,7 @@ class InlineAppointmentSerializer(serializers.Serializer):
 
     scheduled_at = DateTimeField()
     receiver = _staff_field(required=False, allow_null=True)
+    visit_type = serializers.ChoiceField(choices=VisitType.choices, required=False)
     note = serializers.CharField(required=False, allow_blank=True)
 
 
@@ -321,6 +343,12 @@ class FollowUpCreateSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         help_text='result "invalid": why; "other" when omitted.',
+    )
+    recontact_at = DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text='result "defeated": when the owner calls the customer again (战败回访); '
+        "the lead comes back to their queue then without being reopened.",
     )
     appointment = InlineAppointmentSerializer(
         required=False,

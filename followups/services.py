@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from dcc import audit
 from dcc.policy import can
-from dcc.timeutils import validate_event_time
+from dcc.timeutils import local_day_start, validate_event_time
 from dcc.validators import check_text
 from followups import events, sla, sms
 from followups.models import (
@@ -32,11 +32,12 @@ from followups.models import (
     HandoverMode,
     Purpose,
     Result,
+    VisitType,
 )
 from leads import lifecycle
 from leads import services as lead_services
 from leads.lifecycle import LeadStateError
-from leads.models import Lead, Level, Status
+from leads.models import RECONTACT_STATUSES, Lead, Level, Status
 
 
 def default_next_followup(*, store, level: str, after: datetime) -> datetime:
@@ -74,6 +75,7 @@ def followup_log(
     defeat_reason=None,
     invalid_reason: str = "",
     appointment: dict | None = None,
+    recontact_at: datetime | None = None,
 ) -> FollowUp:
     """Log one contact attempt and move the lead accordingly.
 
@@ -105,6 +107,18 @@ def followup_log(
     validate_event_time(actor=actor, when=occurred_at, field="occurred_at", now=now)
 
     lead = lifecycle.lock(lead)
+    if not lead.is_open and _recontact_due(lead, now):
+        return _recontact_log(
+            actor=actor,
+            lead=lead,
+            agent=agent,
+            channel=channel,
+            result=result,
+            purpose=purpose,
+            note=note,
+            occurred_at=occurred_at,
+            next_followup_at=next_followup_at,
+        )
     if not lead.is_open:
         raise LeadStateError(
             _("The lead is “%(status)s”: no follow-up can be logged on it.")
@@ -170,6 +184,7 @@ def followup_log(
         invalid_reason=invalid_reason,
         note=note,
         appointment=appointment,
+        recontact_at=recontact_at,
     )
     audit.record(
         "followups.followup.logged",
@@ -181,6 +196,72 @@ def followup_log(
         purpose=purpose,
         note=followup.note,
         next_followup_at=next_followup_at.isoformat() if next_followup_at else None,
+    )
+    events.followup_logged.send(sender=FollowUp, followup=followup, actor=actor)
+    return followup
+
+
+def _recontact_due(lead: Lead, now: datetime) -> bool:
+    """A closed lead whose re-contact date has come (today or before): the
+    queue's "recontact" section, and the only calls a closed lead takes."""
+    if lead.status not in RECONTACT_STATUSES or lead.recontact_at is None:
+        return False
+    return lead.recontact_at < local_day_start(timezone.localdate(now) + timedelta(days=1))
+
+
+def _recontact_log(
+    *, actor, lead, agent, channel, result, purpose, note, occurred_at, next_followup_at
+) -> FollowUp:
+    """A call to a closed lead on its re-contact date (战败回访, 成交客户定期回访):
+    logged, never reopening the lead (a defeated lead comes back only by an
+    activation). The next re-contact: the date given, else for a delivered
+    customer the store's next after-sales call, for an unanswered call the
+    store's retry interval; otherwise none."""
+    if result not in (Result.REACHED, Result.NO_ANSWER):
+        raise ValidationError(
+            {
+                "result": _(
+                    "The lead is closed: log whether the customer was reached; "
+                    "to work it again, ask the manager to activate it."
+                )
+            }
+        )
+    followup = FollowUp.objects.create(
+        store=lead.store,
+        lead=lead,
+        agent=agent,
+        channel=channel,
+        purpose=purpose,
+        result=result,
+        note=(note or "").strip(),
+        occurred_at=occurred_at,
+        next_followup_at=next_followup_at,
+        level_before=lead.level,
+        level_after=lead.level,
+        created_by=actor,
+    )
+    policy = FollowupPolicy.objects.for_store(lead.store)
+    if next_followup_at is not None:
+        lead.recontact_at = next_followup_at
+    elif result == Result.NO_ANSWER:
+        lead.recontact_at = occurred_at + timedelta(hours=policy.retry_no_answer_hours)
+    elif lead.status == Status.DELIVERED:
+        delivered = lead.deals.filter(delivered_at__isnull=False).order_by("-delivered_at").first()
+        delivered_at = delivered.delivered_at if delivered else occurred_at
+        lead.recontact_at = policy.next_aftercare(delivered_at, after=occurred_at)
+    else:
+        lead.recontact_at = None
+    lifecycle.save(lead, actor=actor, reason=_("re-contact of a closed lead"))
+    audit.record(
+        "followups.followup.logged",
+        actor=actor,
+        target=lead,
+        followup=followup.pk,
+        result=result,
+        channel=channel,
+        purpose=purpose,
+        note=followup.note,
+        recontact_at=lead.recontact_at.isoformat() if lead.recontact_at else None,
     )
     events.followup_logged.send(sender=FollowUp, followup=followup, actor=actor)
     return followup
@@ -202,7 +283,7 @@ def _count_attempt(lead: Lead, *, result: str, occurred_at: datetime) -> None:
 
 
 def _apply_result(
-    *, actor, lead, result, purpose, defeat_reason, invalid_reason, note, appointment
+    *, actor, lead, result, purpose, defeat_reason, invalid_reason, note, appointment, recontact_at
 ):
     if result == Result.INVITED:
         if appointment:
@@ -210,7 +291,9 @@ def _apply_result(
         elif lead.status != Status.INVITED:
             lead_services.lead_set_status(actor=actor, lead=lead, status=Status.INVITED)
     elif result == Result.DEFEATED:
-        lead_services.lead_defeat(actor=actor, lead=lead, reason=defeat_reason, note=note)
+        lead_services.lead_defeat(
+            actor=actor, lead=lead, reason=defeat_reason, note=note, recontact_at=recontact_at
+        )
     elif result == Result.INVALID:
         lead_services.lead_invalidate(
             actor=actor, lead=lead, reason=invalid_reason or "other", note=note
@@ -266,6 +349,7 @@ def appointment_book(
     purpose: str = Purpose.TEST_DRIVE,
     receiver=None,
     note: str = "",
+    visit_type: str = "",
 ) -> Appointment:
     """邀约到店. The lead becomes invited and DCC-invited (no consultant may
     take it over); the booking SMS to the customer and the receiver and the
@@ -275,6 +359,9 @@ def appointment_book(
     lifecycle.require_visible(actor, lead)
     if purpose not in Purpose.values:
         raise ValidationError({"purpose": _("Unknown purpose.")})
+    visit_type = visit_type or VisitType.for_purpose(purpose)
+    if visit_type not in VisitType.values:
+        raise ValidationError({"visit_type": _("Unknown kind of visit.")})
     _check_receiver(receiver, lead)
     _check_handover_receiver(receiver, lead)
     now = timezone.now()
@@ -288,6 +375,7 @@ def appointment_book(
         receiver=receiver,
         scheduled_at=scheduled_at,
         purpose=purpose,
+        visit_type=visit_type,
         note=note,
     )
     lead.is_dcc_invited = lead.is_dcc_invited or not _is_consultant(actor)
@@ -629,6 +717,7 @@ POLICY_FIELDS = (
     "cadence_b_days",
     "cadence_c_days",
     "retry_no_answer_hours",
+    "first_contact_warning_hours",
     "max_unanswered_attempts",
     "appointment_grace_hours",
     "reminder_hour",
@@ -638,6 +727,7 @@ POLICY_FIELDS = (
     "first_contact_min_talk_seconds",
     "sms_signature",
     "handover_mode",
+    "aftercare_days",
 )
 
 

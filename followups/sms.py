@@ -30,23 +30,46 @@ from django.utils.module_loading import import_string
 
 from dcc.celery import enqueue_on_commit
 from followups.backends.base import TransportError
-from followups.models import Appointment, FollowupPolicy, SmsKind, SmsMessage, SmsStatus
+from followups.models import (
+    Appointment,
+    FollowupPolicy,
+    SmsKind,
+    SmsMessage,
+    SmsStatus,
+    VisitType,
+)
 
 # Chinese previews of the provider templates: a message is a template kind with
 # ordered parameters; the provider holds the approved text (with the store's
-# signature), this is how the outbox shows it.
+# signature), this is how the outbox shows it. Texts to a customer read as a
+# message to a customer: the visit is named by what the customer comes for
+# (``VISIT_WORDS``), never by the staff's follow-up purpose.
 PREVIEWS = {
     SmsKind.BOOKING_CUSTOMER: "{0}您好，您已预约{1}到{3}{2}，我们恭候您的光临。",
     SmsKind.BOOKING_RECEIVER: "{0}您好，客户{1}（{2}）预约{3}到店{4}，请做好接待准备。",
-    SmsKind.REMINDER_CUSTOMER: "{0}您好，温馨提醒：您预约了{1}到{2}，期待您的光临。",
+    SmsKind.REMINDER_CUSTOMER: "{0}您好，温馨提醒：您预约了{1}到{2}{3}，期待您的光临。",
+}
+# The customer's words for a visit, in the template's language (Chinese
+# whatever the staff's interface language is).
+VISIT_WORDS = {
+    VisitType.VIEWING: "看车",
+    VisitType.TEST_DRIVE: "试乘试驾",
+    VisitType.EVENT: "参加活动",
+    VisitType.NEGOTIATION: "洽谈购车",
+    VisitType.DELIVERY: "提车",
 }
 RETRY_BACKOFF = [60, 300, 900, 3600]  # seconds; then the message fails
 STUCK_AFTER = timedelta(minutes=10)
 
 
+def render(kind: str, params, signature: str) -> str:
+    # Padded: a message planned before a template gained a parameter still reads.
+    text = PREVIEWS[kind].format(*params, *[""] * 5)
+    return f"【{signature}】{text}" if signature else text
+
+
 def preview(message: SmsMessage) -> str:
-    text = PREVIEWS[message.kind].format(*message.params)
-    return f"【{message.signature}】{text}" if message.signature else text
+    return render(message.kind, message.params, message.signature)
 
 
 def _when(moment: datetime) -> str:
@@ -57,12 +80,62 @@ def _key(appointment: Appointment, kind: str) -> str:
     return f"appointment:{appointment.pk}:v{appointment.version}:{kind}"
 
 
-def reminder_time(appointment: Appointment) -> datetime:
+def reminder_time(scheduled_at: datetime, *, store) -> datetime:
     """The day before the visit, at the store's reminder hour (local time)."""
 
-    day_before = timezone.localtime(appointment.scheduled_at).date() - timedelta(days=1)
-    hour = FollowupPolicy.objects.for_store(appointment.store).reminder_hour
+    day_before = timezone.localtime(scheduled_at).date() - timedelta(days=1)
+    hour = FollowupPolicy.objects.for_store(store).reminder_hour
     return timezone.make_aware(datetime.combine(day_before, time(hour=hour)))
+
+
+def texts_for_visit(
+    *, lead, store, scheduled_at: datetime, visit_type: str, receiver, now: datetime
+) -> list[tuple[str, str, list[str], datetime]]:
+    """What booking a visit will send: (kind, phone, params, send after) of
+    the booking SMS to the customer and to the receiver (if they have a
+    mobile) and of the day-before reminder (unless that time has passed).
+    The one rule behind both the outbox and the booking form's preview."""
+    customer = lead.customer.name
+    visit = VISIT_WORDS.get(visit_type, VISIT_WORDS[VisitType.VIEWING])
+    when = _when(scheduled_at)
+    planned = [
+        (SmsKind.BOOKING_CUSTOMER, lead.phone, [customer, when, visit, store.name], now),
+    ]
+    if receiver is not None and receiver.mobile:
+        planned.append(
+            (
+                SmsKind.BOOKING_RECEIVER,
+                receiver.mobile,
+                [receiver.display_name, customer, lead.phone_display, when, visit],
+                now,
+            )
+        )
+    remind_at = reminder_time(scheduled_at, store=store)
+    if remind_at > now:
+        planned.append(
+            (SmsKind.REMINDER_CUSTOMER, lead.phone, [customer, when, store.name, visit], remind_at)
+        )
+    return [(kind, phone, [str(p) for p in params], at) for kind, phone, params, at in planned]
+
+
+def signature_for(store) -> str:
+    return FollowupPolicy.objects.for_store(store).sms_signature or store.name
+
+
+def preview_for_visit(*, lead, scheduled_at: datetime, visit_type: str, receiver, now=None):
+    """The exact texts booking this visit would send, as (kind, text): the
+    booking form shows them before saving."""
+    store = lead.store
+    signature = signature_for(store)
+    planned = texts_for_visit(
+        lead=lead,
+        store=store,
+        scheduled_at=scheduled_at,
+        visit_type=visit_type,
+        receiver=receiver,
+        now=now or timezone.now(),
+    )
+    return [(kind, render(kind, params, signature)) for kind, _phone, params, _at in planned]
 
 
 def plan_for_appointment(appointment: Appointment, *, now: datetime) -> list[SmsMessage]:
@@ -74,29 +147,16 @@ def plan_for_appointment(appointment: Appointment, *, now: datetime) -> list[Sms
     if appointment.scheduled_at <= now:
         return []
     lead = appointment.lead
-    customer = lead.customer.name
     store = appointment.store
-    signature = FollowupPolicy.objects.for_store(store).sms_signature or store.name
-    purpose = appointment.get_purpose_display()
-    when = _when(appointment.scheduled_at)
-    planned = [
-        (SmsKind.BOOKING_CUSTOMER, lead.phone, [customer, when, purpose, store.name], now),
-    ]
-    receiver = appointment.receiver
-    if receiver is not None and receiver.mobile:
-        planned.append(
-            (
-                SmsKind.BOOKING_RECEIVER,
-                receiver.mobile,
-                [receiver.display_name, customer, lead.phone_display, when, purpose],
-                now,
-            )
-        )
-    remind_at = reminder_time(appointment)
-    if remind_at > now:
-        planned.append(
-            (SmsKind.REMINDER_CUSTOMER, lead.phone, [customer, when, store.name], remind_at)
-        )
+    signature = signature_for(store)
+    planned = texts_for_visit(
+        lead=lead,
+        store=store,
+        scheduled_at=appointment.scheduled_at,
+        visit_type=appointment.visit_type,
+        receiver=appointment.receiver,
+        now=now,
+    )
     messages = []
     for kind, phone, params, send_after in planned:
         message, _created = SmsMessage.objects.get_or_create(
@@ -107,7 +167,7 @@ def plan_for_appointment(appointment: Appointment, *, now: datetime) -> list[Sms
                 "appointment": appointment,
                 "kind": kind,
                 "phone": phone,
-                "params": [str(p) for p in params],
+                "params": params,
                 "signature": signature,
                 "send_after": send_after,
             },

@@ -36,7 +36,14 @@ class MeetingForm(forms.Form):
 class KpiSettingsForm(forms.ModelForm):
     class Meta:
         model = KpiSettings
-        fields = ["morning_meeting_latest", "evening_meeting_latest", "working_weekdays"]
+        fields = [
+            "morning_meeting_latest",
+            "evening_meeting_latest",
+            "working_weekdays",
+            "daily_inbound_calls",
+            "daily_outbound_calls",
+            "daily_invitations",
+        ]
         widgets = {
             "morning_meeting_latest": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
             "evening_meeting_latest": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),

@@ -75,6 +75,18 @@ class KpiSettings(models.Model):
         ),
     )
 
+    # Seed 001: "接听来电50-60例/人天; 呼出电话70-80例/人天" — the lower ends
+    # are the defaults; each is a per-agent daily target (0: none).
+    daily_inbound_calls = models.PositiveSmallIntegerField(
+        _("daily target: inbound calls per agent"), default=50
+    )
+    daily_outbound_calls = models.PositiveSmallIntegerField(
+        _("daily target: outbound calls per agent"), default=70
+    )
+    daily_invitations = models.PositiveSmallIntegerField(
+        _("daily target: store visits booked per agent"), default=3
+    )
+
     history = HistoricalRecords()
     objects = KpiSettingsQuerySet.as_manager()
 

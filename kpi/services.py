@@ -18,7 +18,14 @@ from dcc.timeutils import validate_event_time
 from kpi.models import KpiSettings, Meeting, MeetingKind, Target
 from leads.models import VehicleModel
 
-SETTINGS_FIELDS = ("morning_meeting_latest", "evening_meeting_latest", "working_weekdays")
+SETTINGS_FIELDS = (
+    "morning_meeting_latest",
+    "evening_meeting_latest",
+    "working_weekdays",
+    "daily_inbound_calls",
+    "daily_outbound_calls",
+    "daily_invitations",
+)
 
 
 def settings_for(store) -> KpiSettings:

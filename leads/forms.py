@@ -247,6 +247,12 @@ class LeadEditForm(LeadActionForm):
 class DefeatForm(LeadActionForm):
     prefix_name = "defeat"
     reason = forms.ModelChoiceField(label=_("Defeat reason"), queryset=DefeatReason.objects.none())
+    recontact_at = forms.DateTimeField(
+        label=_("Re-contact on"),
+        required=False,
+        widget=DateTimeLocalInput(),
+        help_text=_("Optional: the lead comes back to your queue then, still defeated."),
+    )
     note = forms.CharField(
         label=_("Background"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -254,6 +260,23 @@ class DefeatForm(LeadActionForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["reason"].queryset = DefeatReason.objects.for_store(self.lead.store)
+
+
+class ReferrerForm(LeadActionForm):
+    prefix_name = "referrer"
+    phone = forms.CharField(
+        label=_("Referred by (phone of a customer who bought)"),
+        required=False,
+        max_length=30,
+        help_text=_("Empty: no referrer."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        referrer = self.lead.referred_by
+        if referrer is not None:
+            first = referrer.phones.order_by("-is_primary", "pk").first()
+            self.initial["phone"] = first.number if first else ""
 
 
 class InvalidateForm(LeadActionForm):

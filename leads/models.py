@@ -156,6 +156,11 @@ OPEN_STATUSES = (
 )
 
 
+# Closed leads that may still be called by their owner on a re-contact date
+# (战败回访, 成交客户定期回访) without being reopened.
+RECONTACT_STATUSES = (Status.DEFEATED, Status.DELIVERED)
+
+
 class InvalidReason(models.TextChoices):
     WRONG_NUMBER = "wrong_number", _("Wrong number")
     NO_INTENT = "no_intent", _("No purchase intent")
@@ -247,6 +252,24 @@ class LeadRules:
     def not_yet_contacted() -> Q:
         """A new lead nobody has called yet (the queue's "new")."""
         return Q(status=Status.NEW, first_contacted_at__isnull=True)
+
+    @staticmethod
+    def first_contact_pending() -> Q:
+        """A first-contact deadline runs and no call has met it yet (the SLA
+        sweep's "not met"): a new manufacturer lead, a transferred or
+        re-activated one."""
+        return Q(first_contact_due__isnull=False, sla_met_at__isnull=True)
+
+    @staticmethod
+    def first_contact_due_before(moment) -> Q:
+        """Its first-contact deadline is unmet and falls before ``moment``
+        (passed, or within the store's warning hours)."""
+        return LeadRules.first_contact_pending() & Q(first_contact_due__lt=moment)
+
+    @staticmethod
+    def first_contact_owed() -> Q:
+        """Nobody has called it yet, or a running deadline is unmet."""
+        return LeadRules.not_yet_contacted() | LeadRules.first_contact_pending()
 
     @staticmethod
     def overdue(day_start) -> Q:
@@ -448,6 +471,19 @@ class Lead(models.Model):
         _("showroom defeat reason"), blank=True, default="", validators=[no_control_characters]
     )
     transferred_at = models.DateTimeField(_("transferred at"), null=True, blank=True)
+    # Life after close: a defeated lead's re-contact date (战败回访) or a
+    # delivered customer's next after-sales call (成交客户定期回访). It brings
+    # the closed lead back to its owner's queue; it never reopens it.
+    recontact_at = models.DateTimeField(_("re-contact on"), null=True, blank=True)
+    # The C-card customer who recommended this one (转介绍).
+    referred_by = models.ForeignKey(
+        Customer,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="referrals",
+        verbose_name=_("referred by"),
+    )
 
     # Kept by followups.services: the call queue and the SLA sweep read them.
     next_followup_at = models.DateTimeField(_("next follow-up"), null=True, blank=True)
@@ -493,6 +529,7 @@ class Lead(models.Model):
             "defeat_requested_by",
             "handover_consultant",
             "lead_import",
+            "referred_by",
         ],
     )
     objects = LeadQuerySet.as_manager()
@@ -558,6 +595,13 @@ class Lead(models.Model):
             # to 0.15 s a store-month at 1M leads). first_contacted_at is set
             # once per lead, so the index costs about one write per lead.
             models.Index(fields=["store", "first_contacted_at"], name="lead_store_first_call_idx"),
+            # The call queue's "recontact" section: an owner's closed leads
+            # with a re-contact date (followups.selectors._Queue).
+            models.Index(
+                fields=["owner", "recontact_at"],
+                condition=Q(recontact_at__isnull=False),
+                name="lead_recontact_idx",
+            ),
             # The SLA sweep's scan of recent deadlines (followups.sla.sweep_breaches).
             models.Index(
                 fields=["first_contact_due"],

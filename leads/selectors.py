@@ -84,3 +84,9 @@ def last_defeat_rejection(lead: Lead):
     if last is None or last.name != "leads.lead.defeat_rejected":
         return None
     return {"at": last.created_at, "actor": last.actor, "note": last.data.get("note", "")}
+
+
+def referral_count(*, customer: Customer) -> int:
+    """How many leads of the customer's store name them as their referrer
+    (转介绍): a number on the lead page, never the leads themselves."""
+    return Lead.objects.filter(store_id=customer.store_id, referred_by=customer).count()

@@ -127,6 +127,11 @@ def _restart_clock(lead: Lead, now: datetime) -> None:
     lead.sla_met_at = None
     lead.unanswered_attempts = 0
     lead.escalated_at = None
+    lead.recontact_at = None
+    # The queue must show it (issue 13): the next follow-up is the new
+    # deadline, or sooner if one was already planned.
+    if lead.next_followup_at is None or lead.next_followup_at > (lead.first_contact_due or now):
+        lead.next_followup_at = lead.first_contact_due or now
 
 
 # ---------------------------------------------------------------- create
@@ -574,6 +579,7 @@ def leads_transfer(
         if lead.status == Status.DEFEATED:
             lifecycle.move(lead, Status.ACTIVE)
             _clear_defeat(lead)
+            lead.next_followup_at = None  # the plan from before the defeat is void
             _restart_clock(lead, now)
         try:
             with transaction.atomic():
@@ -595,10 +601,55 @@ def leads_transfer(
     return leads
 
 
+# ---------------------------------------------------------------- referrals (转介绍)
+
+
+def c_card_customer(*, store: Store, phone: str) -> Customer | None:
+    """The store's customer with this phone who bought a vehicle (a C-card,
+    seed 003), or None."""
+    number = phones.try_normalize(phone)
+    if number is None:
+        return None
+    return (
+        Customer.objects.filter(store=store, phones__number=number)
+        .filter(leads__deals__delivered_at__isnull=False)
+        .distinct()
+        .first()
+    )
+
+
+@transaction.atomic
+def lead_set_referrer(*, actor, lead: Lead, phone: str) -> Lead:
+    """Name the C-card customer (a buyer, known by phone) who recommended
+    this lead; an empty phone clears it. The referral counts for the KPI
+    "referrals" (leads received that name a referrer)."""
+    lead = lifecycle.locked_visible(actor, lead)
+    phone = (phone or "").strip()
+    referrer = None
+    if phone:
+        referrer = c_card_customer(store=lead.store, phone=phone)
+        if referrer is None:
+            raise ValidationError(
+                {"phone": _("No customer of this store who bought a vehicle has this number.")}
+            )
+        if referrer.pk == lead.customer_id:
+            raise ValidationError({"phone": _("A customer cannot refer themselves.")})
+    lead.referred_by = referrer
+    lifecycle.save(lead, actor=actor, reason=_("referrer named"))
+    audit.record(
+        "leads.lead.referrer_set",
+        actor=actor,
+        target=lead,
+        referrer=referrer.pk if referrer else None,
+    )
+    return lead
+
+
 # ---------------------------------------------------------------- defeat, activation, invalid
 
 
 def _clear_defeat(lead: Lead) -> None:
+    lead.recontact_at = None
     lead.defeat_reason = None
     lead.defeat_note = ""
     lead.defeated_at = None
@@ -607,10 +658,21 @@ def _clear_defeat(lead: Lead) -> None:
 
 
 @transaction.atomic
-def lead_defeat(*, actor, lead: Lead, reason: DefeatReason, note: str = "") -> Lead:
+def lead_defeat(
+    *,
+    actor,
+    lead: Lead,
+    reason: DefeatReason,
+    note: str = "",
+    recontact_at: datetime | None = None,
+) -> Lead:
     """Mark a lead lost (战败). Where the store requires approval (战败审核),
-    anyone but a manager only requests it: the lead waits as defeat_pending."""
+    anyone but a manager only requests it: the lead waits as defeat_pending.
+    ``recontact_at`` (战败回访) brings the defeated lead back to its owner's
+    queue on that day, still defeated: only an activation reopens it."""
     check_text(note=note)
+    if recontact_at is not None and recontact_at <= timezone.now():
+        raise ValidationError({"recontact_at": _("The re-contact date must be in the future.")})
     lead = lifecycle.locked_visible(actor, lead)
     store = lead.store
     if not DefeatReason.objects.for_store(store).filter(pk=reason.pk).exists():
@@ -621,6 +683,7 @@ def lead_defeat(*, actor, lead: Lead, reason: DefeatReason, note: str = "") -> L
     before = lead.status
     lifecycle.move(lead, Status.DEFEAT_PENDING if needs_approval else Status.DEFEATED)
     lead.defeat_reason, lead.defeat_note = reason, (note or "").strip()
+    lead.recontact_at = recontact_at
     lead.defeat_requested_by = actor
     lead.status_before_defeat = before
     if not needs_approval:
@@ -679,6 +742,7 @@ def lead_activate(*, actor, lead: Lead, owner: User, reason: str) -> Lead:
     lead.invalid_reason, lead.invalid_note = "", ""
     lead.owner = owner
     now = timezone.now()
+    lead.next_followup_at = None  # the plan from before the defeat is void
     _restart_clock(lead, now)
     try:
         with transaction.atomic():

@@ -171,7 +171,12 @@ def autohome(db):
 
 @pytest.fixture
 def price_reason(db):
-    return DefeatReason.objects.get(code="price", store=None)
+    # Seeded by a migration; a transactional (browser) test before may have
+    # flushed it.
+    reason, _created = DefeatReason.objects.get_or_create(
+        code="price", store=None, defaults={"label": "价格原因"}
+    )
+    return reason
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from desk.actions import appointment_actions
 from desk.views.queue import queue_context
 from followups import selectors
 from followups.models import Appointment, AppointmentStatus
+from kpi.goals import daily_goals
 
 HOME_TEMPLATES = {
     Role.AGENT: "desk/home_agent.html",
@@ -27,11 +28,16 @@ HOME_TEMPLATES = {
 
 
 def team_context(request) -> dict:
-    """Supervisor's and manager's home: team queue health and escalations
-    (the open-breach count is the layout's badge, ``badges.open_breaches``)."""
+    """Supervisor's and manager's home: team queue health, the members'
+    daily goals, and escalations (the open-breach count is the layout's
+    badge, ``badges.open_breaches``)."""
     user = request.user
+    health = selectors.team_health(user=user)
+    agents = [row["agent"] for row in health["rows"]]
+    goals = daily_goals(agents=agents)
     return {
-        "health": selectors.team_health(user=user),
+        "health": health,
+        "team_goals": [{"agent": agent, "goals": goals[agent.pk]} for agent in agents],
         "escalated": list(selectors.escalated_for_supervisor(supervisor=user, limit=50)),
         "flagged_count": selectors.flagged_appointments(user=user).count(),
     }
@@ -65,11 +71,17 @@ def arrivals_context(request) -> dict:
     }
 
 
+def agent_context(request) -> dict:
+    """An agent's or caller's home: the call queue and today's goals."""
+    user = request.user
+    return {**queue_context(request), "my_goals": daily_goals(agents=[user])[user.pk]}
+
+
 # What each role's home page shows beyond the organisation: the agent's call
 # queue, the team's queue health for supervisors and managers.
 HOME_CONTEXT = {
-    Role.AGENT: queue_context,
-    Role.CALLER: queue_context,
+    Role.AGENT: agent_context,
+    Role.CALLER: agent_context,
     Role.CONSULTANT: arrivals_context,
     Role.SUPERVISOR: team_context,
     Role.MANAGER: team_context,

@@ -27,7 +27,9 @@ from dcc.htmx import is_partial
 from dcc.policy import can, get_visible_or_404, require
 from desk.actions import Action, appointment_actions, logged_message
 from followups import services as followup_services
+from followups import sms as followup_sms
 from followups.forms import AppointmentBookForm, FollowupForm, VisitForm
+from followups.models import SmsKind
 from leads import phones, selectors, services
 from leads.forms import (
     ActivateForm,
@@ -40,12 +42,13 @@ from leads.forms import (
     LeadEditForm,
     LevelForm,
     MergeForm,
+    ReferrerForm,
     RejectDefeatForm,
     SupervisorNoteForm,
     add_service_errors,
 )
 from leads.lifecycle import LeadStateError, may_work
-from leads.models import Lead, Status
+from leads.models import RECONTACT_STATUSES, Lead, Status
 
 
 def _defeat_done(lead: Lead) -> str:
@@ -86,6 +89,7 @@ ACTIONS: dict[str, Action] = {
             lead=lead,
             scheduled_at=data["scheduled_at"],
             purpose=data["purpose"],
+            visit_type=data["visit_type"],
             receiver=data["receiver"],
             note=data["note"],
         ),
@@ -124,10 +128,25 @@ ACTIONS: dict[str, Action] = {
         style="primary",
         icon="pencil-square",
     ),
+    "referrer": Action(
+        ReferrerForm,
+        lambda actor, lead, data: services.lead_set_referrer(
+            actor=actor, lead=lead, phone=data["phone"]
+        ),
+        lambda lead: _("Referrer saved."),
+        label=gettext_lazy("Referral"),
+        button=gettext_lazy("Save referrer"),
+        style="primary",
+        icon="people",
+    ),
     "defeat": Action(
         DefeatForm,
         lambda actor, lead, data: services.lead_defeat(
-            actor=actor, lead=lead, reason=data["reason"], note=data["note"]
+            actor=actor,
+            lead=lead,
+            reason=data["reason"],
+            note=data["note"],
+            recontact_at=data["recontact_at"],
         ),
         _defeat_done,
         label=gettext_lazy("Defeat"),
@@ -253,13 +272,15 @@ def _actions_for(lead: Lead, user) -> list[str]:
     not work the lead reads it and acts on the visit only."""
     if not may_work(user, lead):
         return []
-    shown = ["edit"]
+    shown = ["edit", "referrer"]
     if lead.is_open:
         shown[:0] = ["level"]
         if lead.status != Status.DEFEAT_PENDING:
             shown[:0] = ["followup", "book", "visit"]
         if lead.status != Status.DEFEAT_PENDING:
             shown += ["defeat", "invalidate"]
+    elif lead.recontact_at and lead.status in RECONTACT_STATUSES:
+        shown[:0] = ["followup"]  # 战败回访, after-sales call: logged, never reopening
     if lead.is_open or lead.status == Status.DELIVERED:
         shown.append("deal")
     if services.may_assign(user) and lead.is_open and lead.status != Status.DEFEAT_PENDING:
@@ -288,6 +309,7 @@ def _detail_lead(user, pk) -> Lead:
         "defeat_reason",
         "handover_consultant",
         "defeat_requested_by",
+        "referred_by",
         "created_by",
     )
     return get_visible_or_404(queryset, user, pk=pk)
@@ -313,6 +335,7 @@ def _detail_context(request, lead: Lead, *, bound=None, active: str | None = Non
         "other_leads": list(
             selectors.customer_leads(user=user, customer=lead.customer).exclude(pk=lead.pk)
         ),
+        "referrals": selectors.referral_count(customer=lead.customer),
         "actions": [{"slug": slug, "form": forms[slug], "spec": ACTIONS[slug]} for slug in slugs],
         "appointments": _appointments_of(lead, user),
         "receiving_only": not slugs,
@@ -390,3 +413,26 @@ def lead_action(request, pk, action):
     context = _detail_context(request, lead, bound=failed, active=action)
     template = "desk/partials/lead_panel.html" if is_partial(request) else "desk/lead.html"
     return render(request, template, context)
+
+
+def sms_preview(request, pk):
+    """The exact SMS booking this visit would send (htmx, from the booking
+    form as it is filled in): what the customer and the receiver will read."""
+    lead = get_visible_or_404(Lead.objects.select_related("customer", "store"), request.user, pk=pk)
+    form = AppointmentBookForm(request.GET, lead=lead, user=request.user)
+    form.is_valid()  # what is valid so far is enough for a preview
+    data = form.cleaned_data
+    texts = []
+    if data.get("scheduled_at") and data.get("visit_type"):
+        texts = followup_sms.preview_for_visit(
+            lead=lead,
+            scheduled_at=data["scheduled_at"],
+            visit_type=data["visit_type"],
+            receiver=data.get("receiver"),
+        )
+    labels = dict(SmsKind.choices)
+    return render(
+        request,
+        "desk/partials/sms_preview.html",
+        {"texts": [{"kind": kind, "label": labels[kind], "text": text} for kind, text in texts]},
+    )

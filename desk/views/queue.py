@@ -28,11 +28,15 @@ from telephony import callbacks
 
 KIND_LABELS = selectors.QUEUE_KINDS
 KIND_STYLES = {
+    "soon": "danger",
     "overdue": "danger",
     "new": "primary",
     "confirm": "warning",
     "retry": "info",
     "today": "secondary",
+    "recontact": "success",
+    "unplanned": "dark",
+    "later": "light",
 }
 
 

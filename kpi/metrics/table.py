@@ -98,6 +98,14 @@ COUNTS: dict[str, Count] = {
             _leads,
             lambda p: sets.received_q(p) & sets.valid_a_card_q(),
         ),
+        # 转介绍: leads received that name the C-card customer who referred them.
+        Count(
+            "referred",
+            "leads",
+            "leads",
+            _leads,
+            lambda p: sets.received_q(p) & Q(referred_by__isnull=False),
+        ),
         Count("sla_due", "leads", "leads", _leads, sets.sla_due_q),
         Count("sla_met", "leads", "leads", _leads, sets.sla_met_q),
         Count("converted", "leads", "leads", _leads, sets.converted_q),
@@ -322,6 +330,13 @@ KPIS: dict[str, Kpi] = {
             COUNT,
             _("Leads received"),
             ("received",),
+        ),
+        Kpi(
+            "referrals",
+            pgettext_lazy("KPI", "Referrals"),
+            COUNT,
+            _("Leads received referred by a customer"),
+            ("referred",),
         ),
         Kpi(
             "new_a_cards",

@@ -752,6 +752,7 @@ def queue_leads(api, alice, bob, mike, make_lead):
             "confirm": confirm,
             "appointment": appointment,
             "today": today,
+            "later": later,
         }
     return leads
 
@@ -767,10 +768,12 @@ def test_queue_order_reasons_and_deadlines(api, alice, queue_leads):
         ("new", mine["web"].pk),
         ("confirm", mine["confirm"].pk),
         ("today", mine["today"].pk),
+        # Every open lead is in the queue once (issue 13): planned later, last.
+        ("later", mine["later"].pk),
     ]
     for item in items:
         assert item["reason"]
-    overdue, urgent, web, confirm, today = items
+    overdue, urgent, web, confirm, today, _later = items
     assert overdue["is_late"] is True
     assert at(overdue["deadline"]) < timezone.now()
     assert at(urgent["deadline"]) == Lead.objects.get(pk=mine["urgent"].pk).first_contact_due

@@ -47,7 +47,10 @@ def test_an_unanswered_call_comes_back_after_the_retry_interval(alice, make_lead
     followup = _log(alice, lead, result="no_answer")
     # The next follow-up follows the level's cadence (API.md) …
     assert followup.next_followup_at == followup.occurred_at + timedelta(days=14)
-    assert not [i for i in selectors.queue_for_agent(agent=alice) if i.lead.pk == lead.pk]
+    # (in no section of work due now: only "later", where no open lead is lost)
+    assert [i.kind for i in selectors.queue_for_agent(agent=alice) if i.lead.pk == lead.pk] == [
+        "later"
+    ]
     # … but the queue brings the lead back once the store's retry interval has passed.
     later = followup.occurred_at + timedelta(hours=2, minutes=1)
     items = [i for i in selectors.queue_for_agent(agent=alice, now=later) if i.lead.pk == lead.pk]
@@ -55,9 +58,9 @@ def test_an_unanswered_call_comes_back_after_the_retry_interval(alice, make_lead
         ("retry", followup.occurred_at + timedelta(hours=2))
     ]
     _log(alice, lead, result="reached", occurred_at=followup.occurred_at + timedelta(minutes=1))
-    assert not [
-        i for i in selectors.queue_for_agent(agent=alice, now=later) if i.lead.pk == lead.pk
-    ]
+    assert [
+        i.kind for i in selectors.queue_for_agent(agent=alice, now=later) if i.lead.pk == lead.pk
+    ] == ["later"]
 
 
 def test_confirmations_go_to_the_owner_and_not_for_closed_leads(
@@ -225,6 +228,8 @@ def test_manager_sets_the_store_rules(web, mike, alice, mary, store_a, make_lead
         "first_contact_min_talk_seconds": 15,
         "sms_signature": "上汽通用别克",
         "handover_mode": "keep",
+        "first_contact_warning_hours": 6,
+        "aftercare_days": "3, 30, 90",
         "reason": "厂家新规",
     }
     response = client.post(reverse("followups:settings"), data)
@@ -239,6 +244,7 @@ def test_manager_sets_the_store_rules(web, mike, alice, mary, store_a, make_lead
         3,
         "上汽通用别克",
     )
+    assert (policy.first_contact_warning_hours, policy.aftercare_days) == (6, "3, 30, 90")
     assert policy.history.first().history_change_reason == "厂家新规"
     # The cadence applies to the next follow-up logged.
     followup = _log(alice, make_lead(alice, level="A"))
@@ -274,4 +280,10 @@ def test_section_counts_agree_with_the_rows_when_conditions_overlap(alice, make_
     make_lead(alice)  # plain new
     items, counts = selectors.queue_page(agent=alice, total=100, now=now)
     by_kind = {kind: sum(1 for i in items if i.kind == kind) for kind in counts}
-    assert by_kind == counts == {"overdue": 1, "new": 1, "confirm": 0, "retry": 1, "today": 1}
+    assert by_kind == counts
+    assert {kind: n for kind, n in counts.items() if n} == {
+        "overdue": 1,
+        "new": 1,
+        "retry": 1,
+        "today": 1,
+    }

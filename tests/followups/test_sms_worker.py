@@ -480,7 +480,7 @@ def test_reschedule_and_cancel_through_a_worker(alice, make_lead, provider, seen
     }
     reminder = SmsMessage.objects.get(pk=v2["reminder_customer"].pk)
     assert reminder.status == SmsStatus.PENDING
-    assert reminder.send_after == sms.reminder_time(moved)
+    assert reminder.send_after == sms.reminder_time(moved.scheduled_at, store=moved.store)
 
     services.appointment_cancel(actor=alice, appointment=moved)
     reminder.refresh_from_db()

@@ -156,8 +156,9 @@ def october_activity(
     for each agent ``n`` = 0…3: a September lead carried over, first called,
     visited twice (a test drive for odd ``n``) and ordered; an October
     manufacturer lead called in time (even ``n``) or late, visited with a
-    test drive and ordered; a lead without a model and one received on the
-    month's last second, never called; a first-time caller who is carded,
+    test drive and ordered; a lead without a model (referred by the
+    September lead's buyer) and one received on the month's last second,
+    never called; a first-time caller who is carded,
     one who is not (rung 30 s), an outbound call; and a walk-in mike
     recorded for bob's lead (mike and mary, the stores' managers, enter
     what is not the agents' own). Every row belongs to exactly one agent, team
@@ -172,7 +173,9 @@ def october_activity(
         call_log(agent, new, at(10, 11 + n + 2 * (n % 2), 10))
         visit(agent, new, at(10, 25, 10), test_drive=True)
         deal(new, gl8, at(10, 26), stage="order")
-        lead(agent, at(10, 16 + n), intended_model=None)
+        referred = lead(agent, at(10, 16 + n), intended_model=None)
+        # 转介绍: the buyer of the September lead recommended this one.
+        type(referred).objects.filter(pk=referred.pk).update(referred_by=old.customer_id)
         lead(agent, at(10, 31, 23, 59, 59))
         number = f"+86137{n:04d}0000"
         pbx_call(agent, number, at(10, 3 + n, 10), new_caller=True)

@@ -278,6 +278,9 @@ def test_manager_sets_the_meeting_rule_and_working_days(web, mike, store_a):
             "morning_meeting_latest": "08:45",
             "evening_meeting_latest": "18:30",
             "working_weekdays": "12345",
+            "daily_inbound_calls": 50,
+            "daily_outbound_calls": 70,
+            "daily_invitations": 3,
         },
     )
     assert response.status_code == 302

@@ -492,7 +492,9 @@ class Lead(models.Model):
     sla_met_at = models.DateTimeField(_("first contact in time"), null=True, blank=True)
     # The call (telephony's id) that met the first-contact rule when the
     # store's rule is a connected call (followups.sla); empty for a logged one.
-    sla_met_call_id = models.BigIntegerField(null=True, blank=True)
+    sla_met_call_id = models.BigIntegerField(
+        null=True, blank=True, verbose_name=_("call that met the first-contact rule")
+    )
     # Minutes from receipt (or transfer) to the first logged contact.
     first_contact_minutes = models.PositiveIntegerField(
         null=True, blank=True, verbose_name=_("first contact minutes")
@@ -781,22 +783,28 @@ class ImportProfile(models.Model):
     """How a store reads one layout of file: each column's field, and the
     date order. Found again by the file's header (``signature``)."""
 
-    store = models.ForeignKey("dcc.Store", on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(
+        "dcc.Store", on_delete=models.CASCADE, related_name="+", verbose_name=_("store")
+    )
     name = models.CharField(_("name"), max_length=100, validators=[no_control_characters])
-    signature = models.CharField(max_length=64, db_index=True)
-    headers = models.JSONField(default=list)
+    signature = models.CharField(_("header signature"), max_length=64, db_index=True)
+    headers = models.JSONField(_("headers"), default=list)
     # Header text (normalised) -> a LeadField value.
-    mapping = models.JSONField(default=dict)
+    mapping = models.JSONField(_("column mapping"), default=dict)
     day_first = models.BooleanField(
         _("day before month"),
         default=False,
         help_text=_("Read 03/11/2026 as 3 November (else as March 11)."),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = ImportProfileQuerySet.as_manager()
 
@@ -829,12 +837,18 @@ class LeadImport(models.Model):
     """One file imported (or being imported): who, when, which file and
     profile, what came of it; the rows in error for download; its undo."""
 
-    store = models.ForeignKey("dcc.Store", on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey(
+        "dcc.Store", on_delete=models.CASCADE, related_name="+", verbose_name=_("store")
+    )
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("imported by"),
     )
     filename = models.CharField(_("file"), max_length=255, blank=True)
-    file = models.FileField(upload_to="lead-imports/%Y/%m/", blank=True)
+    file = models.FileField(_("uploaded file"), upload_to="lead-imports/%Y/%m/", blank=True)
     profile = models.ForeignKey(
         ImportProfile,
         on_delete=models.SET_NULL,
@@ -844,33 +858,37 @@ class LeadImport(models.Model):
         verbose_name=_("profile"),
     )
     # Normalised header -> field, as used (a profile may change later).
-    mapping = models.JSONField(default=dict, blank=True)
-    day_first = models.BooleanField(default=False)
-    partial = models.BooleanField(default=False)
+    mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
+    day_first = models.BooleanField(_("day before month"), default=False)
+    partial = models.BooleanField(_("import the good rows"), default=False)
     status = models.CharField(
         _("status"), max_length=20, choices=ImportStatus.choices, default=ImportStatus.QUEUED
     )
-    rejected = models.BooleanField(default=False)
-    message = models.TextField(blank=True)
-    percent = models.PositiveSmallIntegerField(default=0)
+    rejected = models.BooleanField(_("refused whole"), default=False)
+    message = models.TextField(_("message"), blank=True)
+    percent = models.PositiveSmallIntegerField(_("percent done"), default=0)
     rows = models.PositiveIntegerField(_("rows"), default=0)
     created = models.PositiveIntegerField(_("created"), default=0)
     duplicates = models.PositiveIntegerField(_("duplicates"), default=0)
     error_count = models.PositiveIntegerField(_("errors"), default=0)
     # [{"row", "field", "message"}] and the file's header and erroneous rows
     # as read, for the error workbook.
-    errors = models.JSONField(default=list, blank=True)
-    header = models.JSONField(default=list, blank=True)
-    error_rows = models.JSONField(default=list, blank=True)
-    cancel_requested = models.BooleanField(default=False)
+    errors = models.JSONField(_("errors found"), default=list, blank=True)
+    header = models.JSONField(_("file header"), default=list, blank=True)
+    error_rows = models.JSONField(_("rows in error"), default=list, blank=True)
+    cancel_requested = models.BooleanField(_("cancel requested"), default=False)
     created_at = models.DateTimeField(_("imported at"), auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     undone_at = models.DateTimeField(_("undone at"), null=True, blank=True)
     undone_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("undone by"),
     )
-    undo_removed = models.PositiveIntegerField(default=0)
-    undo_kept = models.PositiveIntegerField(default=0)
+    undo_removed = models.PositiveIntegerField(_("removed by the undo"), default=0)
+    undo_kept = models.PositiveIntegerField(_("kept by the undo"), default=0)
 
     objects = LeadImportQuerySet.as_manager()
 

@@ -8,10 +8,14 @@ seconds of Python. On PostgreSQL this module instead:
 1. takes the primary keys from the table's sequence in one query (so the
    caller's objects get their ``pk`` as ``bulk_create`` would give them);
 2. fills in ``auto_now``/``auto_now_add`` fields as ``pre_save`` would;
-3. streams the rows with ``COPY … FROM STDIN`` (text format), formatting each
-   value by its Python type;
-4. writes the history rows the same way, straight from the objects, with the
-   actor, time and reason django-simple-history would record.
+3. formats each value once by its Python type and sends the rows with
+   ``COPY … FROM STDIN`` (text format);
+4. writes the history rows from those same formatted values (the tracked
+   columns picked by position), with the actor, time and reason
+   django-simple-history would record.
+
+``build`` makes the unsaved instances cheaply (no ``Model.__init__``), and
+``copy_rows`` inserts plain tuples for tables without history.
 
 Elsewhere (SQLite) it falls back to simple-history's
 ``bulk_create_with_history``. Both paths give the same rows; a test holds

@@ -18,8 +18,9 @@ from xml.etree.ElementTree import ParseError
 from zipfile import BadZipFile
 
 from django.utils.translation import gettext as _
-from openpyxl import load_workbook
+from openpyxl.reader.excel import ExcelReader
 from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -94,9 +95,37 @@ def is_blank(values: Iterable) -> bool:
 # ---------------------------------------------------------------- .xlsx
 
 
+class _SheetOfUnknownSize(ReadOnlyWorksheet):
+    """openpyxl's read-only sheet, minus its opening look for <dimension>:
+    when a file has none (openpyxl's own write-only files, many exports) that
+    look parses the whole sheet once before the rows are read (a second of
+    100,000 rows). We read what is really there anyway."""
+
+    def _get_size(self) -> None:
+        pass
+
+
+class _WorkbookReader(ExcelReader):
+    """``load_workbook(read_only=True)`` with sheets of unknown size."""
+
+    def read_worksheets(self) -> None:
+        for sheet, rel in self.parser.find_sheets():
+            if rel.target not in self.valid_files or "chartsheet" in rel.Type:
+                continue
+            worksheet = _SheetOfUnknownSize(self.wb, sheet.name, rel.target, self.shared_strings)
+            worksheet.sheet_state = sheet.state
+            self.wb._sheets.append(worksheet)
+
+
+def _load_workbook(data: bytes):
+    reader = _WorkbookReader(io.BytesIO(data), read_only=True, data_only=True)
+    reader.read()
+    return reader.wb
+
+
 def _xlsx_rows(data: bytes):
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        workbook = _load_workbook(data)
     except (InvalidFileException, BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
         raise ImportFileError(unreadable_message()) from exc
     try:
@@ -106,7 +135,8 @@ def _xlsx_rows(data: bytes):
             sheet = workbook.worksheets[0]
         else:
             raise ImportFileError(unreadable_message())
-        # Some generators write a wrong <dimension>; read what is really there.
+        # Some generators write a wrong <dimension> (and it is never read, see
+        # _SheetOfUnknownSize): read what is really there.
         sheet.reset_dimensions()
         # Read-only sheets yield empty tuples for missing rows, so the count
         # is the Excel row number.

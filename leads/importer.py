@@ -59,7 +59,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from simple_history.utils import bulk_update_with_history
 
 from dcc import audit, xlsx
-from dcc.bulk import bulk_insert
+from dcc.bulk import build, bulk_insert
 from dcc.models import AuditEvent, Store, User
 from dcc.policy import SELF_OWNING_ROLES, can, require
 from dcc.timeutils import in_range, range_message, validate_event_time
@@ -1186,8 +1186,13 @@ class _Importer:
         for row in rows:
             customer = known.get(row.phone)
             if customer is None:
-                customer = Customer(
-                    store_id=store.pk, name=row.name, has_full_name=is_full_name(row.name)
+                customer = build(
+                    Customer,
+                    {
+                        "store_id": store.pk,
+                        "name": row.name,
+                        "has_full_name": is_full_name(row.name),
+                    },
                 )
                 new_customers.append(customer)
             elif not customer.has_full_name and is_full_name(row.name):
@@ -1208,34 +1213,44 @@ class _Importer:
         # 2. Their phones: the store-wide "one phone, one customer" constraint.
         new_ids = {id(customer) for customer in new_customers}
         customer_phones = [
-            CustomerPhone(
-                customer_id=row.customer.pk, store_id=store.pk, number=row.phone, is_primary=True
+            build(
+                CustomerPhone,
+                {
+                    "customer_id": row.customer.pk,
+                    "store_id": store.pk,
+                    "number": row.phone,
+                    "is_primary": True,
+                },
             )
             for row in rows
             if id(row.customer) in new_ids
         ]
         bulk_insert(CustomerPhone, customer_phones, **history)
         # 3. The leads, with the clocks and flags lead_create would set.
-        #    (Ids rather than objects: 10,000 descriptor calls fewer per key.)
+        #    (Ids rather than objects, and ``build`` rather than ``Lead()``:
+        #    per-field machinery for 100,000 rows costs seconds.)
         leads = []
         for row in rows:
-            row.lead = Lead(
-                store_id=store.pk,
-                customer_id=row.customer.pk,
-                phone=row.phone,
-                source=row.source,
-                channel_id=row.channel and row.channel.pk,
-                intended_model_id=row.intended_model and row.intended_model.pk,
-                level=row.level,
-                owner_id=row.owner and row.owner.pk,
-                created_by_id=actor.pk,
-                received_at=row.received_at,
-                first_contact_due=first_contact_due(
-                    store=store, source=row.source, received_at=row.received_at
-                ),
-                expected_purchase_date=row.expected_purchase_date,
-                note=row.note,
-                lead_import_id=record.pk,
+            row.lead = build(
+                Lead,
+                {
+                    "store_id": store.pk,
+                    "customer_id": row.customer.pk,
+                    "phone": row.phone,
+                    "source": row.source,
+                    "channel_id": row.channel and row.channel.pk,
+                    "intended_model_id": row.intended_model and row.intended_model.pk,
+                    "level": row.level,
+                    "owner_id": row.owner and row.owner.pk,
+                    "created_by_id": actor.pk,
+                    "received_at": row.received_at,
+                    "first_contact_due": first_contact_due(
+                        store=store, source=row.source, received_at=row.received_at
+                    ),
+                    "expected_purchase_date": row.expected_purchase_date,
+                    "note": row.note,
+                    "lead_import_id": record.pk,
+                },
             )
             leads.append(row.lead)
         bulk_insert(Lead, leads, **history)

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from dcc.bulk import bulk_insert
+from dcc.bulk import build, bulk_insert
 from leads.models import Customer, Lead, Source
 
 pytestmark = pytest.mark.django_db
@@ -59,3 +59,18 @@ def test_rows_history_and_ids(store_a, alice, mike, envision, autohome):
 
 def test_empty_is_a_no_op():
     assert bulk_insert(Customer, []) == []
+
+
+def test_build_gives_what_the_constructor_gives(store_a, autohome):
+    """``build`` (no Model.__init__) sets every field as the constructor
+    would: the given attnames, the others at their defaults."""
+    values = {"store_id": store_a.pk, "phone": "13900000000", "channel_id": autohome.pk}
+    built, constructed = build(Lead, values), Lead(**values)
+    for field in Lead._meta.concrete_fields:
+        assert getattr(built, field.attname) == getattr(constructed, field.attname), field.name
+    assert built._state.adding
+    assert built.pk is None
+    customer = build(Customer, {"store_id": store_a.pk, "name": "王伟"})
+    bulk_insert(Customer, [customer], reason="bench")
+    assert Customer.objects.get(pk=customer.pk).name == "王伟"
+    assert Customer.history.get(id=customer.pk).history_change_reason == "bench"

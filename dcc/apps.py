@@ -9,7 +9,10 @@ class DccConfig(AppConfig):
     default = True
 
     def ready(self):
-        from dcc import auth  # noqa: F401 - connects the failed sign-in log
+        from dcc import (
+            auth,  # noqa: F401 - connects the failed sign-in log
+            sqlite,  # noqa: F401 - WAL for every SQLite connection
+        )
 
 
 class DccAdminConfig(admin_apps.AdminConfig):

@@ -136,9 +136,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # write lock when it begins (IMMEDIATE), so two writers queue for it
     # instead of one failing on upgrading a read lock; a writer waits up to
     # 20 s for the lock (the busy timeout) before "database is locked".
+    # WAL itself is switched on by dcc.sqlite for each new connection (with
+    # retries: the switch can fail at once when processes start together).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         }

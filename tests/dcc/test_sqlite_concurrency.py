@@ -87,5 +87,36 @@ def test_sqlite_settings():
     if not db["ENGINE"].endswith("sqlite3"):
         return
     assert db["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
-    assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
+    # WAL: switched on for each new connection by dcc.sqlite (with retries).
+    from django.db.backends.signals import connection_created
+
+    assert any(key[0] == "dcc.sqlite.wal" for key, *_ in connection_created.receivers)
     assert db["OPTIONS"]["timeout"] >= 5
+
+
+def test_wal_is_switched_on_once_a_lock_holder_lets_go(tmp_path):
+    """dcc.sqlite.enable_wal waits for a process holding the file (here: an
+    open write transaction in rollback-journal mode) instead of failing, and
+    leaves the file in WAL mode; a second call changes nothing."""
+    import sqlite3
+    import threading
+
+    from dcc.sqlite import enable_wal
+
+    db = tmp_path / "new.sqlite3"
+    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("INSERT INTO t VALUES (1)")
+    release = threading.Timer(0.5, lambda: holder.execute("COMMIT"))
+    release.start()
+    other = sqlite3.connect(db, timeout=0.05, isolation_level=None, check_same_thread=False)
+    try:
+        began = time.monotonic()
+        assert enable_wal(other, timeout=10) == "wal"
+        assert time.monotonic() - began >= 0.4
+        assert enable_wal(other, timeout=0) == "wal"
+    finally:
+        release.join()
+        other.close()
+        holder.close()

@@ -48,9 +48,19 @@ class Format(models.TextChoices):
     ASTERISK_CSV = "asterisk_csv", _("Asterisk / FreePBX Master.csv")
     FREEPBX_RECORDINGS = "freepbx_recordings", _("FreePBX recording file names")
     CARD_INDEX = "card_index", _("Recording card index (CSV)")
+    FREEPBX_WEB = "freepbx_web", _("FreePBX / Issabel CDR report (CSV export)")
+    YEASTAR = "yeastar", _("Yeastar P-Series / S-Series CDR (CSV)")
+    THREECX = "threecx", _("3CX CDR log or call log")
+    FREESWITCH_CSV = "freeswitch_csv", _("FreeSWITCH cdr_csv Master.csv")
 
 
-CDR_FORMATS = (Format.ASTERISK_CSV,)
+CDR_FORMATS = (
+    Format.ASTERISK_CSV,
+    Format.FREEPBX_WEB,
+    Format.YEASTAR,
+    Format.THREECX,
+    Format.FREESWITCH_CSV,
+)
 # What import_cdr makes calls of: call logs, and a recording card's index
 # (a store with a card and no PBX log; telephony.recordings imports its
 # recordings and their calls together).
@@ -123,6 +133,17 @@ class CallSource(models.Model):
         default=0,
         help_text=_("Donjin cards write MMDDhhmm (8 characters) before the number."),
     )
+    date_order = models.CharField(
+        _("date order"),
+        max_length=3,
+        choices=[
+            ("ymd", _("year-month-day")),
+            ("dmy", _("day/month/year")),
+            ("mdy", _("month/day/year")),
+        ],
+        default="ymd",
+        help_text=_("How the PBX displays dates (Yeastar's date format setting)."),
+    )
     folder = models.CharField(
         _("import folder"),
         max_length=300,
@@ -165,6 +186,7 @@ class CallSource(models.Model):
             extension_lengths=(self.extension_min_length, self.extension_max_length),
             channel_extensions={str(k): str(v) for k, v in self.channel_extensions.items()},
             caller_prefix_chars=self.caller_prefix_chars,
+            date_order=self.date_order,
         )
 
 

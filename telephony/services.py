@@ -169,6 +169,10 @@ def import_cdr(
         with transaction.atomic():
             Store.objects.select_for_update().get(pk=store.pk)
             cdr.CdrImport(report, config, group=True, actor=actor).run(fileobj)
+    except parsers.FileRejected as error:
+        # Nothing of the file was kept; the uploader is told why (a 400).
+        finish_report(report, ImportStatus.FAILED, str(error))
+        raise ImportRejected(str(error)) from error
     except BaseException as error:
         # The transaction is rolled back: nothing of the file was kept.
         finish_report(report, ImportStatus.FAILED, f"{type(error).__name__}: {error}")

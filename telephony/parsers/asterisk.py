@@ -26,6 +26,7 @@ from telephony.parsers import (
     NO_ANSWER,
     OUTBOUND,
     CallLeg,
+    FileRejected,
     ParseError,
     SourceConfig,
     TimeOutOfRange,
@@ -127,7 +128,7 @@ def parse(fileobj, config: SourceConfig) -> Iterator[CallLeg | ParseError]:
         fixed = _indexes(config.columns)
         missing = [name for name in REQUIRED if name not in fixed]
         if missing:
-            raise ValueError(
+            raise FileRejected(
                 _("The column map lacks %(missing)s") % {"missing": ", ".join(missing)}
             )
         layouts = {len(config.columns): _layout(fixed, len(config.columns))}

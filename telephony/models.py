@@ -151,7 +151,12 @@ class CallSource(models.Model):
         default="",
         help_text=_("Files appearing here are imported every few minutes. Empty: upload only."),
     )
-    pattern = models.CharField(_("file name pattern"), max_length=100, default="*.csv")
+    pattern = models.CharField(
+        _("file name pattern"),
+        max_length=100,
+        default="*.csv*",
+        help_text=_("The default also matches rotated logs (Master.csv-20261103, Master.csv.1)."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     history = HistoricalRecords()

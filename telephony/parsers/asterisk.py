@@ -155,6 +155,12 @@ def parse(fileobj, config: SourceConfig) -> Iterator[CallLeg | ParseError]:
             yield ParseError(number, str(error))
 
 
+def check_not_scientific(name: str, text: str) -> None:
+    from telephony.parsers.tabular import check_not_scientific as check
+
+    check(name, text)
+
+
 def _empty(name: str) -> ValueError:
     return ValueError(_("%(field)s is empty") % {"field": name})
 
@@ -224,6 +230,20 @@ def _leg(number, row, layout, config, read_time) -> CallLeg:
         lastapp,
         lastdata,
     ) = layout(row)
+    if "E+" in src or "E+" in dst or "e+" in src or "e+" in dst:
+        check_not_scientific(
+            "src" if "E+" in src.upper() else "dst", src if "E+" in src.upper() else dst
+        )
+    if len(uniqueid) >= 9 and uniqueid.isdigit():
+        # Asterisk writes <epoch>.<sequence>: an epoch alone is what Excel
+        # leaves, and two calls of one second would merge into one.
+        raise ValueError(
+            _(
+                "uniqueid %(value)s has lost its part after the dot (the file was re-saved "
+                "by Excel): copy Master.csv from the PBX again"
+            )
+            % {"value": repr(uniqueid)}
+        )
     disposition = DISPOSITIONS.get(written) or DISPOSITIONS.get(written.strip().upper())
     if disposition is None:
         raise ValueError(_("unknown disposition %(value)s") % {"value": repr(written)})

@@ -7,6 +7,8 @@ parsers in ``telephony.parsers``; nothing here knows a file format.
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -174,10 +176,16 @@ class CallSource(models.Model):
         return self.name
 
     def clean(self):
+        # Each refusal on its field (admin, page and API show it there).
+        try:
+            ZoneInfo(self.time_zone)
+        except (ValueError, LookupError) as error:
+            raise ValidationError({"time_zone": _("Unknown time zone.")}) from error
         try:
             self.config()
         except (ValueError, LookupError) as error:
-            raise ValidationError(str(error)) from error
+            field = "columns" if self.columns else None
+            raise ValidationError({field: str(error)} if field else str(error)) from error
 
     def config(self) -> parsers.SourceConfig:
         columns = tuple(c.strip() for c in self.columns.split(",")) if self.columns else None

@@ -69,7 +69,11 @@ def source_config(store: Store, source: CallSource | None, format: str | None, f
     if source is not None:
         if source.store_id != store.pk:
             raise ImportRejected(_("This call-log source belongs to another store."))
-        return source.config()
+        try:
+            return source.config()
+        except (ValueError, LookupError) as error:
+            # Settings saved before they were checked: a message, not a 500.
+            raise ImportRejected(str(error)) from error
     if not format and fileobj is not None:
         from telephony.parsers.detect import detect_file
 

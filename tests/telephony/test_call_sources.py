@@ -149,3 +149,63 @@ def test_admin_refuses_a_bad_column_map_as_a_form_error(client, root, store_a):
     assert response.status_code == 200
     assert "channel, start, end" in response.content.decode()
     assert CallSource.objects.count() == 0
+
+
+PAGE = "/telephony/sources/"
+
+
+def page_data(**extra):
+    data = {
+        "name": "Yeastar P560",
+        "format": "yeastar",
+        "columns": "",
+        "time_zone": "Asia/Shanghai",
+        "dial_prefixes": "9",
+        "area_code": "025",
+        "extension_min_length": 3,
+        "extension_max_length": 4,
+        "caller_prefix_chars": 0,
+        "date_order": "dmy",
+        "folder": "",
+        "pattern": "*.csv*",
+        "is_active": "on",
+    }
+    data.update(extra)
+    return data
+
+
+def test_page_try_shows_the_first_calls_and_saves_nothing(web, mike, store_a, alice):
+    from django.urls import reverse
+
+    url = reverse("telephony:sources")
+    response = web(mike).post(url, {**page_data(), "sample": yeastar_file(), "try": "1"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert page.count('data-testid="preview-row"') == 4
+    assert "8001" in page
+    assert CallSource.objects.count() == 0
+    saved = web(mike).post(url, {**page_data(), "save": "1"})
+    assert saved.status_code == 302
+    assert CallSource.objects.get().date_order == "dmy"
+    assert AuditEvent.objects.filter(name="telephony.source.created").exists()
+
+
+def test_page_refuses_a_bad_column_map_as_a_form_error(web, mike, store_a):
+    from django.urls import reverse
+
+    response = web(mike).post(
+        reverse("telephony:sources"),
+        {**page_data(format="asterisk_csv", columns="src,dst"), "save": "1"},
+    )
+    assert response.status_code == 200
+    assert 'data-testid="error-columns"' in response.content.decode()
+    assert CallSource.objects.count() == 0
+
+
+def test_page_is_for_managers_and_administrators_only(web, alice, sue, mary, store_a):
+    from django.urls import reverse
+
+    source = CallSource.objects.create(store=store_a, name="pbx")
+    assert web(alice).get(reverse("telephony:sources")).status_code == 403
+    assert web(sue).get(reverse("telephony:sources")).status_code == 403
+    assert web(mary).get(reverse("telephony:source-edit", args=[source.pk])).status_code == 404

@@ -105,7 +105,7 @@ def test_api_without_format_recognises_yeastar_and_says_so(api, sue, store_a, al
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", ["workbook.xlsx", "resaved.csv", "avaya.csv"])
 def test_api_refuses_an_unreadable_file_with_a_400(api, sue, store_a, name):
-    data, message = FOREIGN[name]
+    data = FOREIGN[name][0]
     response = api(sue).post(
         IMPORTS,
         {"file": SimpleUploadedFile(name, data, content_type="text/csv")},

@@ -462,6 +462,25 @@ def import_recording_folder(
     return reports
 
 
+def index_file_path(root: Path, written: str) -> Path | None:
+    """The file an index row names, under ``root``: a recorder on Windows
+    writes ``D:\\Record\\2026\\11\\03\\x.wav`` (drive and its own folder),
+    so the drive is dropped and the longest tail of the path that exists
+    under ``root`` is taken (``2026/11/03/x.wav`` when ``root`` is the copy
+    of ``D:\\Record``); else the whole path under root (reported missing).
+    None for a path climbing out (``..``)."""
+    parts = [part for part in written.replace("\\", "/").split("/") if part]
+    if parts and len(parts[0]) == 2 and parts[0][1] == ":":
+        parts = parts[1:]  # a Windows drive letter
+    if not parts or ".." in parts:
+        return None
+    for start in range(len(parts)):
+        candidate = root.joinpath(*parts[start:])
+        if candidate.is_file():
+            return candidate
+    return root.joinpath(*parts)
+
+
 def _audio_files(root: Path):
     for path in sorted(root.rglob("*")):
         if path.suffix.lower().lstrip(".") in EXTENSIONS and path.is_file():
@@ -541,15 +560,24 @@ def _import_card_indexes(source, store, root: Path, *, via, actor) -> list[CallI
                 if isinstance(row, parsers.ParseError):
                     errors.append({"line": row.line, "message": row.message})
                     continue
-                relative = row.file.replace("\\", "/").lstrip("/")
-                path = (root / relative).resolve()
-                if not path.is_relative_to(inside):
+                path = index_file_path(root, row.file)
+                if path is None or not path.resolve().is_relative_to(inside):
                     errors.append(
-                        {"line": row.line, "message": f"{row.file}: outside the folder {root}"}
+                        {
+                            "line": row.line,
+                            "message": _("%(file)s: outside the folder %(folder)s")
+                            % {"file": row.file, "folder": root},
+                        }
                     )
                     continue
                 if not path.is_file():
-                    errors.append({"line": row.line, "message": f"{row.file}: no such file"})
+                    errors.append(
+                        {
+                            "line": row.line,
+                            "message": _("%(file)s: no such file in %(folder)s")
+                            % {"file": row.file, "folder": root},
+                        }
+                    )
                     continue
                 meta = Meta(
                     started_at=row.started_at,

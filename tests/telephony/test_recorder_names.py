@@ -80,3 +80,58 @@ def test_windows_paths_of_an_index_are_found_under_the_folder(tmp_path):
     missing = index_file_path(tmp_path, "D:\\Record\\x.wav")
     assert missing is not None
     assert not missing.is_file()
+
+
+@pytest.mark.parametrize(
+    ("preset", "name", "direction", "extension", "number"),
+    [
+        (
+            "card_start_caller_callee",
+            "D:\\Record\\2026\\11\\03\\20261103100000_13812345678_8001.wav",
+            "inbound",
+            "8001",
+            "+8613812345678",
+        ),
+        (
+            "channel_direction_number_start",
+            "3_呼出_913912345678_20261103100500.wav",
+            "outbound",
+            "8003",
+            "+8613912345678",
+        ),
+        (
+            "yeastar",
+            "20261103101000-1793412600.12-13712345678-8001-Inbound.wav",
+            "inbound",
+            "8001",
+            "+8613712345678",
+        ),
+    ],
+)
+def test_named_file_presets(preset, name, direction, extension, number):
+    from telephony.parsers import named_files
+
+    config = SourceConfig(
+        format="card_index",
+        tz="Asia/Shanghai",
+        dial_prefixes=("9",),
+        channel_extensions={"3": "8003"},
+    )
+    (record,) = list(named_files.parse(io.BytesIO(name.encode() + b"\n"), config, preset))
+    assert (record.direction, record.extension, record.external_number) == (
+        direction,
+        extension,
+        number,
+    )
+
+
+def test_a_named_file_pattern_needs_start_and_a_number():
+    from telephony.parsers import named_files
+
+    with pytest.raises(ValueError, match="start and number"):
+        named_files.compile_pattern(r"(?P<caller>\d+)\.wav")
+    with pytest.raises(ValueError, match="not a regular expression"):
+        named_files.compile_pattern(r"(?P<start>\d{14}")
+    config = SourceConfig(format="card_index", tz="UTC")
+    (error,) = list(named_files.parse(io.BytesIO(b"notes.txt\n"), config, "yeastar"))
+    assert "does not match" in error.message

@@ -33,6 +33,7 @@ EDITABLE = (
     "channel_extensions",
     "caller_prefix_chars",
     "date_order",
+    "file_name_pattern",
     "folder",
     "pattern",
     "is_active",

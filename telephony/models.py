@@ -54,6 +54,7 @@ class Format(models.TextChoices):
     YEASTAR = "yeastar", _("Yeastar P-Series / S-Series CDR (CSV)")
     THREECX = "threecx", _("3CX CDR log or call log")
     FREESWITCH_CSV = "freeswitch_csv", _("FreeSWITCH cdr_csv Master.csv")
+    NAMED_FILES = "named_files", _("Recorder file names (a file-name pattern)")
 
 
 CDR_FORMATS = (
@@ -135,6 +136,17 @@ class CallSource(models.Model):
         default=0,
         help_text=_("Donjin cards write MMDDhhmm (8 characters) before the number."),
     )
+    file_name_pattern = models.CharField(
+        _("file-name pattern of the recordings"),
+        max_length=300,
+        blank=True,
+        default="",
+        help_text=_(
+            "For recorders that only name their files: a regular expression with the groups "
+            "start, number (or caller and callee), extension or channel, direction; or a ready "
+            "pattern: card_start_caller_callee, channel_direction_number_start, yeastar."
+        ),
+    )
     date_order = models.CharField(
         _("date order"),
         max_length=3,
@@ -181,6 +193,13 @@ class CallSource(models.Model):
             ZoneInfo(self.time_zone)
         except (ValueError, LookupError) as error:
             raise ValidationError({"time_zone": _("Unknown time zone.")}) from error
+        if self.format == Format.NAMED_FILES:
+            from telephony.parsers.named_files import compile_pattern
+
+            try:
+                compile_pattern(self.file_name_pattern)
+            except ValueError as error:
+                raise ValidationError({"file_name_pattern": str(error)}) from error
         try:
             self.config()
         except (ValueError, LookupError) as error:
@@ -200,6 +219,7 @@ class CallSource(models.Model):
             channel_extensions={str(k): str(v) for k, v in self.channel_extensions.items()},
             caller_prefix_chars=self.caller_prefix_chars,
             date_order=self.date_order,
+            file_name_pattern=self.file_name_pattern,
         )
 
 

@@ -453,6 +453,11 @@ def import_recording_folder(
         reports = [report] if report else []
     elif source.format == Format.CARD_INDEX:
         reports = _import_card_indexes(source, store, root, via=via, actor=actor)
+    elif source.format == Format.NAMED_FILES:
+        if min_age is None:
+            min_age = int(getattr(settings, "TELEPHONY_RECORDING_MIN_AGE", DEFAULT_MIN_AGE))
+        report = _import_named(source, store, root, via=via, actor=actor, min_age=min_age)
+        reports = [report] if report else []
     else:
         raise ImportRejected(
             _("%(format)s is a call-log format, not recordings.") % {"format": source.format}
@@ -516,6 +521,51 @@ def _import_freepbx(source, store, root: Path, *, via, actor, min_age) -> CallIm
         digest="",
         size=0,
         format=Format.FREEPBX_RECORDINGS,
+        items=items,
+        errors=errors,
+        lines=lines,
+        via=via,
+        actor=actor,
+    )
+
+
+def _import_named(source, store, root: Path, *, via, actor, min_age) -> CallImport | None:
+    """A recorder that only names its files: each audio file under the
+    folder read with the source's file-name pattern (``named_files``)."""
+    from telephony.parsers import named_files
+
+    config = source.config()
+    try:
+        pattern = named_files.compile_pattern(config.file_name_pattern)
+    except ValueError as error:
+        raise ImportRejected(str(error)) from error
+    cutoff = time.time() - min_age
+    items, errors, lines = [], [], 0
+    for path in _audio_files(root):
+        if path.stat().st_mtime > cutoff:
+            continue  # still being written: the next run takes it
+        lines += 1
+        relative = path.relative_to(root).as_posix()
+        try:
+            parsed = named_files.parse_name(relative, lines, config, pattern)
+        except ValueError as error:
+            errors.append({"line": lines, "message": f"{relative}: {error}"})
+            continue
+        meta = Meta(
+            started_at=parsed.started_at,
+            direction=parsed.direction,
+            extension=parsed.extension or "",
+            external_number=parsed.external_number or "",
+            duration=parsed.duration,
+        )
+        items.append(_Item(lines, path, path.name, meta))
+    return _run(
+        source=source,
+        store=store,
+        report_name=str(root),
+        digest="",
+        size=0,
+        format=Format.NAMED_FILES,
         items=items,
         errors=errors,
         lines=lines,

@@ -48,7 +48,7 @@ ANSWERED, NO_ANSWER, BUSY, FAILED, CONGESTION = (
 )
 # Call logs with a header row from the PBXs dealerships run (issue 15).
 VENDOR_FORMATS = ("freepbx_web", "yeastar", "threecx", "freeswitch_csv")
-FORMATS = ("asterisk_csv", "freepbx_recordings", "card_index", *VENDOR_FORMATS)
+FORMATS = ("asterisk_csv", "freepbx_recordings", "card_index", "named_files", *VENDOR_FORMATS)
 # The longest call (or recording) a line may give: longer is a fault of the
 # log, and beyond PostgreSQL's integer columns (2³¹ − 1 seconds) anyway.
 MAX_SECONDS = 7 * 24 * 3600
@@ -82,6 +82,8 @@ class SourceConfig:
     # The day, month and year order of a PBX's displayed dates (Yeastar's
     # display setting): "ymd", "dmy" or "mdy". A 4-digit first part is a year.
     date_order: str = "ymd"
+    # named_files: the recorder's file-name pattern (or a preset's name).
+    file_name_pattern: str = ""
 
     def __post_init__(self):
         if self.format not in FORMATS:
@@ -784,6 +786,10 @@ def only_records(items: Iterable, errors: list[ParseError]) -> Iterator:
 
 def parse(fileobj, config: SourceConfig) -> Iterator:
     """The records (or ParseErrors) of one file in ``config.format``."""
+    if config.format == "named_files":
+        from telephony.parsers import named_files
+
+        return named_files.parse(fileobj, config, config.file_name_pattern)
     if config.format in VENDOR_FORMATS:
         from importlib import import_module
 

@@ -230,11 +230,10 @@ def _leg(number, row, layout, config, read_time) -> CallLeg:
         lastapp,
         lastdata,
     ) = layout(row)
-    if "E+" in src or "E+" in dst or "e+" in src or "e+" in dst:
-        check_not_scientific(
-            "src" if "E+" in src.upper() else "dst", src if "E+" in src.upper() else dst
-        )
-    if len(uniqueid) >= 9 and uniqueid.isdigit():
+    if "+" in src or "+" in dst:  # Excel's 8.61392E+12 (or an E.164 number)
+        for name, text in (("src", src), ("dst", dst)):
+            check_not_scientific(name, text)
+    if uniqueid.isdigit() and len(uniqueid) >= 9:
         # Asterisk writes <epoch>.<sequence>: an epoch alone is what Excel
         # leaves, and two calls of one second would merge into one.
         raise ValueError(

@@ -13,7 +13,7 @@ from dcc.policy import capability_required, get_visible_or_404
 from telephony import call_sources
 from telephony.models import CallSource
 
-FIELDS = [name for name in call_sources.EDITABLE if name != "channel_extensions"]
+FIELDS = list(call_sources.EDITABLE)
 
 
 class CallSourceForm(forms.ModelForm):
@@ -26,6 +26,14 @@ class CallSourceForm(forms.ModelForm):
     class Meta:
         model = CallSource
         fields = FIELDS
+
+    def clean_channel_extensions(self):
+        value = self.cleaned_data.get("channel_extensions") or {}
+        if not isinstance(value, dict):
+            raise forms.ValidationError(
+                _('A map of card channels to extensions, e.g. {"1": "8001", "2": "8002"}.')
+            )
+        return value
 
     def __init__(self, *args, store, **kwargs):
         super().__init__(*args, **kwargs)

@@ -209,3 +209,14 @@ def test_page_is_for_managers_and_administrators_only(web, alice, sue, mary, sto
     assert web(alice).get(reverse("telephony:sources")).status_code == 403
     assert web(sue).get(reverse("telephony:sources")).status_code == 403
     assert web(mary).get(reverse("telephony:source-edit", args=[source.pk])).status_code == 404
+
+
+def test_page_keeps_a_channel_map_and_refuses_a_list(web, mike, store_a):
+    from django.urls import reverse
+
+    url = reverse("telephony:sources")
+    bad = web(mike).post(url, {**page_data(channel_extensions="[1, 2]"), "save": "1"})
+    assert 'data-testid="error-channel_extensions"' in bad.content.decode()
+    saved = web(mike).post(url, {**page_data(channel_extensions='{"1": "8001"}'), "save": "1"})
+    assert saved.status_code == 302
+    assert CallSource.objects.get().channel_extensions == {"1": "8001"}

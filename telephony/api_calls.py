@@ -323,8 +323,9 @@ class CdrImportRequestSerializer(serializers.Serializer):
         [(value, Format(value).label) for value in CDR_FORMATS],
         component="CdrFormatEnum",
         required=False,
-        help_text="The file's format; default asterisk_csv, or the source's when `source` "
-        "is given.",
+        help_text="The file's format; left out: the source's when `source` is given, else "
+        "recognised from the file's header or line shape (the answer's `format` says which); "
+        "a file no parser reads is a 400 saying what it looks like.",
     )
     source = serializers.PrimaryKeyRelatedField(
         queryset=CallSource.objects.all(),

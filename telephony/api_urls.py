@@ -1,5 +1,5 @@
 """Telephony's part of /api/v1/ (API.md "Telephony")."""
 
-from telephony import api_calls, api_recordings
+from telephony import api_calls, api_recordings, api_sources
 
-urlpatterns = [*api_calls.urlpatterns, *api_recordings.urlpatterns]
+urlpatterns = [*api_calls.urlpatterns, *api_recordings.urlpatterns, *api_sources.urlpatterns]

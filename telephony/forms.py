@@ -22,8 +22,10 @@ class CdrUploadForm(StoreChoiceMixin, forms.Form):
     )
     format = forms.ChoiceField(
         label=_("Format"),
-        choices=[(value, label) for value, label in Format.choices if value in CDR_FORMATS],
-        initial=Format.ASTERISK_CSV,
+        choices=[("", _("Recognise from the file"))]
+        + [(value, label) for value, label in Format.choices if value in CDR_FORMATS],
+        required=False,
+        initial="",
         widget=forms.Select(attrs={"class": "form-select"}),
     )
     store = StoreChoiceMixin.store_field()

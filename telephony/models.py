@@ -7,6 +7,8 @@ parsers in ``telephony.parsers``; nothing here knows a file format.
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -48,9 +50,20 @@ class Format(models.TextChoices):
     ASTERISK_CSV = "asterisk_csv", _("Asterisk / FreePBX Master.csv")
     FREEPBX_RECORDINGS = "freepbx_recordings", _("FreePBX recording file names")
     CARD_INDEX = "card_index", _("Recording card index (CSV)")
+    FREEPBX_WEB = "freepbx_web", _("FreePBX / Issabel CDR report (CSV export)")
+    YEASTAR = "yeastar", _("Yeastar P-Series / S-Series CDR (CSV)")
+    THREECX = "threecx", _("3CX CDR log or call log")
+    FREESWITCH_CSV = "freeswitch_csv", _("FreeSWITCH cdr_csv Master.csv")
+    NAMED_FILES = "named_files", _("Recorder file names (a file-name pattern)")
 
 
-CDR_FORMATS = (Format.ASTERISK_CSV,)
+CDR_FORMATS = (
+    Format.ASTERISK_CSV,
+    Format.FREEPBX_WEB,
+    Format.YEASTAR,
+    Format.THREECX,
+    Format.FREESWITCH_CSV,
+)
 # What import_cdr makes calls of: call logs, and a recording card's index
 # (a store with a card and no PBX log; telephony.recordings imports its
 # recordings and their calls together).
@@ -123,6 +136,28 @@ class CallSource(models.Model):
         default=0,
         help_text=_("Donjin cards write MMDDhhmm (8 characters) before the number."),
     )
+    file_name_pattern = models.CharField(
+        _("file-name pattern of the recordings"),
+        max_length=300,
+        blank=True,
+        default="",
+        help_text=_(
+            "For recorders that only name their files: a regular expression with the groups "
+            "start, number (or caller and callee), extension or channel, direction; or a ready "
+            "pattern: card_start_caller_callee, channel_direction_number_start, yeastar."
+        ),
+    )
+    date_order = models.CharField(
+        _("date order"),
+        max_length=3,
+        choices=[
+            ("ymd", _("year-month-day")),
+            ("dmy", _("day/month/year")),
+            ("mdy", _("month/day/year")),
+        ],
+        default="ymd",
+        help_text=_("How the PBX displays dates (Yeastar's date format setting)."),
+    )
     folder = models.CharField(
         _("import folder"),
         max_length=300,
@@ -130,7 +165,12 @@ class CallSource(models.Model):
         default="",
         help_text=_("Files appearing here are imported every few minutes. Empty: upload only."),
     )
-    pattern = models.CharField(_("file name pattern"), max_length=100, default="*.csv")
+    pattern = models.CharField(
+        _("file name pattern"),
+        max_length=100,
+        default="*.csv*",
+        help_text=_("The default also matches rotated logs (Master.csv-20261103, Master.csv.1)."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     history = HistoricalRecords()
@@ -148,10 +188,23 @@ class CallSource(models.Model):
         return self.name
 
     def clean(self):
+        # Each refusal on its field (admin, page and API show it there).
+        try:
+            ZoneInfo(self.time_zone)
+        except (ValueError, LookupError) as error:
+            raise ValidationError({"time_zone": _("Unknown time zone.")}) from error
+        if self.format == Format.NAMED_FILES:
+            from telephony.parsers.named_files import compile_pattern
+
+            try:
+                compile_pattern(self.file_name_pattern)
+            except ValueError as error:
+                raise ValidationError({"file_name_pattern": str(error)}) from error
         try:
             self.config()
         except (ValueError, LookupError) as error:
-            raise ValidationError(str(error)) from error
+            field = "columns" if self.columns else None
+            raise ValidationError({field: str(error)} if field else str(error)) from error
 
     def config(self) -> parsers.SourceConfig:
         columns = tuple(c.strip() for c in self.columns.split(",")) if self.columns else None
@@ -165,6 +218,8 @@ class CallSource(models.Model):
             extension_lengths=(self.extension_min_length, self.extension_max_length),
             channel_extensions={str(k): str(v) for k, v in self.channel_extensions.items()},
             caller_prefix_chars=self.caller_prefix_chars,
+            date_order=self.date_order,
+            file_name_pattern=self.file_name_pattern,
         )
 
 

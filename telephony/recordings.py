@@ -453,6 +453,11 @@ def import_recording_folder(
         reports = [report] if report else []
     elif source.format == Format.CARD_INDEX:
         reports = _import_card_indexes(source, store, root, via=via, actor=actor)
+    elif source.format == Format.NAMED_FILES:
+        if min_age is None:
+            min_age = int(getattr(settings, "TELEPHONY_RECORDING_MIN_AGE", DEFAULT_MIN_AGE))
+        report = _import_named(source, store, root, via=via, actor=actor, min_age=min_age)
+        reports = [report] if report else []
     else:
         raise ImportRejected(
             _("%(format)s is a call-log format, not recordings.") % {"format": source.format}
@@ -460,6 +465,25 @@ def import_recording_folder(
     # Calls imported since the last run may be the calls of earlier recordings.
     link_unlinked(store_id=store.pk)
     return reports
+
+
+def index_file_path(root: Path, written: str) -> Path | None:
+    """The file an index row names, under ``root``: a recorder on Windows
+    writes ``D:\\Record\\2026\\11\\03\\x.wav`` (drive and its own folder),
+    so the drive is dropped and the longest tail of the path that exists
+    under ``root`` is taken (``2026/11/03/x.wav`` when ``root`` is the copy
+    of ``D:\\Record``); else the whole path under root (reported missing).
+    None for a path climbing out (``..``)."""
+    parts = [part for part in written.replace("\\", "/").split("/") if part]
+    if parts and len(parts[0]) == 2 and parts[0][1] == ":":
+        parts = parts[1:]  # a Windows drive letter
+    if not parts or ".." in parts:
+        return None
+    for start in range(len(parts)):
+        candidate = root.joinpath(*parts[start:])
+        if candidate.is_file():
+            return candidate
+    return root.joinpath(*parts)
 
 
 def _audio_files(root: Path):
@@ -505,6 +529,51 @@ def _import_freepbx(source, store, root: Path, *, via, actor, min_age) -> CallIm
     )
 
 
+def _import_named(source, store, root: Path, *, via, actor, min_age) -> CallImport | None:
+    """A recorder that only names its files: each audio file under the
+    folder read with the source's file-name pattern (``named_files``)."""
+    from telephony.parsers import named_files
+
+    config = source.config()
+    try:
+        pattern = named_files.compile_pattern(config.file_name_pattern)
+    except ValueError as error:
+        raise ImportRejected(str(error)) from error
+    cutoff = time.time() - min_age
+    items, errors, lines = [], [], 0
+    for path in _audio_files(root):
+        if path.stat().st_mtime > cutoff:
+            continue  # still being written: the next run takes it
+        lines += 1
+        relative = path.relative_to(root).as_posix()
+        try:
+            parsed = named_files.parse_name(relative, lines, config, pattern)
+        except ValueError as error:
+            errors.append({"line": lines, "message": f"{relative}: {error}"})
+            continue
+        meta = Meta(
+            started_at=parsed.started_at,
+            direction=parsed.direction,
+            extension=parsed.extension or "",
+            external_number=parsed.external_number or "",
+            duration=parsed.duration,
+        )
+        items.append(_Item(lines, path, path.name, meta))
+    return _run(
+        source=source,
+        store=store,
+        report_name=str(root),
+        digest="",
+        size=0,
+        format=Format.NAMED_FILES,
+        items=items,
+        errors=errors,
+        lines=lines,
+        via=via,
+        actor=actor,
+    )
+
+
 def _import_card_indexes(source, store, root: Path, *, via, actor) -> list[CallImport]:
     config = source.config()
     inside = root.resolve()
@@ -541,15 +610,24 @@ def _import_card_indexes(source, store, root: Path, *, via, actor) -> list[CallI
                 if isinstance(row, parsers.ParseError):
                     errors.append({"line": row.line, "message": row.message})
                     continue
-                relative = row.file.replace("\\", "/").lstrip("/")
-                path = (root / relative).resolve()
-                if not path.is_relative_to(inside):
+                path = index_file_path(root, row.file)
+                if path is None or not path.resolve().is_relative_to(inside):
                     errors.append(
-                        {"line": row.line, "message": f"{row.file}: outside the folder {root}"}
+                        {
+                            "line": row.line,
+                            "message": _("%(file)s: outside the folder %(folder)s")
+                            % {"file": row.file, "folder": root},
+                        }
                     )
                     continue
                 if not path.is_file():
-                    errors.append({"line": row.line, "message": f"{row.file}: no such file"})
+                    errors.append(
+                        {
+                            "line": row.line,
+                            "message": _("%(file)s: no such file in %(folder)s")
+                            % {"file": row.file, "folder": root},
+                        }
+                    )
                     continue
                 meta = Meta(
                     started_at=row.started_at,

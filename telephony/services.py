@@ -61,13 +61,26 @@ class StoreNeeded(ImportRejected):
     name none: the importer must choose (a 400 on ``store``)."""
 
 
-def source_config(store: Store, source: CallSource | None, format: str | None):
+def source_config(store: Store, source: CallSource | None, format: str | None, fileobj=None):
     """The parser settings: the source's, else the format's reference layout
-    in the server's zone with the store's area code."""
+    in the server's zone with the store's area code. No format: the one the
+    file's first lines show (``parsers.detect``), else ImportRejected with
+    what the file looks like and what to export instead."""
     if source is not None:
         if source.store_id != store.pk:
             raise ImportRejected(_("This call-log source belongs to another store."))
-        return source.config()
+        try:
+            return source.config()
+        except (ValueError, LookupError) as error:
+            # Settings saved before they were checked: a message, not a 500.
+            raise ImportRejected(str(error)) from error
+    if not format and fileobj is not None:
+        from telephony.parsers.detect import detect_file
+
+        try:
+            format = detect_file(fileobj)
+        except parsers.FileRejected as error:
+            raise ImportRejected(str(error)) from error
     format = format or "asterisk_csv"
     if format not in parsers.FORMATS:
         raise ImportRejected(_("Unknown format: %(format)s.") % {"format": format})
@@ -138,7 +151,7 @@ def import_cdr(
     if store is None and source is not None:
         store = source.store
     if store is None:
-        config = source_config(Store(area_code=""), None, format)
+        config = source_config(Store(area_code=""), None, format, fileobj)
         store = cdr.home_store(actor, fileobj, config)
         if store is None:
             raise StoreNeeded(
@@ -148,7 +161,7 @@ def import_cdr(
                 )
             )
     require_store(actor, store)
-    config = source_config(store, source, format)
+    config = source_config(store, source, format, fileobj)
     if config.format not in CALL_FORMATS:
         raise ImportRejected(_("%(format)s is not a call-log format.") % {"format": config.format})
     digest, size = file_digest(fileobj)
@@ -169,6 +182,10 @@ def import_cdr(
         with transaction.atomic():
             Store.objects.select_for_update().get(pk=store.pk)
             cdr.CdrImport(report, config, group=True, actor=actor).run(fileobj)
+    except parsers.FileRejected as error:
+        # Nothing of the file was kept; the uploader is told why (a 400).
+        finish_report(report, ImportStatus.FAILED, str(error))
+        raise ImportRejected(str(error)) from error
     except BaseException as error:
         # The transaction is rolled back: nothing of the file was kept.
         finish_report(report, ImportStatus.FAILED, f"{type(error).__name__}: {error}")
@@ -285,15 +302,40 @@ def already_imported(store: Store, digest: str) -> bool:
     ).exists()
 
 
+ROTATED_PATTERN = "*.csv*"
+
+
+def rotation_order(paths) -> list:
+    """Call logs oldest first: logrotate's ``Master.csv.2``, ``Master.csv.1``
+    (a higher number is older), then dated ``Master.csv-20261102``,
+    ``Master.csv-20261103``, then the live ``Master.csv``; other names by
+    name."""
+    import re
+
+    def key(path):
+        name = path.name
+        numbered = re.match(r"^(.*\.csv)\.(\d+)(\.gz)?$", name)
+        if numbered:
+            return (numbered.group(1), 0, -int(numbered.group(2)), "")
+        dated = re.match(r"^(.*\.csv)-(\d{8,10})(\.gz)?$", name)
+        if dated:
+            return (dated.group(1), 1, 0, dated.group(2))
+        return (name, 2, 0, "")
+
+    return sorted(paths, key=key)
+
+
 def import_cdr_folder(
-    *, store: Store, folder, pattern: str = "*.csv", source=None, format=None, via="folder"
+    *, store: Store, folder, pattern: str = ROTATED_PATTERN, source=None, format=None, via="folder"
 ):
     """Import every call-log file in ``folder`` not imported before (same
-    content); yields (path, report or None when skipped). A file that fails
-    is reported and the next one goes on."""
+    content), rotated logs oldest first (``rotation_order``); yields (path,
+    report or None when skipped). A file that fails is reported and the next
+    one goes on. The default pattern matches ``Master.csv``, ``*.csv`` and
+    the rotated ``Master.csv-20261103`` and ``Master.csv.1``."""
     from pathlib import Path
 
-    for path in sorted(Path(folder).glob(pattern)):
+    for path in rotation_order(Path(folder).glob(pattern)):
         if not path.is_file():
             continue
         with path.open("rb") as fileobj:

@@ -1,5 +1,10 @@
-from telephony.views import calls, recordings, stats
+from telephony.views import calls, recordings, sources, stats
 
 app_name = "telephony"
 
-urlpatterns = [*calls.urlpatterns, *recordings.urlpatterns, *stats.urlpatterns]
+urlpatterns = [
+    *calls.urlpatterns,
+    *recordings.urlpatterns,
+    *stats.urlpatterns,
+    *sources.urlpatterns,
+]

@@ -46,7 +46,9 @@ ANSWERED, NO_ANSWER, BUSY, FAILED, CONGESTION = (
     "FAILED",
     "CONGESTION",
 )
-FORMATS = ("asterisk_csv", "freepbx_recordings", "card_index")
+# Call logs with a header row from the PBXs dealerships run (issue 15).
+VENDOR_FORMATS = ("freepbx_web", "yeastar", "threecx", "freeswitch_csv")
+FORMATS = ("asterisk_csv", "freepbx_recordings", "card_index", "named_files", *VENDOR_FORMATS)
 # The longest call (or recording) a line may give: longer is a fault of the
 # log, and beyond PostgreSQL's integer columns (2³¹ − 1 seconds) anyway.
 MAX_SECONDS = 7 * 24 * 3600
@@ -77,6 +79,11 @@ class SourceConfig:
     extension_lengths: tuple[int, int] = (3, 4)
     channel_extensions: dict[str, str] = field(default_factory=dict, hash=False)
     caller_prefix_chars: int = 0
+    # The day, month and year order of a PBX's displayed dates (Yeastar's
+    # display setting): "ymd", "dmy" or "mdy". A 4-digit first part is a year.
+    date_order: str = "ymd"
+    # named_files: the recorder's file-name pattern (or a preset's name).
+    file_name_pattern: str = ""
 
     def __post_init__(self):
         if self.format not in FORMATS:
@@ -85,6 +92,17 @@ class SourceConfig:
                 % {"format": repr(self.format), "known": ", ".join(FORMATS)}
             )
         ZoneInfo(self.tz)  # fail on a misspelt zone now, not on the first row
+        if self.date_order not in ("ymd", "dmy", "mdy"):
+            raise ValueError(_("Unknown date order %(order)s") % {"order": repr(self.date_order)})
+        if self.columns is not None:
+            # A column map without a field the format needs is refused when
+            # the source is saved, not by a server error on the first import.
+            missing = [name for name in required_columns(self.format) if name not in self.columns]
+            if missing:
+                raise ValueError(
+                    _("The column map lacks %(missing)s (the %(format)s format needs them)")
+                    % {"missing": ", ".join(missing), "format": self.format}
+                )
 
     @property
     def zone(self) -> tzinfo:
@@ -93,6 +111,28 @@ class SourceConfig:
     def is_extension(self, text: str) -> bool:
         low, high = self.extension_lengths
         return low <= len(text) <= high and text.isdigit()
+
+
+class FileRejected(ValueError):
+    """The whole file cannot be read in this format (a wrong header, another
+    product's export, an Excel file): one message for the file, never one
+    per line nor "done, 0 imported"."""
+
+
+def required_columns(format: str) -> tuple[str, ...]:
+    """The fields a column map of ``format`` must name (formats read from a
+    header row name their columns themselves: none)."""
+    if format == "asterisk_csv":
+        from telephony.parsers.asterisk import REQUIRED
+    elif format == "freeswitch_csv":
+        from telephony.parsers.freeswitch_csv import REQUIRED
+    elif format == "threecx":
+        from telephony.parsers.threecx import CDR_REQUIRED as REQUIRED
+    elif format == "card_index":
+        from telephony.parsers.card_index import REQUIRED
+    else:
+        REQUIRED = ()
+    return REQUIRED
 
 
 @dataclass(frozen=True)
@@ -746,7 +786,15 @@ def only_records(items: Iterable, errors: list[ParseError]) -> Iterator:
 
 def parse(fileobj, config: SourceConfig) -> Iterator:
     """The records (or ParseErrors) of one file in ``config.format``."""
-    if config.format == "asterisk_csv":
+    if config.format == "named_files":
+        from telephony.parsers import named_files
+
+        return named_files.parse(fileobj, config, config.file_name_pattern)
+    if config.format in VENDOR_FORMATS:
+        from importlib import import_module
+
+        module = import_module(f"telephony.parsers.{config.format}")
+    elif config.format == "asterisk_csv":
         from telephony.parsers import asterisk as module
     elif config.format == "freepbx_recordings":
         from telephony.parsers import freepbx_recordings as module

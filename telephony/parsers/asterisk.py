@@ -26,6 +26,7 @@ from telephony.parsers import (
     NO_ANSWER,
     OUTBOUND,
     CallLeg,
+    FileRejected,
     ParseError,
     SourceConfig,
     TimeOutOfRange,
@@ -127,7 +128,7 @@ def parse(fileobj, config: SourceConfig) -> Iterator[CallLeg | ParseError]:
         fixed = _indexes(config.columns)
         missing = [name for name in REQUIRED if name not in fixed]
         if missing:
-            raise ValueError(
+            raise FileRejected(
                 _("The column map lacks %(missing)s") % {"missing": ", ".join(missing)}
             )
         layouts = {len(config.columns): _layout(fixed, len(config.columns))}
@@ -152,6 +153,12 @@ def parse(fileobj, config: SourceConfig) -> Iterator[CallLeg | ParseError]:
             yield _leg(number, row, layout, config, read_time)
         except ValueError as error:
             yield ParseError(number, str(error))
+
+
+def check_not_scientific(name: str, text: str) -> None:
+    from telephony.parsers.tabular import check_not_scientific as check
+
+    check(name, text)
 
 
 def _empty(name: str) -> ValueError:
@@ -223,6 +230,19 @@ def _leg(number, row, layout, config, read_time) -> CallLeg:
         lastapp,
         lastdata,
     ) = layout(row)
+    if "+" in src or "+" in dst:  # Excel's 8.61392E+12 (or an E.164 number)
+        for name, text in (("src", src), ("dst", dst)):
+            check_not_scientific(name, text)
+    if uniqueid.isdigit() and len(uniqueid) >= 9:
+        # Asterisk writes <epoch>.<sequence>: an epoch alone is what Excel
+        # leaves, and two calls of one second would merge into one.
+        raise ValueError(
+            _(
+                "uniqueid %(value)s has lost its part after the dot (the file was re-saved "
+                "by Excel): copy Master.csv from the PBX again"
+            )
+            % {"value": repr(uniqueid)}
+        )
     disposition = DISPOSITIONS.get(written) or DISPOSITIONS.get(written.strip().upper())
     if disposition is None:
         raise ValueError(_("unknown disposition %(value)s") % {"value": repr(written)})

@@ -51,6 +51,12 @@ DIRECTIONS = {
     "internal": INTERNAL,
     "内部": INTERNAL,
     "内线": INTERNAL,
+    # A transferred or three-party call: the numbers' shapes decide.
+    "转移": "",
+    "转接": "",
+    "三方": "",
+    "transfer": "",
+    "conference": "",
 }
 
 
@@ -165,9 +171,9 @@ def _record(number, row, at, config, zone) -> CardRecording:
     if written and direction is None:
         raise ValueError(_("unknown direction %(value)s") % {"value": repr(written)})
     is_ext = config.is_extension
-    if direction is None and is_ext(caller):
+    if not direction and is_ext(caller):
         direction = INTERNAL if is_ext(callee) else OUTBOUND
-    elif direction is None:
+    elif not direction:
         direction = INBOUND
     extension = config.channel_extensions.get(channel)
     if direction == INBOUND:

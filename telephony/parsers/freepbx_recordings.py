@@ -36,7 +36,20 @@ NAME = re.compile(
     r"(?P<kind>[A-Za-z]+)-(?P<dest>.*?)-(?P<src>[^-]*)-(?P<date>\d{8})-(?P<time>\d{6})"
     r"(?:-(?P<uniqueid>.+?))?\.(?P<fmt>[A-Za-z0-9]{2,5})"
 )
-KINDS = ("in", "out", "external", "internal", "q", "rg", "ondemand")
+# generic (the Call Recording module's), force and ondemand: decided from
+# the numbers' shapes; parking: dest is the parking slot, not an agent.
+KINDS = (
+    "in",
+    "out",
+    "external",
+    "internal",
+    "q",
+    "rg",
+    "ondemand",
+    "generic",
+    "force",
+    "parking",
+)
 
 
 class RecordingNameError(ValueError):
@@ -92,7 +105,7 @@ def parse_name(path: str, config: SourceConfig, *, line: int = 0) -> RecordingNa
     elif kind in ("in", "external"):
         direction, customer = INBOUND, src
         extension = dest if is_ext(dest) else None
-    elif kind in ("q", "rg"):  # dest is a queue or ring group, not an agent
+    elif kind in ("q", "rg", "parking"):  # dest is a queue, ring group or parking slot
         direction = INTERNAL if is_ext(src) else INBOUND
         extension = src if direction == INTERNAL else None
         customer = "" if direction == INTERNAL else src

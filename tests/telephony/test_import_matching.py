@@ -325,7 +325,7 @@ def test_a_failure_in_the_reader_fails_the_import(utc, sue, store_a, monkeypatch
 
     monkeypatch.setattr(parsers, "parse", broken)
     with pytest.raises(RuntimeError, match="disk gone"):
-        run(sue, store_a, "ignored")
+        run(sue, store_a, good.decode())
     report = CallImport.objects.get()
     assert report.status == ImportStatus.FAILED
     assert Call.objects.count() == 0
@@ -338,7 +338,7 @@ def test_the_reader_speaks_the_import_language(utc, sue, store_a, monkeypatch, l
 
     monkeypatch.setattr(parsers, "parse", parse)
     with translation.override(language):
-        report = run(sue, store_a, "x")
+        report = run(sue, store_a, "x", format="asterisk_csv")
     assert report.errors == [{"line": 1, "message": language}]
 
 

@@ -234,14 +234,14 @@ def test_a_column_map_reads_a_cdr_custom_order():
 
 
 def test_a_column_map_must_name_the_required_columns():
-    config = SourceConfig(columns=("src", "dst"))
+    # Refused when the source's settings are built (saved), not on import.
     with pytest.raises(ValueError, match="lacks channel, start, end"):
-        list(parse(io.BytesIO(b""), config))
+        SourceConfig(columns=("src", "dst"))
 
 
 def test_a_config_rejects_unknown_formats_and_zones():
     with pytest.raises(ValueError, match="Unknown call-log format"):
-        SourceConfig(format="yeastar")
+        SourceConfig(format="nortel")
     with pytest.raises(Exception, match="Mars"):
         SourceConfig(tz="Mars/Olympus")
 

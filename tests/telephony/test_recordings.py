@@ -390,7 +390,8 @@ def test_card_index_import_reports_lines_and_is_idempotent(sue, store_a, alice, 
         + "2,呼入,13812345679,62345600,2024-01-15 10:56:00,-5,2024/01/15/e.wav\n",
         encoding="utf-8",
     )
-    [report] = recordings.import_recording_folder(source=source)
+    with translation.override("en"):  # the messages are translated (issue 15)
+        [report] = recordings.import_recording_folder(source=source)
     assert report.imported == 2
     assert report.file_name == str(index)
     assert [error["line"] for error in report.errors] == [4, 5, 6, 7]
@@ -418,7 +419,8 @@ def test_card_index_import_reports_lines_and_is_idempotent(sue, store_a, alice, 
     assert inbound_call.ring_seconds is None  # a card knows no ring time
     assert calls.get(recordings=outbound).direction == "outbound"
 
-    assert recordings.import_recording_folder(source=source) == []
+    with translation.override("en"):
+        assert recordings.import_recording_folder(source=source) == []
     with index.open("a", encoding="utf-8") as handle:
         handle.write("2,呼入,13812345670,62345600,2024-01-15 11:00:00,20,2024/01/15/d.wav\n")
     _write(folder, "2024/01/15/d.wav", wav_bytes(tone=540))
@@ -760,3 +762,35 @@ def test_api_schema_documents_the_recording_endpoints(api, db):
     upload_op = schema["paths"]["/api/v1/telephony/recordings/"]["post"]
     assert "multipart/form-data" in upload_op["requestBody"]["content"]
     assert "/api/v1/recordings/{id}/audio/" in schema["paths"]
+
+
+def test_a_recorder_that_only_names_files_is_imported_with_its_pattern(store_a, alice, tmp_path):
+    # Issue 15: no index, the file name says it all (a ready pattern).
+    folder = tmp_path / "Record"
+    source = CallSource.objects.create(
+        store=store_a,
+        name="Synway",
+        format=Format.NAMED_FILES,
+        file_name_pattern="card_start_caller_callee",
+        time_zone="Asia/Shanghai",
+        folder=str(folder),
+    )
+    source.full_clean()
+    _write(folder, "2026/11/03/20261103100000_13812345678_8001.wav", wav_bytes(tone=450))
+    _write(folder, "2026/11/03/readme.wav", wav_bytes(tone=460))
+    [report] = recordings.import_recording_folder(source=source)
+    assert report.imported == 1
+    assert report.error_count == 1
+    recording = Recording.objects.get()
+    assert recording.extension == "8001"
+    assert recording.external_number == "+8613812345678"
+    assert recordings.import_recording_folder(source=source) == []
+
+
+def test_a_named_files_source_needs_a_valid_pattern(store_a):
+    from django.core.exceptions import ValidationError
+
+    source = CallSource(store=store_a, name="x", format=Format.NAMED_FILES, file_name_pattern="(")
+    with pytest.raises(ValidationError) as error:
+        source.full_clean()
+    assert "file_name_pattern" in error.value.message_dict

@@ -17,9 +17,16 @@ class Command(BaseCommand):
         parser.add_argument("--store", required=True, help="the store's code")
         parser.add_argument("--source", help="a call-log source's name (its column map, zone…)")
         parser.add_argument(
-            "--format", default=Format.ASTERISK_CSV, choices=[f.value for f in Format]
+            "--format",
+            default=None,
+            choices=[f.value for f in Format],
+            help="left out: recognised from each file's first lines",
         )
-        parser.add_argument("--pattern", default="*.csv", help="file names in a folder")
+        parser.add_argument(
+            "--pattern",
+            default=services.ROTATED_PATTERN,
+            help="file names in a folder (the default matches rotated logs too)",
+        )
 
     def handle(self, *args, paths, store, source, format, pattern, **options):
         try:
@@ -43,15 +50,18 @@ class Command(BaseCommand):
                 )
             elif path.is_file():
                 with path.open("rb") as fileobj:
-                    report = services.import_cdr(
-                        actor=None,
-                        store=store,
-                        fileobj=fileobj,
-                        file_name=str(path),
-                        source=source,
-                        format=format,
-                        via="command",
-                    )
+                    try:
+                        report = services.import_cdr(
+                            actor=None,
+                            store=store,
+                            fileobj=fileobj,
+                            file_name=str(path),
+                            source=source,
+                            format=format,
+                            via="command",
+                        )
+                    except services.ImportRejected as error:
+                        raise CommandError(f"{path}: {error}") from error
                 results = [(path, report)]
             else:
                 raise CommandError(f"{path}: no such file or folder")
@@ -62,7 +72,7 @@ class Command(BaseCommand):
         if report is None:
             return f"{path}: imported before, skipped (imported 0)"
         text = (
-            f"{path}: {report.status}, imported {report.imported}, "
+            f"{path}: {report.status} ({report.format}), imported {report.imported}, "
             f"duplicates {report.duplicates}, calls {report.calls}, "
             f"matched to leads {report.matched_leads}, unknown numbers {report.unmatched}, "
             f"unknown extensions {report.unknown_extensions}, bad lines {report.error_count}"

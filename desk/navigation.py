@@ -90,6 +90,12 @@ NAV = [
             NavItem(_("Assignment"), "leads:assignment", "shuffle", "leads.assign"),
             NavItem(_("Import"), "leads:import", "file-earmark-spreadsheet", "leads.import"),
             NavItem(_("Call logs"), "telephony:imports", "cloud-upload", "telephony.import"),
+            NavItem(
+                _("Call-log sources"),
+                "telephony:sources",
+                "hdd-network",
+                "telephony.sources.manage",
+            ),
             NavItem(_("Store rules"), "followups:settings", "sliders", "followups.policy.manage"),
             NavItem(_("Organisation"), "directory", "diagram-3", "org.directory.view"),
             NavItem(_("Access log"), "access-log", "eye", "org.access_log.view"),

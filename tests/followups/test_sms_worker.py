@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections import namedtuple
 from contextlib import contextmanager
@@ -326,8 +327,12 @@ def worker_process(fake: FakeSmsServer, log_path: Path):
         "SMS_TENCENT_SDK_APP_ID": conf["sdk_app_id"],
         "SMS_TEMPLATE_IDS": json.dumps(TEMPLATES),
     }
+    # The interpreter running the tests, not a .venv inside the checkout:
+    # a worktree or an installed environment elsewhere has none.
     command = [
-        str(ROOT / ".venv" / "bin" / "celery"),
+        sys.executable,
+        "-m",
+        "celery",
         "-A",
         "dcc",
         "worker",

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dcc.models import User
 from kpi.models import KpiSettings, MeetingKind
+from kpi.services import SETTINGS_FIELDS
 from leads.forms import DATETIME_LOCAL, DateTimeLocalInput
 
 
@@ -36,14 +37,8 @@ class MeetingForm(forms.Form):
 class KpiSettingsForm(forms.ModelForm):
     class Meta:
         model = KpiSettings
-        fields = [
-            "morning_meeting_latest",
-            "evening_meeting_latest",
-            "working_weekdays",
-            "daily_inbound_calls",
-            "daily_outbound_calls",
-            "daily_invitations",
-        ]
+        # The fields kpi.services.settings_update accepts: one list.
+        fields = list(SETTINGS_FIELDS)
         widgets = {
             "morning_meeting_latest": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
             "evening_meeting_latest": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),

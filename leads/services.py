@@ -324,14 +324,16 @@ def lead_change_level(*, actor, lead: Lead, level: str, reason: str = "") -> Lea
 # ---------------------------------------------------------------- ownership
 
 
-def _give(lead: Lead, owner: User, *, actor, reason: str, **data) -> Lead:
+def _give(
+    lead: Lead, owner: User, *, actor, reason: str, event: str = "leads.lead.assigned", **data
+) -> Lead:
     """Hand a (locked) lead to ``owner``: history with the reason, and an
     event saying from whom to whom."""
     previous = lead.owner_id
     lead.owner = owner
     lifecycle.save(lead, actor=actor, reason=reason)
     audit.record(
-        "leads.lead.assigned",
+        event,
         actor=actor,
         target=lead,
         previous=previous,
@@ -398,18 +400,7 @@ def lead_hand_over(*, actor, lead: Lead, owner: User, reason: str) -> Lead:
         )
     if lead.owner_id == owner.pk:
         return lead
-    previous = lead.owner_id
-    lead.owner = owner
-    lifecycle.save(lead, actor=actor, reason=reason)
-    audit.record(
-        "leads.lead.handed_over",
-        actor=actor,
-        target=lead,
-        previous=previous,
-        owner=owner.pk,
-        reason=reason,
-    )
-    return lead
+    return _give(lead, owner, actor=actor, reason=reason, event="leads.lead.handed_over")
 
 
 @transaction.atomic

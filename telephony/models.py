@@ -360,6 +360,19 @@ class CallImport(models.Model):
     def __str__(self):
         return self.file_name
 
+    def count_matches(self, rows) -> None:
+        """The report's matching figures from ``rows``, the calls or
+        recordings it brought (one aggregate): tied to a lead, with a number
+        no lead has, on an extension nobody had."""
+        counts = rows.aggregate(
+            matched=models.Count("pk", filter=Q(lead__isnull=False)),
+            unmatched=models.Count("pk", filter=Q(lead__isnull=True) & ~Q(external_number="")),
+            unknown=models.Count("pk", filter=Q(agent__isnull=True) & ~Q(extension="")),
+        )
+        self.matched_leads = counts["matched"]
+        self.unmatched = counts["unmatched"]
+        self.unknown_extensions = counts["unknown"]
+
 
 class CallLikeQuerySet(ScopedQuerySet):
     """Calls and recordings are scoped like their lead, and the agent who

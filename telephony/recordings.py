@@ -52,7 +52,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -446,18 +446,13 @@ def import_recording_folder(
         raise ImportRejected(_("This source has no import folder."))
     if not root.is_dir():
         raise ImportRejected(_("%(folder)s is not a folder.") % {"folder": root})
-    if source.format == Format.FREEPBX_RECORDINGS:
+    if source.format in NAME_READERS:
         if min_age is None:
             min_age = int(getattr(settings, "TELEPHONY_RECORDING_MIN_AGE", DEFAULT_MIN_AGE))
-        report = _import_freepbx(source, store, root, via=via, actor=actor, min_age=min_age)
+        report = _import_by_names(source, store, root, via=via, actor=actor, min_age=min_age)
         reports = [report] if report else []
     elif source.format == Format.CARD_INDEX:
         reports = _import_card_indexes(source, store, root, via=via, actor=actor)
-    elif source.format == Format.NAMED_FILES:
-        if min_age is None:
-            min_age = int(getattr(settings, "TELEPHONY_RECORDING_MIN_AGE", DEFAULT_MIN_AGE))
-        report = _import_named(source, store, root, via=via, actor=actor, min_age=min_age)
-        reports = [report] if report else []
     else:
         raise ImportRejected(
             _("%(format)s is a call-log format, not recordings.") % {"format": source.format}
@@ -492,20 +487,11 @@ def _audio_files(root: Path):
             yield path
 
 
-def _import_freepbx(source, store, root: Path, *, via, actor, min_age) -> CallImport | None:
-    config = source.config()
-    cutoff = time.time() - min_age
-    items, errors, lines = [], [], 0
-    for path in _audio_files(root):
-        if path.stat().st_mtime > cutoff:
-            continue  # still being written: the next run takes it
-        lines += 1
-        relative = path.relative_to(root).as_posix()
-        try:
-            parsed = freepbx_recordings.parse_name(relative, config, line=lines)
-        except freepbx_recordings.RecordingNameError as error:
-            errors.append({"line": lines, "message": f"{relative}: {error}"})
-            continue
+def _freepbx_reader(config):
+    """FreePBX's own recording names (parsers/freepbx_recordings.py)."""
+
+    def read(relative: str, path: Path, line: int):
+        parsed = freepbx_recordings.parse_name(relative, config, line=line)
         meta = Meta(
             uniqueid=parsed.uniqueid,
             started_at=parsed.started_at,
@@ -513,32 +499,46 @@ def _import_freepbx(source, store, root: Path, *, via, actor, min_age) -> CallIm
             extension=parsed.extension or "",
             external_number=parsed.external_number or "",
         )
-        items.append(_Item(lines, path, parsed.name, meta))
-    return _run(
-        source=source,
-        store=store,
-        report_name=str(root),
-        digest="",
-        size=0,
-        format=Format.FREEPBX_RECORDINGS,
-        items=items,
-        errors=errors,
-        lines=lines,
-        via=via,
-        actor=actor,
-    )
+        return parsed.name, meta
+
+    return read
 
 
-def _import_named(source, store, root: Path, *, via, actor, min_age) -> CallImport | None:
-    """A recorder that only names its files: each audio file under the
-    folder read with the source's file-name pattern (``named_files``)."""
+def _named_files_reader(config):
+    """A recorder that only names its files: the source's file-name pattern
+    (parsers/named_files.py)."""
     from telephony.parsers import named_files
 
-    config = source.config()
     try:
         pattern = named_files.compile_pattern(config.file_name_pattern)
     except ValueError as error:
         raise ImportRejected(str(error)) from error
+
+    def read(relative: str, path: Path, line: int):
+        parsed = named_files.parse_name(relative, line, config, pattern)
+        meta = Meta(
+            started_at=parsed.started_at,
+            direction=parsed.direction,
+            extension=parsed.extension or "",
+            external_number=parsed.external_number or "",
+            duration=parsed.duration,
+        )
+        return path.name, meta
+
+    return read
+
+
+# The formats whose calls are read from the recordings' own names.
+NAME_READERS = {
+    Format.FREEPBX_RECORDINGS: _freepbx_reader,
+    Format.NAMED_FILES: _named_files_reader,
+}
+
+
+def _import_by_names(source, store, root: Path, *, via, actor, min_age) -> CallImport | None:
+    """Each audio file under the folder, read by its name in the source's
+    format; a name that cannot be read is a line error, the rest go on."""
+    read = NAME_READERS[source.format](source.config())
     cutoff = time.time() - min_age
     items, errors, lines = [], [], 0
     for path in _audio_files(root):
@@ -547,25 +547,18 @@ def _import_named(source, store, root: Path, *, via, actor, min_age) -> CallImpo
         lines += 1
         relative = path.relative_to(root).as_posix()
         try:
-            parsed = named_files.parse_name(relative, lines, config, pattern)
-        except ValueError as error:
+            name, meta = read(relative, path, lines)
+        except ValueError as error:  # RecordingNameError is one
             errors.append({"line": lines, "message": f"{relative}: {error}"})
             continue
-        meta = Meta(
-            started_at=parsed.started_at,
-            direction=parsed.direction,
-            extension=parsed.extension or "",
-            external_number=parsed.external_number or "",
-            duration=parsed.duration,
-        )
-        items.append(_Item(lines, path, path.name, meta))
+        items.append(_Item(lines, path, name, meta))
     return _run(
         source=source,
         store=store,
         report_name=str(root),
         digest="",
         size=0,
-        format=Format.NAMED_FILES,
+        format=source.format,
         items=items,
         errors=errors,
         lines=lines,
@@ -723,14 +716,7 @@ def _run(
         # Only the files that failed last time, failing again: nothing new.
         report.delete()
         return None
-    counts = Recording.objects.filter(call_import=report).aggregate(
-        matched=Count("pk", filter=Q(lead__isnull=False)),
-        unmatched=Count("pk", filter=Q(lead__isnull=True) & ~Q(external_number="")),
-        unknown=Count("pk", filter=Q(agent__isnull=True) & ~Q(extension="")),
-    )
-    report.matched_leads = counts["matched"]
-    report.unmatched = counts["unmatched"]
-    report.unknown_extensions = counts["unknown"]
+    report.count_matches(Recording.objects.filter(call_import=report))
     return finish_report(report, ImportStatus.DONE)
 
 

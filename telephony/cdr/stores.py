@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from itertools import islice
 
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q
+from django.db.models import Exists, Max, Min, OuterRef, Q
 
 from dcc.models import Store
 from telephony import parsers
@@ -105,12 +105,5 @@ def rehome(actor, report) -> dict[int, tuple]:
         span = there.aggregate(first=Min("started_at"), last=Max("started_at"))
         moved[store_id] = (span["first"], span["last"])
     if moved:
-        counts = Call.objects.filter(call_import_id=report.pk).aggregate(
-            matched=Count("pk", filter=Q(lead__isnull=False)),
-            unmatched=Count("pk", filter=Q(lead__isnull=True) & ~Q(external_number="")),
-            unknown=Count("pk", filter=Q(agent__isnull=True) & ~Q(extension="")),
-        )
-        report.matched_leads = counts["matched"]
-        report.unmatched = counts["unmatched"]
-        report.unknown_extensions = counts["unknown"]
+        report.count_matches(Call.objects.filter(call_import_id=report.pk))
     return moved

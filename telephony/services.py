@@ -35,6 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dcc.models import Store
+from dcc.pgsettings import pg_settings
 from dcc.policy import require
 from leads.models import Lead
 from telephony import cdr, parsers, verification
@@ -179,7 +180,9 @@ def import_cdr(
         via=via,
     )
     try:
-        with transaction.atomic():
+        # JIT off: the import's statements are many and short (COPY, index
+        # probes); compiling them costs more than it saves.
+        with transaction.atomic(), pg_settings(jit="off"):
             Store.objects.select_for_update().get(pk=store.pk)
             cdr.CdrImport(report, config, group=True, actor=actor).run(fileobj)
     except parsers.FileRejected as error:

@@ -142,6 +142,12 @@ class CdrImport:
         )
         self.first_start = None
         self.last_start = None
+        # PostgreSQL: the keys this import has written, and whether the store
+        # had calls before it. Only a key in one or the other can be stored
+        # already: a first import into a store looks up only the keys it
+        # wrote itself (a late leg), never the calls table batch after batch.
+        self.written: set[str] = set()
+        self.had_calls = True
 
     # ------------------------------------------------ in the reader's thread
 
@@ -255,6 +261,7 @@ class CdrImport:
             clock = time.perf_counter()
             self.matcher.read_all_if(self.report.file_size // 300)
             timings["match"] += time.perf_counter() - clock
+            self.had_calls = self._store_has_calls()
         reader = Reader(lambda: self._batches(fileobj))
         with self._checked_as_written(), no_collections():
             for batch in reader:
@@ -314,6 +321,16 @@ class CdrImport:
         with connection.cursor() as cursor:
             cursor.execute(f"SET CONSTRAINTS {names} DEFERRED")
 
+    def _store_has_calls(self) -> bool:
+        """Whether the store had any call before this import (its row lock,
+        taken by import_cdr, keeps other imports of the store out)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT EXISTS (SELECT 1 FROM telephony_call WHERE store_id = %s)",
+                [self.store_id],
+            )
+            return cursor.fetchone()[0]
+
     def _store(self, batch: dict[str, tuple]) -> None:
         report = self.report
         clock = time.perf_counter()
@@ -333,6 +350,7 @@ class CdrImport:
             self.matcher.prepare(call.external_number for _key, call, _text, _m in new)
             copy_rows(Call, CALL_COLUMNS, self._rows(new))
             return
+        self.written.update(key for key, _call, _text, _matched in new)
         if new[0][3] is None:  # heads only: match here
             clock = time.perf_counter()
             self.matcher.prepare(call.external_number for _key, call, _text, _m in new)
@@ -350,18 +368,29 @@ class CdrImport:
         """key → (pk, its legs' keys, call_import_id, agent_id, lead_id,
         extension, external_number) of the store's calls with these keys."""
         if self.postgres:
+            if not self.had_calls:  # only this import's calls can be stored
+                written = self.written
+                keys = [key for key in keys if key in written]
+                if not keys:
+                    return {}
             # The legs' keys only: a re-import finds every call, and reading
             # a million calls' legs into Python costs more than the import.
+            # One probe of the (store, key) index per key (the subquery,
+            # kept apart by OFFSET 0, is run per key): never a scan of the
+            # calls table, which a planner may otherwise choose for 20,000
+            # keys while the table is small (and the import is growing it).
             with connection.cursor() as cursor:
                 # The keys as one string, split by the server: cheaper than
                 # an array of 20,000 parameters (keys are one line of a file
                 # each, so they hold no line break).
                 cursor.execute(
-                    "SELECT key, id, ARRAY(SELECT leg->>'key' FROM jsonb_array_elements(legs) leg),"
-                    " call_import_id, agent_id, lead_id, extension, external_number"
-                    " FROM telephony_call"
-                    " WHERE store_id = %s AND key = ANY(string_to_array(%s, E'\\n'))",
-                    [self.store_id, "\n".join(keys)],
+                    "SELECT c.key, c.id,"
+                    " ARRAY(SELECT leg->>'key' FROM jsonb_array_elements(c.legs) leg),"
+                    " c.call_import_id, c.agent_id, c.lead_id, c.extension, c.external_number"
+                    " FROM unnest(string_to_array(%s, E'\\n')) AS wanted (key)"
+                    " CROSS JOIN LATERAL (SELECT * FROM telephony_call"
+                    " WHERE store_id = %s AND key = wanted.key OFFSET 0) c",
+                    ["\n".join(keys), self.store_id],
                 )
                 return {row[0]: row[1:] for row in cursor.fetchall()}
         rows = Call.objects.filter(store_id=self.store_id, key__in=keys).values_list(

@@ -619,6 +619,30 @@ def _breakdown(timings: dict) -> str:
     return f"parse {parse:.1f} s in the reader thread, meanwhile: {rest} s"
 
 
+FLOOR_TABLE = "bench_cdr_floor"
+
+
+def _floor_table(columns: int) -> None:
+    """A bare table of ``columns`` text columns: no key, no index, no
+    constraint, what a raw COPY of the file writes into."""
+    names = ", ".join(f"c{i} text" for i in range(columns))
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {FLOOR_TABLE}")
+        cursor.execute(f"CREATE TABLE {FLOOR_TABLE} ({names})")
+
+
+def _copy_floor(path: Path) -> float:
+    """The floor: seconds to COPY the same file, as it is, into the bare
+    table (CSV, every field text), committed, on the same database; the
+    table emptied first."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {FLOOR_TABLE}")
+    started = time.perf_counter()
+    with path.open("rb") as fileobj, connection.cursor() as cursor:
+        cursor.copy_expert(f"COPY {FLOOR_TABLE} FROM STDIN WITH (FORMAT csv)", fileobj, 1 << 20)
+    return time.perf_counter() - started
+
+
 def _load() -> str:
     return "load average " + ", ".join(f"{value:.1f}" for value in os.getloadavg())
 
@@ -648,8 +672,18 @@ def test_import_a_million_cdr_rows(request):
         for name, seconds in data.phases:
             write(f"  {name:<55} {seconds:6.1f} s")
 
-        seconds, breakdowns = [], []
+        seconds, breakdowns, floors = [], [], []
+        _floor_table(21)
         for run in range(RUNS):
+            floor = _copy_floor(path)
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT count(*) FROM {FLOOR_TABLE}")
+                assert cursor.fetchone()[0] == writer.lines
+            floors.append(floor)
+            write(
+                f"floor {run + 1}: raw COPY of the file into a bare table of 21 text columns "
+                f"{floor:5.1f} s, {writer.lines / floor:9,.0f} rows/s; {_load()}"
+            )
             data.reset()
             report, took, timings, cpu = _import(data.store, path)
             assert report.status == ImportStatus.DONE, report.failure
@@ -687,6 +721,21 @@ def test_import_a_million_cdr_rows(request):
             f"({writer.lines / median:,.0f} rows/s), p95 {p95:.1f} s (nearest rank: with "
             f"{RUNS} runs, the slowest); runs " + ", ".join(f"{s:.1f}" for s in seconds)
         )
+        floor_median = statistics.median(floors)
+        floor_p95 = nearest_rank(floors, 0.95)
+        write(
+            f"floor, raw COPY of the same file, {RUNS} runs: median {floor_median:.2f} s "
+            f"({writer.lines / floor_median:,.0f} rows/s), p95 {floor_p95:.2f} s "
+            f"({writer.lines / floor_p95:,.0f} rows/s); runs "
+            + ", ".join(f"{s:.2f}" for s in floors)
+        )
+        # rows/s of the import over rows/s of the raw COPY (target: >= 0.5).
+        write(
+            f"ratio import/floor (rows/s): median {floor_median / median:.3f}, "
+            f"p95 {floor_p95 / p95:.3f} (target >= 0.5); {_load()}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {FLOOR_TABLE}")
         write(
             "median breakdown: "
             + _breakdown(

@@ -104,3 +104,38 @@ def test_an_import_into_a_store_with_calls_probes_the_index(watched, sue, store_
         cursor.execute("SET LOCAL enable_bitmapscan = off")
         cursor.execute("SELECT count(*) FROM telephony_call WHERE key = '1.0'")
     assert _seq_scans() == before + 1
+
+
+class _Settings(cdr.CdrImport):
+    seen: dict = {}
+
+    def run(self, fileobj):
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW jit")
+            _Settings.seen["jit"] = cursor.fetchone()[0]
+        return super().run(fileobj)
+
+
+def test_the_import_runs_with_jit_off(monkeypatch, sue, store_a):
+    monkeypatch.setattr(cdr, "CdrImport", _Settings)
+    with connection.cursor() as cursor:
+        cursor.execute("SET jit = on")  # the session's, as a server may have it
+    report = run(sue, store_a, _calls(3))
+    assert report.calls == 3
+    assert _Settings.seen["jit"] == "off"
+
+
+def test_pg_settings_are_local_to_the_transaction(transactional_db):
+    from django.db import transaction
+
+    from dcc.pgsettings import pg_settings
+
+    def show():
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW work_mem")
+            return cursor.fetchone()[0]
+
+    before = show()
+    with transaction.atomic(), pg_settings(jit="off", work_mem="64MB"):
+        assert show() == "64MB"
+    assert show() == before

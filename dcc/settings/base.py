@@ -243,6 +243,8 @@ REST_FRAMEWORK = {
         "anon": env.str("API_THROTTLE_ANON", default="60/min"),
         "user": env.str("API_THROTTLE_USER", default="1200/min"),
         "auth-token": env.str("API_THROTTLE_TOKEN", default="20/min"),
+        # Signed lead pushes, per sending address (leads.api_connectors).
+        "lead-inbound": env.str("API_THROTTLE_INBOUND", default="600/min"),
     },
 }
 SPECTACULAR_SETTINGS = {

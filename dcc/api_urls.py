@@ -66,9 +66,7 @@ urlpatterns = [
     path("leads/import/template/", LeadImportTemplateView.as_view(), name="lead-import-template"),
     path("leads/import/", LeadImportView.as_view(), name="lead-import"),
     path("leads/imports/<int:pk>/", LeadImportStatusView.as_view(), name="lead-import-status"),
-    path(
-        "leads/inbound/<slug:connector>/", InboundLeadView.as_view(), name="lead-inbound"
-    ),
+    path("leads/inbound/<slug:connector>/", InboundLeadView.as_view(), name="lead-inbound"),
     # A lead's follow-ups and visits are logged on the lead (API.md).
     path("leads/<int:pk>/followups/", LeadFollowUpView.as_view(), name="lead-followups"),
     path("leads/<int:pk>/appointments/", LeadAppointmentView.as_view(), name="lead-appointments"),

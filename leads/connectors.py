@@ -168,9 +168,11 @@ def read_payload(connector: LeadConnector, payload: dict) -> tuple[str, dict, di
         owner = record.get("owner")
         if owner not in (None, ""):
             # API.md names staff by id; the import reads a username.
-            found = User.objects.filter(pk=owner, store=connector.store).first() if str(
-                owner
-            ).isdigit() else None
+            found = (
+                User.objects.filter(pk=owner, store=connector.store).first()
+                if str(owner).isdigit()
+                else None
+            )
             record["owner"] = found.username if found else f"#{owner}"
     if connector.profile_id:
         mapping.update(connector.profile.mapping)
@@ -263,9 +265,7 @@ def _enter(connector: LeadConnector, external_id: str, record: dict, mapping: di
             connector=connector, external_id=external_id
         )
         _log(connector, PushOutcome.REPEATED, 200, external_id=external_id, lead=known.lead)
-        return Reply(
-            200, {"id": known.lead_id, "owner": known.lead.owner_id, "created": False}
-        )
+        return Reply(200, {"id": known.lead_id, "owner": known.lead.owner_id, "created": False})
     actor = connector.created_by
     row, errors = importer.parse_record(
         actor=actor,
@@ -349,9 +349,7 @@ def connector_create(
     )
     connector.full_clean()
     connector.save()
-    audit.record(
-        "leads.connector.created", actor=actor, target=connector, store=store, kind=kind
-    )
+    audit.record("leads.connector.created", actor=actor, target=connector, store=store, kind=kind)
     return connector
 
 

@@ -1014,10 +1014,11 @@ class ConnectorLead(models.Model):
         verbose_name = _("pushed lead")
         verbose_name_plural = _("pushed leads")
         constraints = [
-            models.UniqueConstraint(
-                fields=["connector", "external_id"], name="connector_lead_once"
-            )
+            models.UniqueConstraint(fields=["connector", "external_id"], name="connector_lead_once")
         ]
+
+    def __str__(self):
+        return f"{self.external_id} → {self.lead_id}"
 
 
 class PushOutcome(models.TextChoices):
@@ -1063,3 +1064,6 @@ class ConnectorPush(models.Model):
         indexes = [
             models.Index(fields=["connector", "-received_at"], name="connector_push_recent_idx")
         ]
+
+    def __str__(self):
+        return f"{self.external_id or '—'}: {self.get_outcome_display()}"

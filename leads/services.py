@@ -970,7 +970,9 @@ def lead_merge(*, actor, keep: Lead, merge: Lead, owner: User | None = None, rea
     # Locked in id order: two merges of overlapping pairs cannot deadlock.
     locked = {
         lead.pk: lead
-        for lead in Lead.objects.select_for_update().filter(pk__in=[keep.pk, merge.pk]).order_by("pk")
+        for lead in Lead.objects.select_for_update()
+        .filter(pk__in=[keep.pk, merge.pk])
+        .order_by("pk")
     }
     keep, merge = locked[keep.pk], locked[merge.pk]
     if keep.store_id != merge.store_id:

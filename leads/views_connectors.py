@@ -18,11 +18,11 @@ from leads.models import Lead, LeadConnector
 
 PUSHES_SHOWN = 50
 PAIRS_PER_PAGE = 25
-_SECRET_KEY = "lead_connector_secret"
+_SHOWN_ONCE = "lead_connector_shown_once"  # the session key
 
 
 def _show_secret_once(request, connector: LeadConnector) -> None:
-    request.session[_SECRET_KEY] = {"id": connector.pk, "secret": connector.secret}
+    request.session[_SHOWN_ONCE] = {"id": connector.pk, "secret": connector.secret}
 
 
 @capability_required("leads.connectors.manage")
@@ -43,7 +43,7 @@ def connector_list(request):
 @capability_required("leads.connectors.manage")
 def connector_detail(request, pk):
     connector = get_visible_or_404(LeadConnector, request.user, pk=pk)
-    shown = request.session.pop(_SECRET_KEY, None)
+    shown = request.session.pop(_SHOWN_ONCE, None)
     secret = shown["secret"] if shown and shown.get("id") == connector.pk else None
     pushes = connector.pushes.select_related("lead")[:PUSHES_SHOWN]
     return render(
@@ -113,7 +113,8 @@ def lead_merge(request):
         else:
             messages.success(
                 request,
-                _("Lead #%(merge)s was merged into #%(keep)s.") % {"merge": merge.pk, "keep": keep.pk},
+                _("Lead #%(merge)s was merged into #%(keep)s.")
+                % {"merge": merge.pk, "keep": keep.pk},
             )
             return redirect("leads:duplicates")
     return render(

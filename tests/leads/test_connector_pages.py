@@ -19,7 +19,8 @@ def test_create_shows_the_secret_once_then_pushes(web, mike, store_a, client, en
     connector = LeadConnector.objects.get(code="dcd")
     assert response.status_code == 302
     first = page.get(reverse("leads:connector", args=[connector.pk])).content.decode()
-    assert connector.secret in first and 'data-testid="connector-secret"' in first
+    assert connector.secret in first
+    assert 'data-testid="connector-secret"' in first
     second = page.get(reverse("leads:connector", args=[connector.pk])).content.decode()
     assert connector.secret not in second
     # A push shows on the page with its result.
@@ -37,17 +38,24 @@ def test_create_shows_the_secret_once_then_pushes(web, mike, store_a, client, en
     )
     page = web(mike)
     shown = page.get(reverse("leads:connector", args=[connector.pk])).content.decode()
-    assert shown.count('data-testid="connector-push"') == 1 and "D-1" in shown
+    assert shown.count('data-testid="connector-push"') == 1
+    assert "D-1" in shown
     # A new secret is shown once too.
     page.post(reverse("leads:connector-regenerate", args=[connector.pk]))
     connector.refresh_from_db()
-    assert connector.secret in page.get(reverse("leads:connector", args=[connector.pk])).content.decode()
+    assert (
+        connector.secret
+        in page.get(reverse("leads:connector", args=[connector.pk])).content.decode()
+    )
 
 
 def test_others_are_kept_out(web, mike, mary, alice, store_a):
     connector = connectors.connector_create(actor=mike, store=store_a, name="易车", code="yc")
     assert web(alice).get(reverse("leads:connectors")).status_code == 403
     assert web(mary).get(reverse("leads:connector", args=[connector.pk])).status_code == 404
-    assert web(mary).post(reverse("leads:connector-regenerate", args=[connector.pk])).status_code == 404
+    assert (
+        web(mary).post(reverse("leads:connector-regenerate", args=[connector.pk])).status_code
+        == 404
+    )
     listing = web(mary).get(reverse("leads:connectors")).content.decode()
     assert "易车" not in listing

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from django.db import connections
-from django.urls import reverse
 
 from dcc.models import AuditEvent
 from leads import connectors
@@ -83,7 +82,8 @@ def test_generic_push_creates_an_unowned_lead_once(client, generic, envision, au
     first = push(client, generic, generic_lead())
     assert first.status_code == 201, first.content
     body = first.json()
-    assert body["created"] is True and body["owner"] is None
+    assert body["created"] is True
+    assert body["owner"] is None
     lead = Lead.objects.get(pk=body["id"])
     assert (lead.phone, lead.level, lead.channel, lead.intended_model) == (
         "+8613800138000",
@@ -91,7 +91,8 @@ def test_generic_push_creates_an_unowned_lead_once(client, generic, envision, au
         autohome,
         envision,
     )
-    assert lead.source == Source.WEB and lead.store_id == generic.store_id
+    assert lead.source == Source.WEB
+    assert lead.store_id == generic.store_id
 
     again = push(client, generic, generic_lead(name="李雷（重发）"))
     assert again.status_code == 200
@@ -116,14 +117,16 @@ def test_ocean_engine_clue_push_in_its_documented_shape(client, ocean, envision)
     assert lead.customer.name == "陈建国"
     assert lead.phone == "+8613912345678"
     assert lead.intended_model == envision  # from remark_dict's 意向车型
-    assert "周末方便看车" in lead.note and "20-25万" in lead.note
+    assert "周末方便看车" in lead.note
+    assert "20-25万" in lead.note
     assert lead.received_at.astimezone().strftime("%Y-%m-%d %H:%M") == "2026-12-07 10:21"
     assert ConnectorLead.objects.get(connector=ocean).external_id == "7301928374650192837"
     # A field the documented clue object does not have is refused, not dropped.
     payload["surprise"] = "x"
     payload["clue_id"] = "another"
     refused = push(client, ocean, payload)
-    assert refused.status_code == 400 and "surprise" in refused.json()
+    assert refused.status_code == 400
+    assert "surprise" in refused.json()
 
 
 def test_bad_signature_wrong_secret_and_unknown_connector_are_401(client, generic):
@@ -147,7 +150,8 @@ def test_bad_signature_wrong_secret_and_unknown_connector_are_401(client, generi
         HTTP_X_DCC_SIGNATURE="00",
     )
     # The same answer as a bad signature: codes are not revealed.
-    assert unknown.status_code == 401 and unknown.json() == missing.json()
+    assert unknown.status_code == 401
+    assert unknown.json() == missing.json()
     assert Lead.objects.count() == 0
     assert set(ConnectorPush.objects.values_list("outcome", flat=True)) == {
         PushOutcome.BAD_SIGNATURE
@@ -192,20 +196,26 @@ def test_invalid_fields_answer_400_per_field_and_create_nothing(client, generic)
     response = push(client, generic, generic_lead(phone="12", level="Z", external_id="X-1"))
     assert response.status_code == 400
     assert set(response.json()) >= {"phone", "level"}
-    assert not Lead.objects.exists() and not ConnectorLead.objects.exists()
-    missing_id = push(client, generic, {k: v for k, v in generic_lead().items() if k != "external_id"})
-    assert missing_id.status_code == 400 and "external_id" in missing_id.json()
+    assert not Lead.objects.exists()
+    assert not ConnectorLead.objects.exists()
+    missing_id = push(
+        client, generic, {k: v for k, v in generic_lead().items() if k != "external_id"}
+    )
+    assert missing_id.status_code == 400
+    assert "external_id" in missing_id.json()
 
 
 def test_connector_api_create_shows_secret_once_and_respects_roles(api, mike, mary, alice, store_a):
     payload = {"name": "易车", "code": "yiche", "store": store_a.pk, "kind": "generic"}
     created = api(mike).post("/api/v1/lead-connectors/", payload, format="json")
     assert created.status_code == 201, created.content
-    assert len(created.json()["secret"]) == 64 and created.json()["code"] == "yiche"
+    assert len(created.json()["secret"]) == 64
+    assert created.json()["code"] == "yiche"
     listed = api(mike).get("/api/v1/lead-connectors/").json()
     assert "secret" not in json.dumps(listed)
     detail = api(mike).get(f"/api/v1/lead-connectors/{created.json()['id']}/")
-    assert detail.status_code == 200 and "secret" not in detail.json()
+    assert detail.status_code == 200
+    assert "secret" not in detail.json()
     # Another store's manager: the store is not theirs (400), the connector hidden (404).
     other = api(mary).post("/api/v1/lead-connectors/", {**payload, "code": "x2"}, format="json")
     assert other.status_code == 400

@@ -54,7 +54,8 @@ def test_merged_leads_drop_out(candidates, mike):
     lead_merge(actor=mike, keep=keep, merge=merge)
     assert Lead.objects.get(pk=merge.pk).status == Status.MERGED
     total, pairs = _pairs(mike)
-    assert total == 1 and all(reason != "same_customer" for *_ids, reason in pairs)
+    assert total == 1
+    assert all(reason != "same_customer" for *_ids, reason in pairs)
 
 
 def test_finder_page_paged_with_bounded_queries(
@@ -75,7 +76,8 @@ def test_merge_page_asks_who_keeps_when_both_worked(candidates, web, mike, alice
     client = web(mike)
     url = reverse("leads:merge") + f"?a={second.pk}&b={first.pk}"
     page = client.get(url)
-    assert page.status_code == 200 and 'name="owner"' in page.content.decode()
+    assert page.status_code == 200
+    assert 'name="owner"' in page.content.decode()
     refused = client.post(url, {"reason": ""})
     assert refused.status_code == 200  # the form again, with the question
     assert Lead.objects.get(pk=second.pk).status != Status.MERGED

@@ -87,7 +87,8 @@ def test_merge_loses_nothing_and_a_manager_decides_the_owner(pair, mike, bob, al
     merge.refresh_from_db()
     assert _counts(keep) == before  # everything now on the lead kept
     assert _counts(merge) == dict.fromkeys(before, 0)
-    assert merge.status == Status.MERGED and merge.merged_into_id == keep.pk
+    assert merge.status == Status.MERGED
+    assert merge.merged_into_id == keep.pk
     assert keep.owner == bob
     assert keep.status == Status.ORDERED  # it came as far as the duplicate had
     assert keep.customer_id == merge.customer_id  # one customer, both numbers
@@ -103,7 +104,8 @@ def test_merge_loses_nothing_and_a_manager_decides_the_owner(pair, mike, bob, al
     }
     # Recorded: the history rows and the audit event.
     event = AuditEvent.objects.get(name="leads.lead.merged")
-    assert event.data["merged"] == merge.pk and event.data["owner_decided"] is True
+    assert event.data["merged"] == merge.pk
+    assert event.data["owner_decided"] is True
     assert merge.history.first().history_change_reason == "同一客户两个号码"
     # Not counted twice by the figures.
     assert set(Lead.objects.counted().values_list("pk", flat=True)) == {keep.pk}

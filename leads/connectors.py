@@ -12,9 +12,11 @@ the connector's import profile maps the field names, else the kind's
 built-in names and the header aliases, and channels and models resolve
 through the value aliases. The lead is entered by ``services.lead_create``
 (no owner: the store's distribution decides), in the name of the staff
-member who set the connector up. The sender's lead id is claimed first in a
-unique table (``ConnectorLead``): a retried push, however many arrive at once,
-finds the lead the first one made and creates nothing.
+member who set the connector up (or last issued its secret); should they
+leave, pushes answer 503 until a manager issues a new secret. The sender's
+lead id is claimed first in a unique table (``ConnectorLead``): a retried
+push, however many arrive at once, finds the lead the first one made and
+creates nothing.
 """
 
 from __future__ import annotations
@@ -238,6 +240,19 @@ def receive(*, code: str, body: bytes, timestamp: str, signature: str) -> Reply:
         return Reply(400, {id_field: [message]})
     try:
         return _enter(connector, external_id, record, mapping)
+    except PermissionDenied:
+        # The staff member the connector enters leads for has left or lost
+        # the right: nothing is entered until a manager takes it over (a new
+        # secret). The sender is told to retry later, not that it is wrong.
+        message = _("The connector is not set up to enter leads now; ask the store.")
+        _log(
+            connector,
+            PushOutcome.INVALID,
+            503,
+            external_id=external_id,
+            errors=[{"field": "connector", "message": message}],
+        )
+        return Reply(503, {"detail": message})
     except _Invalid as exc:
         _log(connector, PushOutcome.INVALID, 400, external_id=external_id, errors=exc.errors)
         data: dict[str, list[str]] = {}
@@ -355,11 +370,14 @@ def connector_create(
 
 @transaction.atomic
 def connector_regenerate_secret(*, actor, connector: LeadConnector) -> LeadConnector:
-    """A new secret (the old one stops working at once), shown once."""
+    """A new secret (the old one stops working at once), shown once. Whoever
+    issues it takes the connector over: pushed leads are entered in their
+    name from now on (the way to carry on after its creator left)."""
     require(actor, "leads.connectors.manage")
     connector = LeadConnector.objects.visible_to(actor).select_for_update().get(pk=connector.pk)
     connector.secret = new_secret()
     connector.secret_rotated_at = timezone.now()
-    connector.save(update_fields=["secret", "secret_rotated_at"])
+    connector.created_by = actor
+    connector.save(update_fields=["secret", "secret_rotated_at", "created_by"])
     audit.record("leads.connector.secret_regenerated", actor=actor, target=connector)
     return connector

@@ -976,7 +976,8 @@ class LeadConnector(models.Model):
         help_text=_("A push whose timestamp is further than this from now is refused."),
     )
     is_active = models.BooleanField(_("active"), default=True)
-    # Who set it up: the pushed leads are entered in their name.
+    # Who set it up (or last issued its secret): the pushed leads are
+    # entered in their name.
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

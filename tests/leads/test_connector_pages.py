@@ -10,7 +10,9 @@ from leads import connectors
 from leads.models import LeadConnector
 
 
-def test_create_shows_the_secret_once_then_pushes(web, mike, store_a, client, envision):
+def test_create_shows_the_secret_once_then_pushes(
+    web, mike, store_a, client, envision, django_assert_max_num_queries
+):
     page = web(mike)
     response = page.post(
         reverse("leads:connectors"),
@@ -37,7 +39,8 @@ def test_create_shows_the_secret_once_then_pushes(web, mike, store_a, client, en
         HTTP_X_DCC_SIGNATURE=connectors.sign(connector.secret, stamp, body),
     )
     page = web(mike)
-    shown = page.get(reverse("leads:connector", args=[connector.pk])).content.decode()
+    with django_assert_max_num_queries(12):
+        shown = page.get(reverse("leads:connector", args=[connector.pk])).content.decode()
     assert shown.count('data-testid="connector-push"') == 1
     assert "D-1" in shown
     # A new secret is shown once too.

@@ -257,3 +257,18 @@ def test_twenty_concurrent_retries_of_one_pushed_lead_make_one_lead(generic, env
     lead = Lead.objects.get()
     assert {data["id"] for _, data in answers} == {lead.pk}
     assert ConnectorLead.objects.get().lead_id == lead.pk
+
+
+def test_creator_gone_answers_503_until_a_manager_takes_it_over(client, generic, mike, root):
+    mike.is_active = False
+    mike.save()
+    response = push(client, generic, generic_lead())
+    assert response.status_code == 503
+    assert not Lead.objects.exists()
+    assert not ConnectorLead.objects.exists()
+    connectors.connector_regenerate_secret(actor=root, connector=generic)
+    generic.refresh_from_db()
+    assert generic.created_by == root
+    created = push(client, generic, generic_lead())
+    assert created.status_code == 201
+    assert Lead.objects.get().created_by == root

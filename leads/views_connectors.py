@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from dcc.policy import capability_required, get_visible_or_404
+from dcc.policy import can, capability_required, get_visible_or_404
 from leads import connectors, duplicates, services
 from leads.forms import LeadConnectorForm, LeadMergeForm, add_service_errors
 from leads.lifecycle import LeadStateError
@@ -70,7 +70,6 @@ def connector_regenerate(request, pk):
 
 @capability_required("leads.duplicates.view")
 def duplicate_list(request):
-    paginator = Paginator(range(0), PAIRS_PER_PAGE)  # for the page number only
     number = request.GET.get("page") or 1
     try:
         number = max(1, int(number))
@@ -81,7 +80,11 @@ def duplicate_list(request):
     )
     paginator = Paginator(range(total), PAIRS_PER_PAGE)
     page = Page(pairs, min(number, paginator.num_pages), paginator)
-    return render(request, "leads/duplicates.html", {"page": page, "total": total})
+    return render(
+        request,
+        "leads/duplicates.html",
+        {"page": page, "total": total, "may_merge": can(request.user, "leads.merge")},
+    )
 
 
 @capability_required("leads.merge")

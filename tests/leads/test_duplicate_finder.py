@@ -66,7 +66,15 @@ def test_finder_page_paged_with_bounded_queries(
         response = client.get(reverse("leads:duplicates"))
     assert response.status_code == 200
     assert response.content.decode().count('data-testid="duplicate-pair"') == 2
+    assert reverse("leads:merge") in response.content.decode()
     assert web(alice).get(reverse("leads:duplicates")).status_code == 403
+
+
+def test_supervisor_sees_the_pairs_but_no_merge(candidates, web, sue):
+    response = web(sue).get(reverse("leads:duplicates"))
+    assert response.status_code == 200
+    assert response.content.decode().count('data-testid="duplicate-pair"') == 1
+    assert reverse("leads:merge") not in response.content.decode()
 
 
 def test_merge_page_asks_who_keeps_when_both_worked(candidates, web, mike, alice, bob):

@@ -262,6 +262,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LeadStatusEnum": "leads.models.Status",
         "LeadImportStatusEnum": "leads.models.ImportStatus",
+        "LeadConnectorKindEnum": "leads.models.ConnectorKind",
         "CallImportStatusEnum": "telephony.models.ImportStatus",
     },
     # Every operation's error answers (400, 401, 403, 404) in the schema too.

@@ -104,12 +104,9 @@ def test_generic_push_creates_an_unowned_lead_once(client, generic, envision, au
     assert sorted(outcomes) == [PushOutcome.CREATED, PushOutcome.REPEATED]
 
 
-def test_ocean_engine_clue_push_in_its_documented_shape(client, ocean, envision):
-    ValueAlias.objects.get_or_create(
-        kind=ValueKind.CHANNEL,
-        alias="抖音",
-        defaults={"channel": __import__("leads.models").models.Channel.objects.first()},
-    )
+def test_ocean_engine_clue_push_in_its_documented_shape(client, ocean, envision, autohome):
+    # The store says which of its channels Ocean Engine's traffic source is.
+    ValueAlias.objects.create(kind=ValueKind.CHANNEL, alias="抖音", channel=autohome)
     payload = json.loads(FIXTURE.read_text())
     response = push(client, ocean, payload)
     assert response.status_code == 201, response.content
@@ -117,6 +114,8 @@ def test_ocean_engine_clue_push_in_its_documented_shape(client, ocean, envision)
     assert lead.customer.name == "陈建国"
     assert lead.phone == "+8613912345678"
     assert lead.intended_model == envision  # from remark_dict's 意向车型
+    assert lead.channel == autohome  # app_name through the channel alias
+    assert lead.owner is None  # no owner from the sender: distribution decides
     assert "周末方便看车" in lead.note
     assert "20-25万" in lead.note
     assert lead.received_at.astimezone().strftime("%Y-%m-%d %H:%M") == "2026-12-07 10:21"

@@ -13,6 +13,7 @@ from django.db import connections
 from dcc.models import AuditEvent
 from leads import connectors
 from leads.models import (
+    Channel,
     ConnectorKind,
     ConnectorLead,
     ConnectorPush,
@@ -26,6 +27,12 @@ from leads.models import (
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ocean_engine_clue.json"
 URL = "/api/v1/leads/inbound/{code}/"
+
+
+@pytest.fixture
+def autohome(db):
+    """Seeded by a migration; a transactional test before may have flushed it."""
+    return Channel.objects.get_or_create(code="autohome", defaults={"label": "汽车之家"})[0]
 
 
 @pytest.fixture(autouse=True)

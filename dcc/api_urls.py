@@ -22,6 +22,7 @@ from followups.api import (
 from kpi.api import KpiView
 from kpi.api_export import KpiExportView
 from leads.api import DefeatReasonViewSet, VehicleModelViewSet
+from leads.api_connectors import InboundLeadView, LeadConnectorViewSet
 from leads.api_import import LeadImportStatusView, LeadImportTemplateView, LeadImportView
 from telephony.api_urls import urlpatterns as telephony_urls
 
@@ -41,6 +42,7 @@ router.register("staff", StaffViewSet, basename="staff")
 router.register("vehicle-models", VehicleModelViewSet, basename="vehicle-model")
 # The composed lead (desk): leads' own endpoints, its retrieve with every app's part.
 router.register("leads", LeadViewSet, basename="lead")
+router.register("lead-connectors", LeadConnectorViewSet, basename="lead-connector")
 router.register("defeat-reasons", DefeatReasonViewSet, basename="defeat-reason")
 router.register("followups", FollowUpViewSet, basename="followup")
 router.register("appointments", AppointmentViewSet, basename="appointment")
@@ -64,6 +66,7 @@ urlpatterns = [
     path("leads/import/template/", LeadImportTemplateView.as_view(), name="lead-import-template"),
     path("leads/import/", LeadImportView.as_view(), name="lead-import"),
     path("leads/imports/<int:pk>/", LeadImportStatusView.as_view(), name="lead-import-status"),
+    path("leads/inbound/<slug:connector>/", InboundLeadView.as_view(), name="lead-inbound"),
     # A lead's follow-ups and visits are logged on the lead (API.md).
     path("leads/<int:pk>/followups/", LeadFollowUpView.as_view(), name="lead-followups"),
     path("leads/<int:pk>/appointments/", LeadAppointmentView.as_view(), name="lead-appointments"),

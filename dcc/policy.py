@@ -146,6 +146,12 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "leads.supervise": frozenset({S, M, AD}),
     "leads.import": frozenset({S, M, AD}),
     "leads.merge_customers": frozenset({M, AD}),
+    # The duplicate finder (within the viewer's scope) and merging two leads
+    # into one: a manager decides who keeps the work (leads.services.lead_merge).
+    "leads.duplicates.view": frozenset({S, M, AD}),
+    "leads.merge": frozenset({M, AD}),
+    # Inbound lead connectors (portals, OEM systems, ad platforms pushing leads).
+    "leads.connectors.manage": frozenset({M, AD}),
     # Entering a contact, visit or deal at any past time (taking over history
     # from a previous system); everyone else only earlier the same day.
     "history.backdate": frozenset({M, AD}),

@@ -89,6 +89,8 @@ NAV = [
         (
             NavItem(_("Assignment"), "leads:assignment", "shuffle", "leads.assign"),
             NavItem(_("Import"), "leads:import", "file-earmark-spreadsheet", "leads.import"),
+            NavItem(_("Lead connectors"), "leads:connectors", "plug", "leads.connectors.manage"),
+            NavItem(_("Duplicates"), "leads:duplicates", "intersect", "leads.duplicates.view"),
             NavItem(_("Call logs"), "telephony:imports", "cloud-upload", "telephony.import"),
             NavItem(
                 _("Call-log sources"),

@@ -3,7 +3,7 @@
 from django.dispatch import receiver
 from django.utils import timezone
 
-from leads.events import lead_closed
+from leads.events import lead_closed, leads_merged
 
 
 @receiver(lead_closed, dispatch_uid="followups.cancel_visits_of_closed_lead")
@@ -38,3 +38,12 @@ def plan_aftercare_of_delivered_lead(sender, *, lead, status, **kwargs):
     policy = FollowupPolicy.objects.for_store(lead.store_id)
     lead.recontact_at = policy.next_aftercare(delivered_at, after=delivered_at)
     lead.next_followup_at = None
+
+
+@receiver(leads_merged, dispatch_uid="followups.move_work_of_merged_lead")
+def move_work_of_merged_lead(sender, *, keep, merge, **kwargs):
+    """Two leads became one: the follow-ups, visits and SMS of the one closed
+    as merged now belong to the one kept."""
+    from followups import services
+
+    services.move_work_of_merged_lead(keep=keep, merge=merge)

@@ -765,3 +765,42 @@ def store_rules_update(*, actor, store, reason: str = "", **values):
         "followups.store_rules.updated", actor=actor, target=store, store=store, changed=changed
     )
     return policy
+
+
+# ---------------------------------------------------------------- merged leads
+
+
+def move_work_of_merged_lead(*, keep: Lead, merge: Lead) -> dict[str, int]:
+    """Everything follow-ups keep on ``merge`` moves to ``keep`` (the merge's
+    transaction, ``leads.events.leads_merged``), in bulk: its follow-ups,
+    visits and SMS. Two booked visits cannot both stay booked on one lead:
+    the merge is refused until one is cancelled. The first logged call and
+    the visit numbers are re-read for the lead that now holds both."""
+    from followups.models import SmsMessage
+
+    pending = Appointment.objects.filter(lead__in=[keep, merge], status__in=PENDING_APPOINTMENT)
+    if pending.count() > 1:
+        raise LeadStateError(
+            _("Both leads have a booked visit: cancel or hold one of them first, then merge.")
+        )
+    moved = {
+        "followups": FollowUp.objects.filter(lead=merge).update(lead=keep),
+        "appointments": Appointment.objects.filter(lead=merge).update(lead=keep),
+        "sms": SmsMessage.objects.filter(lead=merge).update(lead=keep),
+    }
+    # One first call per lead (seed 001 首次电话跟进): the earliest of both.
+    first = (
+        FollowUp.objects.filter(lead=keep, is_first_call=True).order_by("occurred_at", "pk").first()
+    )
+    if first is not None:
+        FollowUp.objects.filter(lead=keep, is_first_call=True).exclude(pk=first.pk).update(
+            is_first_call=False
+        )
+    # Visits counted again in the order they happened (1 = first, 2 = return).
+    arrived = Appointment.objects.filter(lead=keep, visit_number__isnull=False).order_by(
+        "arrived_at", "pk"
+    )
+    for number, appointment in enumerate(arrived, start=1):
+        if appointment.visit_number != number:
+            Appointment.objects.filter(pk=appointment.pk).update(visit_number=number)
+    return moved

@@ -23,3 +23,10 @@ leads_removed = Signal()
 # A lead left the open statuses (defeated, invalid, delivered): kwargs
 # ``lead`` and ``status``.
 lead_closed = Signal()
+
+# Two leads were found to be one (leads.services.lead_merge): kwargs
+# ``keep`` (the lead that stays), ``merge`` (the lead being closed as merged)
+# and ``actor``. Sent before ``merge`` is closed, in the merge's transaction:
+# each app moves the rows it keeps on ``merge`` to ``keep`` (bulk updates),
+# or raises ``leads.lifecycle.LeadStateError`` to refuse the merge.
+leads_merged = Signal()

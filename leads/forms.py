@@ -477,3 +477,47 @@ class DefeatDecisionForm(forms.Form):
     APPROVE, REJECT = "approve", "reject"
     decision = forms.ChoiceField(choices=[(APPROVE, _("Approve")), (REJECT, _("Reject"))])
     note = forms.CharField(required=False, max_length=200)
+
+
+# ---------------------------------------------------------------- connectors and merges
+
+
+class LeadConnectorForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100)
+    code = forms.SlugField(
+        label=_("Code"),
+        max_length=40,
+        help_text=_("Part of the address the sender pushes to: /api/v1/leads/inbound/<code>/"),
+    )
+    store = forms.ModelChoiceField(label=_("Store"), queryset=Store.objects.none())
+    kind = forms.ChoiceField(label=_("Kind"))
+    profile = forms.ModelChoiceField(
+        label=_("Field map (import profile)"),
+        queryset=None,
+        required=False,
+        help_text=_("Leave empty to read the kind's own field names and the known aliases."),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        from leads.models import ConnectorKind, ImportProfile
+
+        super().__init__(*args, **kwargs)
+        self.fields["store"].queryset = Store.objects.visible_to(user)
+        self.fields["kind"].choices = ConnectorKind.choices
+        self.fields["profile"].queryset = ImportProfile.objects.visible_to(user)
+        if user.store_id:
+            self.fields["store"].initial = user.store_id
+
+
+class LeadMergeForm(forms.Form):
+    owner = forms.ModelChoiceField(
+        label=_("Who keeps the merged lead"),
+        queryset=User.objects.none(),
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+
+    def __init__(self, *args, owners, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = User.objects.filter(pk__in=[o.pk for o in owners])

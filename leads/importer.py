@@ -425,6 +425,21 @@ def _text(value) -> str:
     return str(value).strip()
 
 
+def parse_record(
+    *, actor, store: Store, record: dict, mapping: dict | None = None, day_first: bool = False
+) -> tuple[_Row | None, list[dict]]:
+    """One lead pushed by a sender (``leads.connectors``), its field names
+    read as a file's header and its values as one row: the same mapping
+    (a profile's, then the aliases), lookups and checks as an import.
+    Returns the row (None if refused) and the errors ``[{"field", "message"}]``."""
+    importer = _Importer(actor=actor, store=store, day_first=day_first)
+    rows = importer.parse(tuple(record), [(1, tuple(record.values()))], mapping=mapping)
+    errors = [{"field": error.field, "message": error.message} for error in importer.errors]
+    if not rows and not errors:
+        errors.append({"field": "phone", "message": _("Nothing to read in the push.")})
+    return (rows[0] if rows and not errors else None), errors
+
+
 # ---------------------------------------------------------------- in the background
 
 

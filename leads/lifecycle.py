@@ -36,7 +36,13 @@ TRANSITIONS: dict[str, set[str]] = {
     Status.DEFEATED: {Status.ACTIVE},
     Status.INVALID: {Status.ACTIVE},
     Status.DELIVERED: set(),
+    # Closed for good: its work lives on in the lead it was merged into.
+    Status.MERGED: set(),
 }
+# Any lead may be merged into another (leads.services.lead_merge).
+for _allowed in TRANSITIONS.values():
+    if _allowed is not TRANSITIONS[Status.MERGED]:
+        _allowed.add(Status.MERGED)
 
 
 def move(lead: Lead, to: str) -> None:

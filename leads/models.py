@@ -142,6 +142,9 @@ class Status(models.TextChoices):
     DEFEAT_PENDING = "defeat_pending", _("Defeat pending approval")
     DEFEATED = "defeated", _("Defeated")
     INVALID = "invalid", _("Invalid")
+    # Closed by a merge (leads.services.lead_merge): its work lives on in the
+    # lead it points to (``merged_into``); never counted as a lead of its own.
+    MERGED = "merged", _("Merged")
 
 
 # A lead is open while someone is still working it; a phone has at most one
@@ -355,6 +358,11 @@ class LeadQuerySet(ScopedQuerySet):
     def unassigned(self):
         return self.filter(owner__isnull=True)
 
+    def counted(self):
+        """The leads the figures count: a lead closed by a merge lives on in
+        the lead it was merged into and is not counted twice."""
+        return self.exclude(status=Status.MERGED)
+
 
 class Lead(models.Model):
     # db_index=False on a foreign key below: its lookups are served by a
@@ -506,6 +514,16 @@ class Lead(models.Model):
 
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # A lead closed by a merge: the lead that carries its work now.
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_from",
+        verbose_name=_("merged into"),
+        db_index=False,
+    )
     # The file import that created the lead (its history page, its undo).
     lead_import = models.ForeignKey(
         "leads.LeadImport",
@@ -532,6 +550,7 @@ class Lead(models.Model):
             "handover_consultant",
             "lead_import",
             "referred_by",
+            "merged_into",
         ],
     )
     objects = LeadQuerySet.as_manager()
@@ -909,3 +928,143 @@ class LeadImport(models.Model):
     def progress(self) -> int:
         """Percent done."""
         return 100 if self.finished else min(99, self.percent)
+
+
+# ---------------------------------------------------------------- inbound connectors
+
+
+class ConnectorKind(models.TextChoices):
+    """The shape of what a sender pushes (``leads.connectors``)."""
+
+    GENERIC = "generic", _("Generic JSON")
+    OCEAN_ENGINE = "ocean_engine", _("Ocean Engine clue push")
+
+
+class LeadConnectorQuerySet(ScopedQuerySet):
+    scope_paths = ScopePaths(store="store")
+
+
+class LeadConnector(models.Model):
+    """A portal, OEM system or ad platform that pushes leads to
+    ``POST /api/v1/leads/inbound/<code>/``, signed with ``secret``."""
+
+    store = models.ForeignKey(
+        "dcc.Store", on_delete=models.CASCADE, related_name="+", verbose_name=_("store")
+    )
+    name = models.CharField(_("name"), max_length=100, validators=[no_control_characters])
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    kind = models.CharField(
+        _("kind"), max_length=20, choices=ConnectorKind.choices, default=ConnectorKind.GENERIC
+    )
+    # The HMAC key: kept readable (a signature is checked with it), shown to
+    # a person once, at creation or regeneration; never in a list or the API.
+    secret = models.CharField(_("secret"), max_length=64)
+    # The field map: an import profile's column mapping read against the
+    # pushed field names (leads.importer.parse_record); empty: the kind's
+    # built-in names and the header aliases.
+    profile = models.ForeignKey(
+        ImportProfile,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("field map (import profile)"),
+    )
+    replay_window = models.PositiveIntegerField(
+        _("replay window (seconds)"),
+        default=300,
+        help_text=_("A push whose timestamp is further than this from now is refused."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    # Who set it up (or last issued its secret): the pushed leads are
+    # entered in their name.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    secret_rotated_at = models.DateTimeField(_("secret issued at"), null=True, blank=True)
+
+    objects = LeadConnectorQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("lead connector")
+        verbose_name_plural = _("lead connectors")
+
+    def __str__(self):
+        return self.name
+
+
+class ConnectorLead(models.Model):
+    """The sender's lead id and the lead it became: the unique pair is what
+    makes a retried push create nothing new, however many arrive at once."""
+
+    connector = models.ForeignKey(
+        LeadConnector, on_delete=models.CASCADE, related_name="+", verbose_name=_("connector")
+    )
+    external_id = models.CharField(_("sender's lead id"), max_length=100)
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, null=True, related_name="+", verbose_name=_("lead")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("pushed lead")
+        verbose_name_plural = _("pushed leads")
+        constraints = [
+            models.UniqueConstraint(fields=["connector", "external_id"], name="connector_lead_once")
+        ]
+
+    def __str__(self):
+        return f"{self.external_id} → {self.lead_id}"
+
+
+class PushOutcome(models.TextChoices):
+    CREATED = "created", _("Created")
+    REPEATED = "repeated", _("Already received")
+    DUPLICATE = "duplicate", _("Open lead exists")
+    INVALID = "invalid", _("Refused: invalid data")
+    BAD_SIGNATURE = "bad_signature", _("Refused: bad signature")
+    STALE = "stale", _("Refused: outside the replay window")
+
+
+class ConnectorPushQuerySet(ScopedQuerySet):
+    scope_paths = ScopePaths(store="connector__store")
+
+
+class ConnectorPush(models.Model):
+    """One push received and what came of it (the connector page)."""
+
+    connector = models.ForeignKey(
+        LeadConnector, on_delete=models.CASCADE, related_name="pushes", verbose_name=_("connector")
+    )
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    external_id = models.CharField(_("sender's lead id"), max_length=100, blank=True)
+    outcome = models.CharField(_("result"), max_length=20, choices=PushOutcome.choices)
+    status_code = models.PositiveSmallIntegerField(_("HTTP status"))
+    lead = models.ForeignKey(
+        Lead,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("lead"),
+    )
+    # Per-field messages of a refused push ([{"field", "message"}]).
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+
+    objects = ConnectorPushQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = _("connector push")
+        verbose_name_plural = _("connector pushes")
+        indexes = [
+            models.Index(fields=["connector", "-received_at"], name="connector_push_recent_idx")
+        ]
+
+    def __str__(self):
+        return f"{self.external_id or '—'}: {self.get_outcome_display()}"

@@ -893,3 +893,145 @@ def staff_set_absent(*, actor, staff: User, day, absent: bool) -> None:
     else:
         Absence.objects.filter(staff=staff, date=day).delete()
     audit.record("dcc.staff.absence", actor=actor, target=staff, date=str(day), absent=absent)
+
+
+# ---------------------------------------------------------------- merging two leads
+
+# How far a lead has come, for the lead that stays: it takes the other's
+# status when the other came further (an order taken on the duplicate).
+_PROGRESS = [
+    Status.NEW,
+    Status.ACTIVE,
+    Status.INVITED,
+    Status.VISITED,
+    Status.ORDERED,
+    Status.DELIVERED,
+]
+
+
+def _entered_first(a: Lead, b: Lead) -> Lead:
+    return min(a, b, key=lambda lead: (lead.created_at, lead.pk))
+
+
+def merge_survivor(a: Lead, b: Lead) -> tuple[Lead, Lead]:
+    """``(keep, merge)`` for two duplicates: the open one if only one is
+    open (the work goes on there), else the first entry (first entry wins)."""
+    if a.is_open != b.is_open:
+        return (a, b) if a.is_open else (b, a)
+    first = _entered_first(a, b)
+    return (first, b if first is a else a)
+
+
+def has_activity(lead: Lead) -> bool:
+    """Whether someone worked the lead: a call logged or attempted, a status
+    past new, or a deal recorded."""
+    return bool(
+        lead.first_contacted_at
+        or lead.last_attempt_at
+        or lead.status != Status.NEW
+        or lead.deals.exists()
+    )
+
+
+def merge_needs_decision(keep: Lead, merge: Lead) -> bool:
+    """Both leads have an owner, not the same one, and both owners worked
+    theirs: a manager decides who keeps the merged lead."""
+    return bool(
+        keep.owner_id
+        and merge.owner_id
+        and keep.owner_id != merge.owner_id
+        and has_activity(keep)
+        and has_activity(merge)
+    )
+
+
+def merge_default_owner(keep: Lead, merge: Lead):
+    """The first entry's owner (the other's if the first entry has none)."""
+    first = _entered_first(keep, merge)
+    other = merge if first is keep else keep
+    return first.owner or other.owner
+
+
+@transaction.atomic
+def lead_merge(*, actor, keep: Lead, merge: Lead, owner: User | None = None, reason: str = ""):
+    """Two leads found to be one customer's: ``merge`` is closed as merged
+    into ``keep`` (``merge_survivor`` says which is which) and everything
+    worked on it moves over — follow-ups, visits, calls, recordings (each app
+    by ``events.leads_merged``) and deals — nothing is deleted. ``keep``'s
+    owner is the first entry's; where both owners worked their lead a
+    manager names ``owner`` (one of the two). Customers of the two leads
+    become one (``customer_merge``)."""
+    require(actor, "leads.merge")
+    check_text(reason=reason)
+    if keep.pk == merge.pk:
+        raise ValidationError({"merge": _("Choose two different leads.")})
+    if Lead.objects.workable_by(actor).filter(pk__in=[keep.pk, merge.pk]).count() != 2:
+        raise PermissionDenied("lead outside the actor's scope")
+    # Locked in id order: two merges of overlapping pairs cannot deadlock.
+    locked = {
+        lead.pk: lead
+        for lead in Lead.objects.select_for_update()
+        .filter(pk__in=[keep.pk, merge.pk])
+        .order_by("pk")
+    }
+    keep, merge = locked[keep.pk], locked[merge.pk]
+    if keep.store_id != merge.store_id:
+        raise ValidationError({"merge": _("Leads of different stores cannot be merged.")})
+    if Status.MERGED in (keep.status, merge.status):
+        raise LeadStateError(_("One of these leads has already been merged."))
+    if merge_survivor(keep, merge) != (keep, merge):
+        raise ValidationError(
+            {"keep": _("The lead kept is the open one, or else the one entered first.")}
+        )
+    decision_needed = merge_needs_decision(keep, merge)
+    if owner is None:
+        if decision_needed:
+            raise ValidationError(
+                {"owner": _("Both owners worked their lead: choose who keeps the merged lead.")}
+            )
+        owner = merge_default_owner(keep, merge)
+    elif owner.pk not in (keep.owner_id, merge.owner_id):
+        raise ValidationError({"owner": _("Choose one of the two leads' owners.")})
+    reason = (reason or "").strip() or _("duplicate leads merged")
+
+    # Each app moves its rows first (and may refuse, e.g. two booked visits).
+    events.leads_merged.send(sender=Lead, keep=keep, merge=merge, actor=actor)
+    deals = Deal.objects.filter(lead=merge).update(lead=keep)
+    if keep.customer_id != merge.customer_id:
+        customer_merge(actor=actor, keep=keep.customer, merge=merge.customer)
+        keep.refresh_from_db(fields=["customer"])
+        merge.refresh_from_db(fields=["customer"])
+
+    merge_status = merge.status
+    lifecycle.move(merge, Status.MERGED)
+    merge.merged_into = keep
+    merge.next_followup_at = None
+    merge.recontact_at = None
+    lifecycle.save(merge, actor=actor, reason=reason)
+
+    previous_owner = keep.owner_id
+    keep.owner = owner
+    if merge.first_contacted_at and (
+        keep.first_contacted_at is None or merge.first_contacted_at < keep.first_contacted_at
+    ):
+        keep.first_contacted_at = merge.first_contacted_at
+    if (
+        keep.status in _PROGRESS
+        and merge_status in _PROGRESS
+        and _PROGRESS.index(merge_status) > _PROGRESS.index(keep.status)
+        and merge_status in lifecycle.TRANSITIONS[keep.status]
+    ):
+        lifecycle.move(keep, merge_status)
+    lifecycle.save(keep, actor=actor, reason=reason)
+    audit.record(
+        "leads.lead.merged",
+        actor=actor,
+        target=keep,
+        merged=merge.pk,
+        previous_owner=previous_owner,
+        owner=owner.pk if owner else None,
+        owner_decided=decision_needed,
+        deals=deals,
+        reason=reason,
+    )
+    return keep

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from leads import views, views_assignment, views_import
+from leads import views, views_assignment, views_connectors, views_import
 
 app_name = "leads"
 
@@ -29,4 +29,13 @@ urlpatterns = [
     path("import/<int:pk>/cancel/", views_import.lead_import_cancel, name="import-cancel"),
     path("import/<int:pk>/undo/", views_import.lead_import_undo, name="import-undo"),
     path("import/<int:pk>/errors.xlsx", views_import.lead_import_errors, name="import-errors"),
+    path("connectors/", views_connectors.connector_list, name="connectors"),
+    path("connectors/<int:pk>/", views_connectors.connector_detail, name="connector"),
+    path(
+        "connectors/<int:pk>/secret/",
+        views_connectors.connector_regenerate,
+        name="connector-regenerate",
+    ),
+    path("duplicates/", views_connectors.duplicate_list, name="duplicates"),
+    path("duplicates/merge/", views_connectors.lead_merge, name="merge"),
 ]

@@ -10,7 +10,7 @@ from django.dispatch import receiver
 
 from dcc.events import staff_saved
 from followups.events import followup_logged
-from leads.events import leads_created
+from leads.events import leads_created, leads_merged
 from telephony import first_contact, recordings, services, verification
 from telephony.events import calls_imported
 
@@ -44,3 +44,8 @@ def prove_followups_near_calls(sender, *, store_id, since, until, **kwargs):
         recordings.link_unlinked(store_id=store_id, calls_between=(since, until))
     # The leads its connected calls first contacted (followups.sla).
     first_contact.record_store_calls(store_id=store_id, since=since, until=until)
+
+
+@receiver(leads_merged, dispatch_uid="telephony.move_calls_of_merged_lead")
+def move_calls_of_merged_lead(sender, *, keep, merge, **kwargs):
+    services.move_calls_of_merged_lead(keep=keep, merge=merge)

@@ -48,6 +48,7 @@ from telephony.models import (
     ExtensionAssignment,
     ImportKind,
     ImportStatus,
+    Recording,
 )
 
 log = logging.getLogger(__name__)
@@ -397,3 +398,12 @@ def lead_from_call(*, actor, call: Call) -> Lead:
     # this one may be older than that week.
     Call.objects.filter(pk=call.pk, lead__isnull=True).update(lead=lead)
     return lead
+
+
+def move_calls_of_merged_lead(*, keep: Lead, merge: Lead) -> dict[str, int]:
+    """The calls and recordings of a lead closed as merged belong to the lead
+    kept (``leads.events.leads_merged``; bulk, in the merge's transaction)."""
+    return {
+        "calls": Call.objects.filter(lead=merge).update(lead=keep),
+        "recordings": Recording.objects.filter(lead=merge).update(lead=keep),
+    }

@@ -243,6 +243,8 @@ REST_FRAMEWORK = {
         "anon": env.str("API_THROTTLE_ANON", default="60/min"),
         "user": env.str("API_THROTTLE_USER", default="1200/min"),
         "auth-token": env.str("API_THROTTLE_TOKEN", default="20/min"),
+        # Signed lead pushes, per sending address (leads.api_connectors).
+        "lead-inbound": env.str("API_THROTTLE_INBOUND", default="600/min"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -260,6 +262,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LeadStatusEnum": "leads.models.Status",
         "LeadImportStatusEnum": "leads.models.ImportStatus",
+        "LeadConnectorKindEnum": "leads.models.ConnectorKind",
         "CallImportStatusEnum": "telephony.models.ImportStatus",
     },
     # Every operation's error answers (400, 401, 403, 404) in the schema too.

@@ -154,7 +154,8 @@ def customer_call_q() -> Q:
 
 
 def leads(scope: Scope):
-    return Lead.objects.filter(scope.q(LEAD_PATHS))
+    # A lead closed by a merge counts in the lead it was merged into.
+    return Lead.objects.counted().filter(scope.q(LEAD_PATHS))
 
 
 def followups(scope: Scope):

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "dcc",
     "leads",
     "followups",
+    "followups.campaigns",
     "telephony",
     "kpi",
     "desk",

@@ -54,3 +54,16 @@ def send_sms(self, message_id: int) -> str:
         # Out of Celery retries: the row stays pending and the dispatcher
         # (dispatch_due_sms) hands it out when it is due.
         return outcome
+
+
+@shared_task(
+    name="followups.tasks.send_sms_batch",
+    ignore_result=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def send_sms_batch(batch: str, first_id: int, last_id: int):
+    """Send one range of a batch at its pace (``followups.sms.send_batch``).
+    Killed, it comes back (acks late) and sends what is still pending."""
+    return sms.send_batch(batch, first_id=first_id, last_id=last_id)

@@ -3,6 +3,7 @@ the real database; the provider is the console backend here (the fake
 Tencent server and a real worker: test_campaign_worker.py)."""
 
 from datetime import date, timedelta
+from itertools import pairwise
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -110,7 +111,8 @@ def test_launch_freezes_members_and_plans_one_message_each(base, mike, settings)
     )
     assert members.count() == 3
     messages = SmsMessage.objects.filter(kind=SmsKind.CAMPAIGN).order_by("send_after")
-    assert round_.planned_count == 3 and round_.status == RoundStatus.PLANNED
+    assert round_.planned_count == 3
+    assert round_.status == RoundStatus.PLANNED
     assert [m.idempotency_key for m in messages] == [
         f"campaign:{campaign.pk}:round:1:member:{m.pk}" for m in members
     ]
@@ -119,7 +121,7 @@ def test_launch_freezes_members_and_plans_one_message_each(base, mike, settings)
     assert first.signature == mike.store.name  # the store's signature (default: its name)
     assert first.params == ["张三", "昂科威", mike.store.name]
     # Paced: 10 a second, one slot each.
-    gaps = [(b.send_after - a.send_after).total_seconds() for a, b in zip(messages, messages[1:])]
+    gaps = [(b.send_after - a.send_after).total_seconds() for a, b in pairwise(messages)]
     assert gaps == [0.1, 0.1]
     assert all(m.sms_id for m in members)
     # Planning the same keys again adds nothing.

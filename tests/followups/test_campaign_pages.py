@@ -282,7 +282,9 @@ def test_callbacks_need_the_token_and_the_documented_shape(client, settings, lau
     assert post(client, "reply", {"text": "no number"}).status_code == 400
     settings.SMS_CALLBACK_TOKEN = ""
     assert (
-        post(client, "reply", reply_push("13900001000", "hi", timezone.now()), token="x").status_code
+        post(
+            client, "reply", reply_push("13900001000", "hi", timezone.now()), token="x"
+        ).status_code
         == 404
     )
     assert CampaignMember.objects.filter(replied_at__isnull=False).count() == 0

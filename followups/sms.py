@@ -403,5 +403,28 @@ def send_batch(
     return outcomes
 
 
+def seconds_until_batch(batch: str, first_id: int, last_id: int, *, now: datetime):
+    """Seconds until the first pending message of a range is due (0 if
+    already), or None when nothing of it is pending."""
+    first = (
+        SmsMessage.objects.filter(
+            batch=batch, status=SmsStatus.PENDING, pk__gte=first_id, pk__lte=last_id
+        )
+        .order_by("send_after")
+        .values_list("send_after", flat=True)
+        .first()
+    )
+    if first is None:
+        return None
+    return max(0.0, (first - now).total_seconds())
+
+
+def range_size() -> int:
+    """Messages per batch task: about a minute of sending at the paced rate
+    (a task never outlives the workers' time limit), 50 to 1,000."""
+    rate = rate_per_second()
+    return 1000 if not rate else max(50, min(1000, int(rate * 60)))
+
+
 def pending_in_batch(batch: str) -> int:
     return SmsMessage.objects.filter(batch=batch, status=SmsStatus.PENDING).count()

@@ -329,7 +329,7 @@ def link_first_round(campaign: Campaign) -> int:
     return campaign.members.filter(sms__isnull=True).update(sms=Subquery(message))
 
 
-def round_dispatch(round_id: int, *, chunk: int = 1000) -> int:
+def round_dispatch(round_id: int, *, chunk: int | None = None) -> int:
     """Hand a planned round's pending messages to workers, one task per
     range (each sends at the messages' paced slots). Safe to repeat: a
     message is claimed before it is sent. Returns the number of tasks."""
@@ -337,7 +337,7 @@ def round_dispatch(round_id: int, *, chunk: int = 1000) -> int:
 
     round_ = CampaignRound.objects.get(pk=round_id)
     batch = batch_name(round_)
-    ranges = sms.batch_ranges(batch, size=chunk)
+    ranges = sms.batch_ranges(batch, size=chunk or sms.range_size())
     with transaction.atomic():
         CampaignRound.objects.filter(pk=round_id).exclude(status=RoundStatus.DONE).update(
             status=RoundStatus.DISPATCHING, dispatched_at=timezone.now()

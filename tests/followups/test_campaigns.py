@@ -201,3 +201,21 @@ def test_a_delivery_makes_an_owned_vehicle_once(alice, make_lead, envision):
     )
     assert vehicle.delivered_on == timezone.localdate()
     assert isinstance(vehicle.purchased_on, date)
+
+
+def test_ranges_last_about_a_minute_and_a_far_range_waits_in_the_broker(base, mike, settings):
+    settings.SMS_RATE_PER_SECOND = 2
+    assert sms.range_size() == 120
+    settings.SMS_RATE_PER_SECOND = 0
+    assert sms.range_size() == 1000
+    settings.SMS_RATE_PER_SECOND = 0.5
+    campaign = make_campaign(mike, {})
+    now = timezone.now()
+    round_ = services.campaign_launch(actor=mike, campaign=campaign, now=now)
+    batch = services.batch_name(round_)
+    ids = list(SmsMessage.objects.filter(batch=batch).order_by("pk").values_list("pk", flat=True))
+    # Slots 2 s apart: the last message is due 6 s after the launch.
+    assert sms.seconds_until_batch(batch, ids[-1], ids[-1], now=now) == 6.0
+    assert sms.seconds_until_batch(batch, ids[0], ids[-1], now=now) == 0.0
+    sms.send_batch(batch, first_id=ids[0], last_id=ids[0])
+    assert sms.seconds_until_batch(batch, ids[0], ids[0], now=now) is None

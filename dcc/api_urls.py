@@ -19,6 +19,7 @@ from followups.api import (
     LeadFollowUpView,
     QueueView,
 )
+from followups.campaigns.api import CampaignMemberViewSet, CampaignViewSet, SegmentViewSet
 from kpi.api import KpiView
 from kpi.api_export import KpiExportView
 from leads.api import DefeatReasonViewSet, VehicleModelViewSet
@@ -46,6 +47,9 @@ router.register("lead-connectors", LeadConnectorViewSet, basename="lead-connecto
 router.register("defeat-reasons", DefeatReasonViewSet, basename="defeat-reason")
 router.register("followups", FollowUpViewSet, basename="followup")
 router.register("appointments", AppointmentViewSet, basename="appointment")
+router.register("segments", SegmentViewSet, basename="segment")
+router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("campaign-members", CampaignMemberViewSet, basename="campaign-member")
 
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),

@@ -28,6 +28,7 @@ STAFF = [
     ("web_supervisor", "吴昊", Role.SUPERVISOR, "SH01", "网销组", "8011"),
     ("consultant", "赵磊", Role.CONSULTANT, "SH01", None, "8101"),
     ("consultant2", "孙倩", Role.CONSULTANT, "SH01", None, "8102"),
+    ("aftersales", "何静", Role.AFTERSALES, "SH01", None, ""),
     ("sz_manager", "钱峰", Role.MANAGER, "SZ01", None, "6000"),
     ("sz_supervisor", "郑洁", Role.SUPERVISOR, "SZ01", "电话营销组", "6010"),
     ("sz_agent", "冯涛", Role.AGENT, "SZ01", "电话营销组", "6001"),

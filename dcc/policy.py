@@ -45,6 +45,9 @@ ROLE_LEVEL = {
     Role.SUPERVISOR: Level.TEAM,
     Role.MANAGER: Level.STORE,
     Role.ADMIN: Level.ALL,
+    # Owns no lead, so sees none; the owners of its store are widened for it
+    # by their own querysets (leads.models.OwnedVehicleQuerySet).
+    Role.AFTERSALES: Level.OWN,
 }
 
 
@@ -113,13 +116,14 @@ def get_visible_or_404(queryset_or_model, user, **lookup):
 
 # ---------------------------------------------------------------- capabilities
 
-A, CA, S, M, CO, AD = (
+A, CA, S, M, CO, AD, AS = (
     Role.AGENT,
     Role.CALLER,
     Role.SUPERVISOR,
     Role.MANAGER,
     Role.CONSULTANT,
     Role.ADMIN,
+    Role.AFTERSALES,
 )
 
 # Who may do what. Later capabilities are added here, nowhere else.
@@ -193,6 +197,16 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # Whose menu offers "My reviews": staff whose calls are scored. The page
     # itself shows anyone the reviews of their own calls.
     "telephony.reviews.own": frozenset({A, CA}),
+    # Owners and their vehicles (issue 18): after-sales and customer-service
+    # staff read the store's owners and flag or recommend them; managers too.
+    "owners.view": frozenset({AS, S, M, AD}),
+    "owners.flag": frozenset({AS, M, AD}),
+    "owners.import": frozenset({AS, M, AD}),
+    # The store's opt-out list (never messaged again by any campaign).
+    "owners.opt_out": frozenset({AS, S, M, AD}),
+    # Campaigns: segments, campaigns and their SMS rounds.
+    "campaigns.view": frozenset({S, M, AD}),
+    "campaigns.manage": frozenset({S, M, AD}),
 }
 
 # Roles that can own a lead. A consultant owns showroom leads, never a
@@ -203,7 +217,7 @@ SELF_OWNING_ROLES = frozenset({A, CA, CO})
 
 # Roles a manager may give to staff of its store: not another manager, not an
 # admin (require_staff_grant below).
-MANAGER_ASSIGNABLE_ROLES = frozenset({A, CA, S, CO})
+MANAGER_ASSIGNABLE_ROLES = frozenset({A, CA, S, CO, AS})
 
 
 def can(user, capability: str) -> bool:

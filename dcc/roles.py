@@ -14,3 +14,6 @@ class Role(models.TextChoices):
     MANAGER = "manager", _("Sales manager")
     CONSULTANT = "consultant", _("Showroom consultant")
     ADMIN = "admin", _("Administrator")
+    # Issue 18: after-sales and customer-service staff flag or recommend the
+    # store's owners for repurchase; they own no leads.
+    AFTERSALES = "aftersales", _("After-sales / customer service")

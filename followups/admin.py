@@ -1,7 +1,14 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from followups.models import Appointment, FollowUp, FollowupPolicy, SlaBreach, SmsMessage
+from followups.models import (
+    Appointment,
+    FollowUp,
+    FollowupPolicy,
+    SlaBreach,
+    SmsMessage,
+    SmsReply,
+)
 from followups.services import POLICY_FIELDS
 
 
@@ -39,3 +46,11 @@ class SmsMessageAdmin(admin.ModelAdmin):
     list_filter = ["store", "status", "kind"]
     raw_id_fields = ["lead", "appointment"]
     readonly_fields = ["idempotency_key", "provider_id", "claimed_at"]
+
+
+@admin.register(SmsReply)
+class SmsReplyAdmin(admin.ModelAdmin):
+    list_display = ["received_at", "phone", "text", "store", "sms"]
+    list_filter = ["store"]
+    raw_id_fields = ["sms"]
+    readonly_fields = ["payload", "dedup_key"]

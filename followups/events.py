@@ -9,3 +9,12 @@ from django.dispatch import Signal
 
 # A follow-up was logged: kwargs ``followup`` (saved) and ``actor``.
 followup_logged = Signal()
+
+# A customer replied to an SMS (provider reply push): kwargs ``reply`` (a
+# saved followups.SmsReply, its ``sms`` the message answered or None) and
+# ``opt_out`` (True when the text asks to unsubscribe: 退订, TD…).
+sms_replied = Signal()
+
+# A delivery receipt arrived: kwargs ``message`` (the SmsMessage, updated)
+# and ``delivered`` (bool).
+sms_delivered = Signal()

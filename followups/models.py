@@ -533,6 +533,16 @@ class SmsKind(models.TextChoices):
     BOOKING_CUSTOMER = "booking_customer", _("Booking confirmation to the customer")
     BOOKING_RECEIVER = "booking_receiver", _("Booking notice to the salesperson")
     REMINDER_CUSTOMER = "reminder_customer", _("Day-before reminder to the customer")
+    # A campaign's SMS round (followups.campaigns): the campaign's template.
+    CAMPAIGN = "campaign", _("Campaign message")
+
+
+class DeliveryStatus(models.TextChoices):
+    """What the provider's delivery receipt (status report) said."""
+
+    UNKNOWN = "", _("No receipt yet")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Not delivered")
 
 
 class SmsStatus(models.TextChoices):
@@ -594,6 +604,22 @@ class SmsMessage(models.Model):
     )
     claimed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed at"))
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # Messages planned together (a campaign round: "campaign:<id>:round:<n>"),
+    # sent together by followups.sms.send_batch; blank for single messages.
+    batch = models.CharField(_("batch"), max_length=60, blank=True, default="")
+    # A campaign message names the provider template it uses (per campaign);
+    # the appointment kinds use the backend's template per kind.
+    template_id = models.CharField(_("provider template id"), max_length=30, blank=True, default="")
+    # From the provider's delivery receipt (status report callback).
+    delivery_status = models.CharField(
+        _("delivery status"),
+        max_length=20,
+        choices=DeliveryStatus.choices,
+        blank=True,
+        default=DeliveryStatus.UNKNOWN,
+    )
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    delivery_error = models.CharField(_("delivery error"), max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     objects = SmsMessageQuerySet.as_manager()
@@ -613,6 +639,18 @@ class SmsMessage(models.Model):
                 condition=Q(status__in=["failed", "uncertain"]),
                 name="sms_needs_person_idx",
             ),
+            # A round's messages (followups.sms.send_batch).
+            models.Index(
+                fields=["batch", "send_after"],
+                condition=~Q(batch=""),
+                name="sms_batch_idx",
+            ),
+            # Receipts find their message by the provider's id (sid).
+            models.Index(
+                fields=["provider_id"],
+                condition=~Q(provider_id=""),
+                name="sms_provider_id_idx",
+            ),
         ]
 
     def __str__(self):
@@ -624,3 +662,48 @@ class SmsMessage(models.Model):
         from leads import phones
 
         return phones.display(self.phone) if self.phone.startswith("+") else self.phone
+
+
+class SmsReplyQuerySet(ScopedQuerySet):
+    scope_paths = ScopePaths(store="store")
+
+
+class SmsReply(models.Model):
+    """A customer's reply to one of the store's messages, pushed by the
+    provider (Tencent Cloud SMS reply push), kept whatever it says."""
+
+    store = models.ForeignKey(
+        "dcc.Store", on_delete=models.PROTECT, related_name="+", verbose_name=_("store")
+    )
+    # E.164 when the number reads as one, else as the provider sent it.
+    phone = models.CharField(_("phone"), max_length=20)
+    text = models.TextField(_("text"))
+    received_at = models.DateTimeField(_("received at"))
+    provider = models.CharField(_("provider"), max_length=50, blank=True, default="")
+    sign = models.CharField(_("signature"), max_length=30, blank=True, default="")
+    extend = models.CharField(_("extension code"), max_length=30, blank=True, default="")
+    # The provider's push as received (for a person checking a dispute).
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+    # The message it answers: the latest one sent to that number by the store.
+    sms = models.ForeignKey(
+        SmsMessage,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="replies",
+        verbose_name=_("SMS message"),
+    )
+    # A push delivered twice is stored once (provider, number, time, text).
+    dedup_key = models.CharField(_("duplicate key"), max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+
+    objects = SmsReplyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = _("SMS reply")
+        verbose_name_plural = _("SMS replies")
+        indexes = [models.Index(fields=["store", "phone"], name="sms_reply_store_phone_idx")]
+
+    def __str__(self):
+        return f"{self.phone}: {self.text[:20]}"

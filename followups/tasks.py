@@ -54,3 +54,29 @@ def send_sms(self, message_id: int) -> str:
         # Out of Celery retries: the row stays pending and the dispatcher
         # (dispatch_due_sms) hands it out when it is due.
         return outcome
+
+
+# A batch task waits at most this long in a worker for its first slot; a
+# range due later is handed back to the broker for that time.
+BATCH_HOLD_SECONDS = 30
+
+
+@shared_task(
+    name="followups.tasks.send_sms_batch",
+    ignore_result=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def send_sms_batch(batch: str, first_id: int, last_id: int):
+    """Send one range of a batch at its pace (``followups.sms.send_batch``).
+    Killed, it comes back (acks late) and sends what is still pending. A
+    range whose first slot is far off comes back at that time instead of
+    holding a worker asleep."""
+    wait = sms.seconds_until_batch(batch, first_id, last_id, now=timezone.now())
+    if wait is None:
+        return {}
+    if wait > BATCH_HOLD_SECONDS:
+        send_sms_batch.apply_async((batch, first_id, last_id), countdown=wait)
+        return {"later": 1}
+    return sms.send_batch(batch, first_id=first_id, last_id=last_id)

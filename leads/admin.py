@@ -11,6 +11,9 @@ from leads.models import (
     ImportProfile,
     Lead,
     LeadImport,
+    OptOut,
+    OwnedVehicle,
+    OwnerFlag,
     ValueAlias,
     VehicleModel,
 )
@@ -118,3 +121,26 @@ class LeadImportAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(OwnedVehicle)
+class OwnedVehicleAdmin(admin.ModelAdmin):
+    list_display = ["customer", "vehicle_model", "model_name", "vin", "plate", "delivered_on"]
+    list_filter = ["store", "source"]
+    search_fields = ["vin", "plate", "customer__name"]
+    raw_id_fields = ["customer", "deal"]
+
+
+@admin.register(OwnerFlag)
+class OwnerFlagAdmin(admin.ModelAdmin):
+    list_display = ["customer", "kind", "store", "created_by", "created_at"]
+    list_filter = ["store", "kind"]
+    raw_id_fields = ["customer", "vehicle", "created_by"]
+
+
+@admin.register(OptOut)
+class OptOutAdmin(admin.ModelAdmin):
+    list_display = ["phone", "store", "reason", "created_at"]
+    list_filter = ["store", "reason"]
+    search_fields = ["phone"]
+    raw_id_fields = ["created_by"]

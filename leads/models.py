@@ -15,6 +15,7 @@ from simple_history.models import HistoricalRecords
 
 from dcc.policy import GroupWideQuerySet, ScopedQuerySet, ScopePaths, scope_level
 from dcc.policy import Level as ScopeLevel
+from dcc.roles import Role
 from dcc.timeutils import local_day_start
 from dcc.validators import no_control_characters
 from leads import phones
@@ -172,11 +173,24 @@ class InvalidReason(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+def is_aftersales(user) -> bool:
+    """An active after-sales / customer-service member of a store."""
+    return (
+        scope_level(user) is not None
+        and user.effective_role == Role.AFTERSALES
+        and bool(user.store_id)
+    )
+
+
 class CustomerQuerySet(ScopedQuerySet):
     # A customer is visible with any of their leads.
     scope_paths = ScopePaths(store="store", team="leads__owner__team", own="leads__owner")
 
     def visible_to(self, user):
+        if is_aftersales(user):
+            # After-sales staff see the store's owners (issue 18), no one else.
+            owners = OwnedVehicle.objects.filter(store_id=user.store_id).values("customer_id")
+            return self.filter(store_id=user.store_id, pk__in=owners)
         queryset = super().visible_to(user)
         # The team and own paths cross a to-many relation: one row per customer.
         if scope_level(user) in (ScopeLevel.OWN, ScopeLevel.TEAM):
@@ -714,6 +728,198 @@ class Deal(models.Model):
         return self.ordered_at or self.delivered_at
 
 
+# ---------------------------------------------------------------- owners (issue 18)
+
+
+class StoreOwnersQuerySet(ScopedQuerySet):
+    """Rows about the store's base customers: the policy's levels, and for
+    after-sales staff (who own no lead) every row of their store."""
+
+    def visible_to(self, user):
+        if is_aftersales(user):
+            return self.filter(store_id=user.store_id)
+        queryset = super().visible_to(user)
+        if scope_level(user) in (ScopeLevel.OWN, ScopeLevel.TEAM):
+            return queryset.distinct()
+        return queryset
+
+
+class OwnedVehicleQuerySet(StoreOwnersQuerySet):
+    # An agent sees the vehicles of the customers whose leads they own.
+    scope_paths = ScopePaths(
+        store="store", team="customer__leads__owner__team", own="customer__leads__owner"
+    )
+
+
+class VehicleSource(models.TextChoices):
+    DELIVERY = "delivery", _("Delivery (C-card)")
+    IMPORT = "import", _("Imported from a DMS or after-sales file")
+    MANUAL = "manual", _("Entered by hand")
+
+
+class OwnedVehicle(models.Model):
+    """A base customer's vehicle: from a delivery, a DMS / after-sales file
+    or entered by hand (issue 18)."""
+
+    store = models.ForeignKey(
+        "dcc.Store", on_delete=models.PROTECT, related_name="+", verbose_name=_("store")
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="vehicles", verbose_name=_("customer")
+    )
+    vehicle_model = models.ForeignKey(
+        VehicleModel,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("vehicle model"),
+    )
+    # As the DMS wrote it (also when it matched no model of the list).
+    model_name = models.CharField(
+        _("model as written"), max_length=100, blank=True, validators=[no_control_characters]
+    )
+    vin = models.CharField(_("VIN"), max_length=17, blank=True, validators=[no_control_characters])
+    plate = models.CharField(
+        _("plate"), max_length=20, blank=True, validators=[no_control_characters]
+    )
+    purchased_on = models.DateField(_("purchased on"), null=True, blank=True)
+    delivered_on = models.DateField(_("delivered on"), null=True, blank=True)
+    last_service_on = models.DateField(_("last service on"), null=True, blank=True)
+    mileage_km = models.PositiveIntegerField(_("mileage (km)"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=20, choices=VehicleSource.choices)
+    deal = models.ForeignKey(
+        Deal,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("deal"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = OwnedVehicleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("owned vehicle")
+        verbose_name_plural = _("owned vehicles")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "vin"], condition=~Q(vin=""), name="owned_vehicle_vin_per_store"
+            ),
+            # A delivery makes one vehicle, however often it is recorded.
+            models.UniqueConstraint(
+                fields=["deal"], condition=Q(deal__isnull=False), name="owned_vehicle_one_per_deal"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["store", "delivered_on"], name="owned_vehicle_store_idx"),
+        ]
+
+    def __str__(self):
+        return self.plate or self.vin or self.model_name or str(self.vehicle_model or "")
+
+    @property
+    def since(self):
+        """The date its age counts from: delivery, else purchase."""
+        return self.delivered_on or self.purchased_on
+
+
+class OwnerFlagQuerySet(StoreOwnersQuerySet):
+    scope_paths = ScopePaths(store="store", own="created_by")
+
+
+class OwnerFlagKind(models.TextChoices):
+    FLAG = "flag", _("Meets the repurchase criteria")
+    RECOMMEND = "recommend", _("Recommended")
+
+
+class OwnerFlag(models.Model):
+    """After-sales or customer service flag an owner who meets the
+    repurchase criteria, or recommend them (seed 001)."""
+
+    store = models.ForeignKey(
+        "dcc.Store", on_delete=models.PROTECT, related_name="+", verbose_name=_("store")
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="owner_flags", verbose_name=_("customer")
+    )
+    vehicle = models.ForeignKey(
+        OwnedVehicle,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="flags",
+        verbose_name=_("vehicle"),
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=OwnerFlagKind.choices)
+    note = models.TextField(_("note"), blank=True, validators=[no_control_characters])
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = OwnerFlagQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("owner flag")
+        verbose_name_plural = _("owner flags")
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.customer_id}"
+
+
+class OptOutReason(models.TextChoices):
+    REPLY = "reply", _("Replied 退订/TD")
+    LIST = "list", _("On the store's opt-out list")
+    CALL = "call", _("Asked on a call")
+    MANUAL = "manual", _("Entered by hand")
+
+
+class OptOutQuerySet(StoreOwnersQuerySet):
+    scope_paths = ScopePaths(store="store")
+
+
+class OptOut(models.Model):
+    """A number of the store that no campaign ever messages again."""
+
+    store = models.ForeignKey(
+        "dcc.Store", on_delete=models.PROTECT, related_name="+", verbose_name=_("store")
+    )
+    # E.164, as leads.phones.normalize_phone writes it.
+    phone = models.CharField(_("phone"), max_length=20)
+    reason = models.CharField(_("reason"), max_length=20, choices=OptOutReason.choices)
+    note = models.TextField(_("note"), blank=True, validators=[no_control_characters])
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = OptOutQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("opt-out")
+        verbose_name_plural = _("opt-outs")
+        constraints = [
+            models.UniqueConstraint(fields=["store", "phone"], name="opt_out_unique_in_store")
+        ]
+
+    def __str__(self):
+        return phones.display(self.phone)
+
+
 # ---------------------------------------------------------------- file imports
 
 
@@ -731,6 +937,14 @@ class LeadField(models.TextChoices):
     EXPECTED_PURCHASE_DATE = "expected_purchase_date", _("Expected purchase date")
     OWNER = "owner", _("Owner")
     NOTE = "note", _("Note")
+    # An owner file (DMS / after-sales, leads.owners): the vehicle's columns;
+    # its model is read from the intended-model column.
+    VIN = "vin", _("VIN")
+    PLATE = "plate", _("Plate")
+    PURCHASED_ON = "purchased_on", _("Purchase date")
+    DELIVERED_ON = "delivered_on", _("Delivery date")
+    LAST_SERVICE_ON = "last_service_on", _("Last service date")
+    MILEAGE_KM = "mileage_km", _("Mileage (km)")
     KEEP_IN_NOTE = "keep", _("Keep in the note")
     IGNORE = "ignore", _("Ignore")
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from leads import views, views_assignment, views_connectors, views_import
+from leads import views, views_assignment, views_connectors, views_import, views_owners
 
 app_name = "leads"
 
@@ -38,4 +38,8 @@ urlpatterns = [
     ),
     path("duplicates/", views_connectors.duplicate_list, name="duplicates"),
     path("duplicates/merge/", views_connectors.lead_merge, name="merge"),
+    path("owners/", views_owners.owner_list, name="owners"),
+    path("owners/<int:pk>/flag/", views_owners.owner_flag, name="owner-flag"),
+    path("owners/import/", views_owners.owner_import, name="owner-import"),
+    path("owners/opt-outs/", views_owners.opt_out_list, name="opt-outs"),
 ]

@@ -77,11 +77,13 @@ def test_the_bar_groups_entries_in_menus_and_flattens_a_menu_of_one(mike, alice,
     with translation.override("en"):
         manager = bar(mike)
         assert {name for name, children in manager.items() if children} == {
+            "Campaigns",  # issue 18: campaigns, owners, the opt-out list
             "Performance",
             "Call quality",
             "Manage",
         }
         assert len(manager) <= 10
+        assert manager["Campaigns"] == ["Campaigns", "Owners", "Opt-out list"]
         assert "Workbooks" in manager["Performance"]
         # An agent's call-quality menu would hold their reviews alone, a
         # consultant's performance menu the KPIs alone: entries, not menus.

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from followups import views
+from followups import views, views_pool
 
 app_name = "followups"
 
@@ -11,4 +11,7 @@ urlpatterns = [
     path("sms/", views.sms_outbox, name="sms"),
     path("sms/<int:pk>/retry/", views.sms_retry, name="sms-retry"),
     path("settings/", views.store_rules, name="settings"),
+    path("pool/", views_pool.pool_page, name="pool"),
+    path("pool/<int:pk>/claim/", views_pool.pool_claim, name="pool-claim"),
+    path("pool/redistribute/", views_pool.pool_redistribute, name="pool-redistribute"),
 ]

@@ -30,7 +30,7 @@ from dcc.policy import LEAD_OWNER_ROLES, SELF_OWNING_ROLES, can, require
 from dcc.roles import Role
 from dcc.timeutils import validate_event_time
 from dcc.validators import check_text
-from leads import events, lifecycle, phones
+from leads import distribution, events, lifecycle, phones
 from leads.lifecycle import LeadStateError
 from leads.models import (
     Channel,
@@ -274,10 +274,14 @@ def _insert_lead(*, actor, store, name, number, source, received_at, owner, **fi
     lead.full_clean(
         exclude=["customer", "store", "owner", "created_by"], validate_constraints=False
     )
+    if owner is None:
+        # Arrived without an owner: the store's rules give it one (or not).
+        planner = distribution.Planner(store, lock=True)
+        if planner.assign(lead):
+            planner.save_pointers()
     lifecycle.save(lead, actor=actor)
-    audit.record(
-        "leads.lead.created", actor=actor, target=lead, source=source, owner=owner and owner.pk
-    )
+    audit.record("leads.lead.created", actor=actor, target=lead, source=source, owner=lead.owner_id)
+    distribution.record([lead], actor=actor)
     events.leads_created.send(sender=Lead, leads=[lead], actor=actor)
     return lead
 

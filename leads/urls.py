@@ -1,6 +1,6 @@
 from django.urls import path
 
-from leads import views, views_assignment, views_import
+from leads import views, views_assignment, views_distribution, views_import
 
 app_name = "leads"
 
@@ -20,6 +20,17 @@ urlpatterns = [
         "assign/defeats/<int:pk>/",
         views_assignment.assignment_defeat_decision,
         name="assignment-defeat-decision",
+    ),
+    path("distribution/", views_distribution.distribution_rules, name="distribution"),
+    path(
+        "distribution/<int:pk>/",
+        views_distribution.distribution_rule_edit,
+        name="distribution-edit",
+    ),
+    path(
+        "distribution/<int:pk>/delete/",
+        views_distribution.distribution_rule_delete,
+        name="distribution-delete",
     ),
     path("import/", views_import.lead_import, name="import"),
     path("import/template.xlsx", views_import.lead_import_template, name="import-template"),

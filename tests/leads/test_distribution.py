@@ -50,7 +50,8 @@ def test_round_robin_over_a_team_records_the_rule(mike, alice, bob, sue, team_a1
     # The team's agents in turn (the supervisor is not a team target).
     assert owners == [alice.pk, bob.pk, alice.pk, bob.pk]
     lead = Lead.objects.get(phone="+8613900000000")
-    assert lead.distribution_rule_id == rule.pk and lead.distributed_at is not None
+    assert lead.distribution_rule_id == rule.pk
+    assert lead.distributed_at is not None
     assert lead.history.earliest().distribution_rule_id == rule.pk
     event = AuditEvent.objects.get(name="leads.lead.distributed", target_id=lead.pk)
     assert event.data == {"rule": rule.pk, "owner": alice.pk}
@@ -117,7 +118,8 @@ def test_absent_and_capped_staff_are_skipped_then_next_rule(mike, alice, bob, ca
 def test_no_rule_leaves_the_lead_unassigned(mike, alice):
     make_rule(mike.store, actor=mike, sources=[Source.MANUFACTURER], staff=[(alice, 1)])
     lead = enter(mike, "13900000001")
-    assert lead.owner_id is None and lead.distribution_rule_id is None
+    assert lead.owner_id is None
+    assert lead.distribution_rule_id is None
     assert not AuditEvent.objects.filter(name="leads.lead.distributed").exists()
 
 
@@ -126,7 +128,8 @@ def test_an_agent_keeps_what_they_enter(mike, alice, bob):
     lead = lead_create(
         actor=alice, store=alice.store, name="李雷", phone="13900000001", source=Source.WEB
     )
-    assert lead.owner_id == alice.pk and lead.distribution_rule_id is None
+    assert lead.owner_id == alice.pk
+    assert lead.distribution_rule_id is None
 
 
 def test_fewest_open_leads(mike, alice, bob, make_lead):
@@ -146,7 +149,8 @@ def test_weighted(mike, alice, bob):
         mike.store, actor=mike, method=DistributionMethod.WEIGHTED, staff=[(alice, 2), (bob, 1)]
     )
     owners = [enter(mike, f"1390000000{i}").owner_id for i in range(6)]
-    assert owners.count(alice.pk) == 4 and owners.count(bob.pk) == 2
+    assert owners.count(alice.pk) == 4
+    assert owners.count(bob.pk) == 2
 
 
 def test_import_distributes_in_bulk(mike, alice, bob, team_a1, django_assert_max_num_queries):
@@ -249,7 +253,7 @@ def test_planner_reads_state_in_few_queries(
     make_rule(mike.store, actor=mike, staff=[(alice, 1)], position=2)
     with django_assert_max_num_queries(10):
         planner = Planner(mike.store)
-        for i in range(100):
+        for _i in range(100):
             planner.choose(Lead(source=Source.WEB, level=Level.B))
 
 
@@ -279,5 +283,6 @@ def test_manufacturer_leads_flagged_after_the_window(mike, alice):
     assert pool_rules.flag_unassigned(now=morning + timedelta(hours=2)) == 1
     lead.refresh_from_db()
     taken.refresh_from_db()
-    assert lead.unassigned_flagged_at is not None and taken.unassigned_flagged_at is None
+    assert lead.unassigned_flagged_at is not None
+    assert taken.unassigned_flagged_at is None
     assert pool_rules.flag_unassigned(now=morning + timedelta(hours=7)) == 0  # once

@@ -170,7 +170,7 @@ def claim(*, actor, lead_id: int, daily_cap: int, restart_clock: bool, now=None)
     require(actor, "leads.pool.claim")
     now = now or timezone.now()
     # The agent's own claims are counted one after another (their row locked).
-    User.objects.select_for_update().filter(pk=actor.pk).first()
+    list(User.objects.select_for_update().filter(pk=actor.pk).order_by().values_list("pk"))
     if daily_cap and claims_today(actor, now=now) >= daily_cap:
         raise ValidationError(
             _("You have claimed %(cap)s leads from the pool today, the store's limit.")

@@ -188,3 +188,21 @@ def test_dashboard_pool_figures(policy, make_lead, alice, bob, mike):
         )["size"]
         == 2
     )
+
+
+def test_pool_api(policy, make_lead, api, alice, bob, dave, mike):
+    lead = oem_lead(make_lead, alice, "13900000001")
+    pool_rules.sweep_to_pool()
+    listed = api(bob).get("/api/v1/pool/")
+    assert listed.status_code == 200
+    assert [row["id"] for row in listed.json()["results"]] == [lead.pk]
+    assert listed.json()["results"][0]["phone_masked"] != lead.phone
+    assert api(dave).get("/api/v1/pool/").json()["results"] == []
+    assert api(dave).post(f"/api/v1/pool/{lead.pk}/claim/").status_code == 404
+    assert api(mike).post(f"/api/v1/pool/{lead.pk}/claim/").status_code == 403
+    claimed = api(bob).post(f"/api/v1/pool/{lead.pk}/claim/")
+    assert claimed.status_code == 200, claimed.content
+    assert Lead.objects.get(pk=lead.pk).owner_id == bob.pk
+    assert api(alice).post(f"/api/v1/pool/{lead.pk}/claim/").status_code == 409
+    schema = api().get("/api/v1/schema/").content.decode()
+    assert "/api/v1/pool/{id}/claim/" in schema

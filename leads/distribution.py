@@ -147,11 +147,7 @@ class Planner:
         staff_ids = list(people)
         day = timezone.localdate(self.now)
         day_start = local_day_start(day)
-        self.absent = set(
-            Absence.objects.filter(staff_id__in=staff_ids, date=day).values_list(
-                "staff_id", flat=True
-            )
-        )
+        self.absent = Absence.objects.absent_ids(staff_ids, day)
         self.open = _counts(Lead.objects.open().filter(owner_id__in=staff_ids), "owner_id")
         given = Lead.objects.filter(owner_id__in=staff_ids, distributed_at__gte=day_start)
         self.given_today = _counts(given, "owner_id")

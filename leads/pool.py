@@ -28,12 +28,12 @@ from simple_history.utils import bulk_update_with_history
 
 from dcc import audit
 from dcc.models import AuditEvent, User
-from dcc.policy import can, require
+from dcc.policy import require
 from dcc.timeutils import local_day_start
 from leads import lifecycle
 from leads.lifecycle import LeadStateError
 from leads.models import OPEN_STATUSES, Lead, PoolEvent, PoolEventKind, PoolReason
-from leads.services import _restart_clock, check_owner
+from leads.services import _restart_clock, check_owner, check_team_receiver
 
 BATCH = 500
 
@@ -210,10 +210,7 @@ def redistribute(
             gone.append(lead_id)
             continue
         check_owner(owner, store=lead.store, lead=lead)
-        if not can(actor, "leads.assign") and (
-            owner.pk != actor.pk and (not actor.team_id or owner.team_id != actor.team_id)
-        ):
-            raise ValidationError({"owner": _("%(name)s is not in your team.") % {"name": owner}})
+        check_team_receiver(actor, owner)
         if not _take(lead_id, owner, store_id=lead.store_id, now=now):
             gone.append(lead_id)
             continue

@@ -366,6 +366,15 @@ def check_team_assignment(actor, lead: Lead, owner: User) -> None:
     in_team = current is not None and (current.pk == actor.pk or (team and current.team_id == team))
     if not in_team:
         raise PermissionDenied("a supervisor reassigns only their team's leads")
+    check_team_receiver(actor, owner)
+
+
+def check_team_receiver(actor, owner: User) -> None:
+    """A supervisor gives leads only to a member of their team (or takes
+    them); a manager to anyone in the store (``check_owner``)."""
+    if can(actor, "leads.assign"):
+        return
+    team = actor.team_id
     if owner.pk != actor.pk and (not team or owner.team_id != team):
         raise ValidationError({"owner": _("%(name)s is not in your team.") % {"name": owner}})
 
@@ -448,9 +457,7 @@ class BulkResult:
 def present_staff(staff: list[User], *, day=None) -> tuple[list[User], list[tuple[int, str]]]:
     """Split chosen staff into those who can take leads today and the rest."""
     day = day or timezone.localdate()
-    absent = set(
-        Absence.objects.filter(staff__in=staff, date=day).values_list("staff_id", flat=True)
-    )
+    absent = Absence.objects.absent_ids([person.pk for person in staff], day)
     present, skipped = [], []
     for person in staff:
         if not person.is_active:

@@ -335,6 +335,8 @@ def _give(
     event saying from whom to whom."""
     previous = lead.owner_id
     lead.owner = owner
+    # Given by hand, a lead leaves the pool (公海) and its late flag.
+    lead.pooled_at, lead.pool_reason, lead.unassigned_flagged_at = None, "", None
     lifecycle.save(lead, actor=actor, reason=reason)
     audit.record(
         event,

@@ -206,3 +206,16 @@ def test_pool_api(policy, make_lead, api, alice, bob, dave, mike):
     assert api(alice).post(f"/api/v1/pool/{lead.pk}/claim/").status_code == 409
     schema = api().get("/api/v1/schema/").content.decode()
     assert "/api/v1/pool/{id}/claim/" in schema
+
+
+def test_a_manager_assigning_a_pool_lead_takes_it_out_of_the_pool(
+    policy, make_lead, alice, bob, mike
+):
+    from leads.services import lead_assign
+
+    lead = oem_lead(make_lead, alice, "13900000001")
+    pool_rules.sweep_to_pool()
+    lead_assign(actor=mike, lead=Lead.objects.get(pk=lead.pk), owner=bob, reason="经理分配")
+    lead.refresh_from_db()
+    assert (lead.owner_id, lead.pooled_at, lead.pool_reason) == (bob.pk, None, "")
+    assert not Lead.objects.pooled().exists()

@@ -257,7 +257,7 @@ def test_planner_reads_state_in_few_queries(
             planner.choose(Lead(source=Source.WEB, level=Level.B))
 
 
-def test_manufacturer_leads_flagged_after_the_window(mike, alice):
+def test_manufacturer_leads_flagged_after_the_window(mike, alice, web):
     FollowupPolicy.objects.create(store=mike.store, assignment_windows="10:00,15:00")
     tz = timezone.get_current_timezone()
     day = timezone.localdate() - timedelta(days=1)
@@ -286,3 +286,5 @@ def test_manufacturer_leads_flagged_after_the_window(mike, alice):
     assert lead.unassigned_flagged_at is not None
     assert taken.unassigned_flagged_at is None
     assert pool_rules.flag_unassigned(now=morning + timedelta(hours=7)) == 0  # once
+    page = web(mike).get(reverse("leads:assignment")).content.decode()
+    assert page.count('data-testid="flagged-late"') == 1

@@ -2,7 +2,8 @@
 periodic sweeps move, by each store's ``FollowupPolicy``; the moves
 themselves are leads' (``leads.pool``, ``leads.distribution``).
 
-A lead goes to the pool (each rule optional per store):
+A new or active lead of an agent or caller goes to the pool (each rule
+optional per store):
 
 * its first-contact deadline passed unmet;
 * it has had at least N unanswered attempts;
@@ -21,10 +22,18 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from dcc.models import Store
+from dcc.roles import Role
 from dcc.timeutils import local_day_start
 from followups.models import FollowupPolicy, parse_time_list
 from leads import distribution, pool
-from leads.models import Lead, LeadRules, PoolReason
+from leads.models import Lead, LeadRules, PoolReason, Status
+
+# Only leads not yet worked into a relationship go to the pool: a booked
+# visit, a visit made, an order or a defeat awaiting approval stay with
+# their owner. And only from the DCC's agents and callers: a showroom
+# consultant's customers are not the DCC's to recycle.
+POOLABLE_STATUSES = (Status.NEW, Status.ACTIVE)
+POOLED_FROM_ROLES = (Role.AGENT, Role.CALLER)
 
 
 def _since_claim(field: str) -> Q:
@@ -75,8 +84,12 @@ def sweep_to_pool(*, now=None) -> int:
     for policy in policies:
         for reason, which in rules_of(policy, now):
             ids = list(
-                Lead.objects.open()
-                .filter(store_id=policy.store_id, owner__isnull=False, pooled_at__isnull=True)
+                Lead.objects.filter(
+                    store_id=policy.store_id,
+                    status__in=POOLABLE_STATUSES,
+                    owner__role__in=POOLED_FROM_ROLES,
+                    pooled_at__isnull=True,
+                )
                 .filter(which)
                 .values_list("pk", flat=True)
             )

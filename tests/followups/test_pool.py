@@ -219,3 +219,11 @@ def test_a_manager_assigning_a_pool_lead_takes_it_out_of_the_pool(
     lead.refresh_from_db()
     assert (lead.owner_id, lead.pooled_at, lead.pool_reason) == (bob.pk, None, "")
     assert not Lead.objects.pooled().exists()
+
+
+def test_worked_and_showroom_leads_stay(policy, make_lead, alice, connie):
+    visited = oem_lead(make_lead, alice, "13900000001")
+    Lead.objects.filter(pk=visited.pk).update(status="visited")
+    showroom = oem_lead(make_lead, connie, "13900000002")
+    assert pool_rules.sweep_to_pool() == 0
+    assert Lead.objects.get(pk=showroom.pk).owner_id == connie.pk

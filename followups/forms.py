@@ -308,3 +308,13 @@ class PolicyForm(forms.ModelForm):
         widgets = {
             "reminder_hour": forms.NumberInput(attrs={"min": 0, "max": 23}),
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Left empty (or not sent by an older form), the pool's daily claim
+        # number keeps its value.
+        self.fields["pool_claims_per_day"].required = False
+
+    def clean_pool_claims_per_day(self):
+        value = self.cleaned_data.get("pool_claims_per_day")
+        return value if value is not None else self.instance.pool_claims_per_day

@@ -66,6 +66,7 @@ def send_to_pool(lead_ids, *, reason: str, now=None, actor=None) -> int:
                 lead.pooled_at = now
                 lead.pool_reason = reason
                 lead.escalated_at = None
+                lead.updated_at = now
             bulk_update_with_history(
                 leads,
                 Lead,

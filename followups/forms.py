@@ -309,12 +309,18 @@ class PolicyForm(forms.ModelForm):
             "reminder_hour": forms.NumberInput(attrs={"min": 0, "max": 23}),
         }
 
+    # Left empty (or not sent by an older form), the pool's numbers keep
+    # their value.
+    KEPT_WHEN_EMPTY = ("pool_after_unanswered", "pool_overdue_days", "pool_claims_per_day")
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Left empty (or not sent by an older form), the pool's daily claim
-        # number keeps its value.
-        self.fields["pool_claims_per_day"].required = False
+        for name in self.KEPT_WHEN_EMPTY:
+            self.fields[name].required = False
 
-    def clean_pool_claims_per_day(self):
-        value = self.cleaned_data.get("pool_claims_per_day")
-        return value if value is not None else self.instance.pool_claims_per_day
+    def clean(self):
+        data = super().clean()
+        for name in self.KEPT_WHEN_EMPTY:
+            if data.get(name) is None and name not in self.errors:
+                data[name] = getattr(self.instance, name)
+        return data

@@ -189,23 +189,19 @@ class FollowupPolicy(models.Model):
     # through followups.sla.note_call_log): "auto" means "connected" from then.
     call_log_since = models.DateTimeField(_("call log imported since"), null=True, blank=True)
     # The pool (公海, leads.pool): each rule that sends a lead there is
-    # optional (off when unticked or empty); followups.pool sweeps by them.
+    # optional (off when unticked or 0); followups.pool sweeps by them.
     pool_on_first_contact = models.BooleanField(
         _("pool a lead when its first-contact deadline passes"), default=False
     )
     pool_after_unanswered = models.PositiveSmallIntegerField(
         _("pool a lead after this many unanswered attempts"),
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(1)],
-        help_text=_("Empty: never."),
+        default=0,
+        help_text=_("0: never."),
     )
     pool_overdue_days = models.PositiveSmallIntegerField(
         _("pool a lead whose follow-up is overdue by more than (days)"),
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(1)],
-        help_text=_("Empty: never."),
+        default=0,
+        help_text=_("0: never."),
     )
     pool_claims_per_day = models.PositiveSmallIntegerField(
         _("pool leads an agent may claim per day"),

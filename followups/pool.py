@@ -77,9 +77,7 @@ def sweep_to_pool(*, now=None) -> int:
     now = now or timezone.now()
     moved = 0
     policies = FollowupPolicy.objects.filter(
-        Q(pool_on_first_contact=True)
-        | Q(pool_after_unanswered__isnull=False)
-        | Q(pool_overdue_days__isnull=False)
+        Q(pool_on_first_contact=True) | Q(pool_after_unanswered__gt=0) | Q(pool_overdue_days__gt=0)
     ).filter(store__is_active=True)
     for policy in policies:
         for reason, which in rules_of(policy, now):

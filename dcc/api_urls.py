@@ -17,6 +17,8 @@ from followups.api import (
     FollowUpViewSet,
     LeadAppointmentView,
     LeadFollowUpView,
+    PoolClaimView,
+    PoolView,
     QueueView,
 )
 from followups.campaigns.api import CampaignMemberViewSet, CampaignViewSet, SegmentViewSet
@@ -75,6 +77,9 @@ urlpatterns = [
     path("leads/<int:pk>/followups/", LeadFollowUpView.as_view(), name="lead-followups"),
     path("leads/<int:pk>/appointments/", LeadAppointmentView.as_view(), name="lead-appointments"),
     path("queue/", QueueView.as_view(), name="queue"),
+    # The pool (公海): the store's leads waiting for a claim.
+    path("pool/", PoolView.as_view(), name="pool"),
+    path("pool/<int:pk>/claim/", PoolClaimView.as_view(), name="pool-claim"),
     path("kpi/export/", KpiExportView.as_view(), name="kpi-export"),
     path("kpi/", KpiView.as_view(), name="kpi"),
     *telephony_urls,

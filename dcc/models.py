@@ -197,6 +197,11 @@ class User(AbstractUser):
 class AbsenceQuerySet(ScopedQuerySet):
     scope_paths = ScopePaths(store="staff__store", team="staff__team", own="staff")
 
+    def absent_ids(self, staff_ids, day) -> set[int]:
+        """Which of ``staff_ids`` are marked absent on ``day`` (one query):
+        what every assignment skips (bulk assignment, distribution rules)."""
+        return set(self.filter(staff_id__in=staff_ids, date=day).values_list("staff_id", flat=True))
+
 
 class Absence(models.Model):
     """A staff member marked absent for a day: round-robin assignment skips

@@ -156,6 +156,14 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "leads.merge": frozenset({M, AD}),
     # Inbound lead connectors (portals, OEM systems, ad platforms pushing leads).
     "leads.connectors.manage": frozenset({M, AD}),
+    # Distribution rules on arrival (leads.distribution): the store's manager.
+    "leads.distribution.manage": frozenset({M, AD}),
+    # The pool (公海, leads.pool): the store's staff see it; agents and
+    # callers claim from it; a supervisor gives its leads to the team, a
+    # manager to anyone in the store.
+    "leads.pool.view": frozenset({A, CA, S, M, AD}),
+    "leads.pool.claim": frozenset({A, CA}),
+    "leads.pool.redistribute": frozenset({S, M, AD}),
     # Entering a contact, visit or deal at any past time (taking over history
     # from a previous system); everyone else only earlier the same day.
     "history.backdate": frozenset({M, AD}),

@@ -38,6 +38,8 @@ NAV = [
     # The badge: defeat requests waiting for the manager's approval.
     NavItem(_("Leads"), "leads:list", "person-lines-fill", badge="defeat_pending"),
     NavItem(_("Visits"), "desk:appointments", "calendar-check"),
+    # The pool (公海): the store's leads waiting to be claimed.
+    NavItem(_("Pool"), "followups:pool", "water", "leads.pool.view"),
     NavItem(_("Calls"), "telephony:calls", "telephone"),
     NavItem(
         _("Breaches"),
@@ -97,6 +99,12 @@ NAV = [
         "sliders",
         (
             NavItem(_("Assignment"), "leads:assignment", "shuffle", "leads.assign"),
+            NavItem(
+                _("Distribution rules"),
+                "leads:distribution",
+                "signpost-split",
+                "leads.distribution.manage",
+            ),
             NavItem(_("Import"), "leads:import", "file-earmark-spreadsheet", "leads.import"),
             NavItem(_("Lead connectors"), "leads:connectors", "plug", "leads.connectors.manage"),
             NavItem(_("Duplicates"), "leads:duplicates", "intersect", "leads.duplicates.view"),

@@ -14,11 +14,13 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dcc.api_base import ScopedViewSetMixin
+from dcc.api_base import CapabilityPermission, ScopedViewSetMixin
+from followups import pool as pool_rules
 from followups import selectors, services
 from followups.filters import AppointmentFilter, FollowUpFilter
 from followups.models import Appointment, FollowUp, Result
@@ -229,3 +231,66 @@ class QueueView(APIView):
         return Response(
             QueueItemSerializer(items, many=True, context={"request": request, "now": now}).data
         )
+
+
+# ---------------------------------------------------------------- the pool (公海)
+
+
+class PoolLeadSerializer(serializers.ModelSerializer):
+    """A pool lead as any of the store's staff may see it: the phone masked."""
+
+    customer_name = serializers.CharField(source="customer.name", read_only=True)
+    phone_masked = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id",
+            "customer_name",
+            "phone_masked",
+            "source",
+            "channel",
+            "intended_model",
+            "level",
+            "pooled_at",
+            "pool_reason",
+        ]
+        read_only_fields = fields
+
+
+class PoolView(generics.ListAPIView):
+    """The caller's store's pool, oldest first (``leads.pool.view``)."""
+
+    permission_classes = [IsAuthenticated, CapabilityPermission]
+    capabilities = {None: "leads.pool.view"}
+    serializer_class = PoolLeadSerializer
+
+    def get_queryset(self):
+        return (
+            Lead.objects.pool_for(self.request.user)
+            .select_related("customer")
+            .order_by("pooled_at", "id")
+        )
+
+
+class PoolClaimView(ServiceViewMixin, APIView):
+    """Claim a pool lead: 200 with the lead, 409 when someone was faster,
+    400 over the store's daily cap, 404 outside the caller's store."""
+
+    permission_classes = [IsAuthenticated, CapabilityPermission]
+    capabilities = {None: "leads.pool.claim"}
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: PoolLeadSerializer,
+            400: OpenApiResponse(description="Daily cap"),
+            409: _CONFLICT,
+        },
+    )
+    def post(self, request, pk: int):
+        user = request.user
+        if not user.store_id or not Lead.objects.filter(pk=pk, store_id=user.store_id).exists():
+            raise NotFound()
+        lead = pool_rules.claim(actor=user, lead_id=pk)
+        return Response(PoolLeadSerializer(lead).data)

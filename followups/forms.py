@@ -308,3 +308,19 @@ class PolicyForm(forms.ModelForm):
         widgets = {
             "reminder_hour": forms.NumberInput(attrs={"min": 0, "max": 23}),
         }
+
+    # Left empty (or not sent by an older form), the pool's numbers keep
+    # their value.
+    KEPT_WHEN_EMPTY = ("pool_after_unanswered", "pool_overdue_days", "pool_claims_per_day")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.KEPT_WHEN_EMPTY:
+            self.fields[name].required = False
+
+    def clean(self):
+        data = super().clean()
+        for name in self.KEPT_WHEN_EMPTY:
+            if data.get(name) is None and name not in self.errors:
+                data[name] = getattr(self.instance, name)
+        return data

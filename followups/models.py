@@ -6,7 +6,7 @@ take ids and call those services.
 """
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -73,6 +73,24 @@ def validate_day_list(value: str) -> None:
         raise ValidationError(
             _("Enter whole numbers of days between 1 and 3650, separated by commas.")
         ) from exc
+
+
+def parse_time_list(value: str) -> list[time]:
+    """ "10:00,15:00" -> the times, sorted."""
+    times = []
+    for part in (value or "").replace("，", ",").split(","):
+        part = part.strip()
+        if part:
+            hour, _sep, minute = part.partition(":")
+            times.append(time(int(hour), int(minute or 0)))
+    return sorted(times)
+
+
+def validate_time_list(value: str) -> None:
+    try:
+        parse_time_list(value)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(_("Write times of day like 10:00,15:00.")) from exc
 
 
 class FollowupPolicy(models.Model):
@@ -170,6 +188,41 @@ class FollowupPolicy(models.Model):
     # The start of the store's first imported call log (kept by telephony
     # through followups.sla.note_call_log): "auto" means "connected" from then.
     call_log_since = models.DateTimeField(_("call log imported since"), null=True, blank=True)
+    # The pool (公海, leads.pool): each rule that sends a lead there is
+    # optional (off when unticked or 0); followups.pool sweeps by them.
+    pool_on_first_contact = models.BooleanField(
+        _("pool a lead when its first-contact deadline passes"), default=False
+    )
+    pool_after_unanswered = models.PositiveSmallIntegerField(
+        _("pool a lead after this many unanswered attempts"),
+        default=0,
+        help_text=_("0: never."),
+    )
+    pool_overdue_days = models.PositiveSmallIntegerField(
+        _("pool a lead whose follow-up is overdue by more than (days)"),
+        default=0,
+        help_text=_("0: never."),
+    )
+    pool_claims_per_day = models.PositiveSmallIntegerField(
+        _("pool leads an agent may claim per day"),
+        default=10,
+        validators=[MinValueValidator(1)],
+    )
+    pool_claim_restarts_clock = models.BooleanField(
+        _("a claimed lead's first-contact clock restarts"),
+        default=True,
+        help_text=_("The claimer has the transfer window to make the first call."),
+    )
+    # Distribution (leads.distribution): manufacturer leads nobody has taken
+    # by these times of day are flagged to the manager (DOSS checks morning
+    # and afternoon).
+    assignment_windows = models.CharField(
+        _("manufacturer leads assigned by (times, comma-separated)"),
+        max_length=50,
+        blank=True,
+        default="10:00,15:00",
+        validators=[validate_time_list],
+    )
 
     history = HistoricalRecords()
     objects = FollowupPolicyQuerySet.as_manager()

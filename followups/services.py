@@ -728,6 +728,12 @@ POLICY_FIELDS = (
     "sms_signature",
     "handover_mode",
     "aftercare_days",
+    "pool_on_first_contact",
+    "pool_after_unanswered",
+    "pool_overdue_days",
+    "pool_claims_per_day",
+    "pool_claim_restarts_clock",
+    "assignment_windows",
 )
 
 

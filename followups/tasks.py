@@ -5,7 +5,7 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
-from followups import sla, sms
+from followups import pool, sla, sms
 
 
 @shared_task(name="followups.tasks.sla_sweep", ignore_result=True)
@@ -16,6 +16,18 @@ def sla_sweep():
 @shared_task(name="followups.tasks.flag_overdue_appointments", ignore_result=True)
 def flag_overdue_appointments():
     return sla.flag_overdue_appointments(now=timezone.now())
+
+
+@shared_task(name="followups.tasks.sweep_to_pool", ignore_result=True)
+def sweep_to_pool():
+    """The store's pool rules (公海): leads not worked in time leave their owner."""
+    return pool.sweep_to_pool(now=timezone.now())
+
+
+@shared_task(name="followups.tasks.flag_unassigned", ignore_result=True)
+def flag_unassigned():
+    """Manufacturer leads nobody took by the store's assignment windows."""
+    return pool.flag_unassigned(now=timezone.now())
 
 
 @shared_task(name="followups.tasks.dispatch_due_sms", ignore_result=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from followups import views
+from followups import views, views_pool
 
 app_name = "followups"
 
@@ -14,4 +14,7 @@ urlpatterns = [
     # The SMS provider's pushes (Tencent Cloud SMS: replies, status reports).
     path("sms/callback/<str:token>/reply/", views.sms_reply_callback, name="sms-reply-callback"),
     path("sms/callback/<str:token>/status/", views.sms_status_callback, name="sms-status-callback"),
+    path("pool/", views_pool.pool_page, name="pool"),
+    path("pool/<int:pk>/claim/", views_pool.pool_claim, name="pool-claim"),
+    path("pool/redistribute/", views_pool.pool_redistribute, name="pool-redistribute"),
 ]

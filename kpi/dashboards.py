@@ -81,11 +81,14 @@ from kpi.metrics.rows import (
 )
 from kpi.models import Target
 from kpi.selectors import RANKED_ROLES
+from leads import pool as lead_pool
 from leads.models import (
     OPEN_STATUSES,
     Channel,
     DefeatReason,
+    Lead,
     LeadRules,
+    PoolEvent,
     Source,
     Status,
     VehicleModel,
@@ -687,6 +690,23 @@ def defeats(scope: Scope, period: Period) -> dict:
 # ---------------------------------------------------------------- wall-board
 
 TOP_AGENTS = 5
+
+
+# Pool moves by the staff member they concern (the new owner of a claim).
+POOL_EVENT_PATHS = {"store": "store", "team": "staff__team", "agent": "staff"}
+
+
+def pool(scope: Scope, *, now: datetime | None = None) -> dict:
+    """The pool (公海) now: how many leads wait in the scope's stores and
+    the oldest wait in hours; today's moves in the scope: claims,
+    redistributions and leads pooled. Two aggregate queries."""
+    now = now or timezone.now()
+    return lead_pool.pool_figures(
+        Lead.objects.pooled().filter(store__in=scope.stores()),
+        PoolEvent.objects.filter(scope.q(POOL_EVENT_PATHS)),
+        now=now,
+        since=local_day_start(timezone.localdate(now)),
+    )
 
 
 def wallboard(scope: Scope, *, now: datetime | None = None) -> dict:

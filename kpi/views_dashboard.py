@@ -190,6 +190,7 @@ def dashboard(request):
         "first_contact": first_contact,
         "defeats": defeats,
         "defeats_link": links.rows("defeated"),
+        "pool": dashboards.pool(scope),
         "charts": _charts(headline, trend, comparisons, channels, breaches, first_contact, defeats),
         "export_url": _export_url(request.user, scope, period),
         "wallboard_url": f"{reverse('kpi:wallboard')}?s={_key(scope)}",

@@ -19,10 +19,20 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from dcc.models import Store, User
+from dcc.models import Store, Team, User
 from dcc.policy import LEAD_OWNER_ROLES, can
 from dcc.roles import Role
-from leads.models import Channel, DefeatReason, InvalidReason, Lead, Level, Source, VehicleModel
+from leads.models import (
+    Channel,
+    DefeatReason,
+    DistributionMethod,
+    InvalidReason,
+    Lead,
+    Level,
+    Source,
+    VehicleModel,
+    Weekday,
+)
 
 # Staff the assignment page hands leads to (DESIGN §1: the DCC room).
 DCC_ROLES = (Role.AGENT, Role.CALLER)
@@ -521,3 +531,110 @@ class LeadMergeForm(forms.Form):
     def __init__(self, *args, owners, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = User.objects.filter(pk__in=[o.pk for o in owners])
+class DistributionRuleForm(StoreScopedForm):
+    """A distribution rule (leads.distribution): conditions, target, method.
+    Weights are read from ``weight_<staff id>`` inputs beside each person."""
+
+    name = forms.CharField(label=_("Name"), max_length=100)
+    position = forms.IntegerField(label=_("Order"), min_value=0, max_value=32767, initial=100)
+    is_active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+    sources = forms.MultipleChoiceField(
+        label=_("Sources"),
+        choices=Source.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    channels = forms.ModelMultipleChoiceField(
+        label=_("Channels"),
+        queryset=Channel.objects.filter(is_active=True),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    intended_models = forms.ModelMultipleChoiceField(
+        label=_("Intended models"),
+        queryset=VehicleModel.objects.filter(is_active=True),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 4}),
+    )
+    levels = forms.MultipleChoiceField(
+        label=_("Levels"),
+        choices=Level.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    weekdays = forms.TypedMultipleChoiceField(
+        label=_("Days of the week"),
+        choices=[(day.value, day.label) for day in Weekday],
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    time_from = forms.TimeField(
+        label=_("Arriving from"), required=False, widget=forms.TimeInput(attrs={"type": "time"})
+    )
+    time_until = forms.TimeField(
+        label=_("Arriving until"), required=False, widget=forms.TimeInput(attrs={"type": "time"})
+    )
+    team = forms.ModelChoiceField(label=_("Team"), queryset=Team.objects.none(), required=False)
+    staff = StaffMultipleChoiceField(
+        label=_("Or these staff"),
+        queryset=User.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    method = forms.ChoiceField(label=_("Method"), choices=DistributionMethod.choices)
+    daily_cap = forms.IntegerField(
+        label=_("At most per person per day"), min_value=1, max_value=32767, required=False
+    )
+
+    def __init__(self, *args, rule=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = Team.objects.visible_to(self.user).filter(store=self.store)
+        self.fields["staff"].queryset = (
+            self.store_staff().active().filter(role__in=LEAD_OWNER_ROLES).order_by("role", "name")
+        )
+        self.weights = {}
+        if rule is not None and not self.is_bound:
+            targets = list(rule.targets.all())
+            self.weights = {target.staff_id: target.weight for target in targets}
+            self.initial.update(
+                {
+                    "name": rule.name,
+                    "position": rule.position,
+                    "is_active": rule.is_active,
+                    "sources": rule.sources,
+                    "levels": rule.levels,
+                    "weekdays": rule.weekdays,
+                    "channels": list(rule.channels.all()),
+                    "intended_models": list(rule.intended_models.all()),
+                    "time_from": rule.time_from,
+                    "time_until": rule.time_until,
+                    "team": rule.team,
+                    "staff": [target.staff_id for target in targets],
+                    "method": rule.method,
+                    "daily_cap": rule.daily_cap,
+                }
+            )
+
+    def staff_rows(self):
+        """Each person offered, ticked or not, with the weight shown."""
+        ticked = {str(value) for value in (self["staff"].value() or [])}
+        for person in self.fields["staff"].queryset:
+            weight = self.data.get(f"weight_{person.pk}") if self.is_bound else None
+            yield {
+                "person": person,
+                "ticked": str(person.pk) in ticked,
+                "weight": weight or self.weights.get(person.pk, 1),
+            }
+
+    def clean(self):
+        data = super().clean()
+        targets = []
+        for person in data.get("staff") or []:
+            raw = (self.data.get(f"weight_{person.pk}") or "1").strip()
+            if not raw.isdigit() or not 1 <= int(raw) <= 100:
+                self.add_error("staff", _("A weight is a whole number from 1 to 100."))
+                break
+            targets.append((person, int(raw)))
+        data["targets"] = targets
+        return data

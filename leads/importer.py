@@ -64,7 +64,7 @@ from dcc.models import AuditEvent, Store, User
 from dcc.policy import SELF_OWNING_ROLES, can, require
 from dcc.timeutils import in_range, range_message, validate_event_time
 from dcc.validators import check_text
-from leads import events, phones
+from leads import distribution, events, phones
 from leads.aliases import Resolver, Unknown, header_aliases, normalize_header, unknown_message
 from leads.import_files import SHEET_TITLE as SHEET_TITLE
 from leads.import_files import ImportFileError, read_bytes, read_table
@@ -812,6 +812,7 @@ class _Importer:
         self.mapping: dict[str, str] = {}
         self.header: list[str] = []
         self.raw: dict[int, tuple] = {}
+        self.planner: distribution.Planner | None = None
 
     def error(self, row: int, field_name: str, message: str) -> None:
         self.errors.append(RowError(row=row, field=field_name, message=message))
@@ -1101,6 +1102,7 @@ class _Importer:
         result = ImportResult(
             store=self.store, rows=self.read, errors=list(self.errors), profile=profile
         )
+        self.planner = None  # distribution's, made at the first ownerless row
         fresh = self._set_duplicates_aside(rows, result)
         result.rejected = bool(result.errors) and (not partial or self.header_failed)
         if record is None:
@@ -1283,7 +1285,17 @@ class _Importer:
                 },
             )
             leads.append(row.lead)
+        # 4. Rows without an owner go by the store's distribution rules, all
+        #    planned in memory from one read (leads.distribution).
+        ownerless = [lead for lead in leads if lead.owner_id is None]
+        if ownerless:
+            if self.planner is None:
+                self.planner = distribution.Planner(store, lock=True, now=history["when"])
+            for lead in ownerless:
+                self.planner.assign(lead)
+            self.planner.save_pointers()
         bulk_insert(Lead, leads, **history)
+        distribution.record(leads, actor=actor)
         events.leads_created.send(sender=Lead, leads=leads, actor=actor, lead_import=record)
 
     def _known_customers(self, numbers: list[str]) -> dict[str, Customer]:

@@ -7,6 +7,7 @@ phone per store).
 """
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -163,6 +164,14 @@ OPEN_STATUSES = (
 # Closed leads that may still be called by their owner on a re-contact date
 # (战败回访, 成交客户定期回访) without being reopened.
 RECONTACT_STATUSES = (Status.DEFEATED, Status.DELIVERED)
+
+
+class PoolReason(models.TextChoices):
+    """Why a store rule took a lead from its owner into the pool (公海)."""
+
+    FIRST_CONTACT = "first_contact", _("First-contact deadline passed")
+    UNANSWERED = "unanswered", _("Too many unanswered attempts")
+    OVERDUE = "overdue", _("Follow-up overdue")
 
 
 class InvalidReason(models.TextChoices):
@@ -377,6 +386,24 @@ class LeadQuerySet(ScopedQuerySet):
         the lead it was merged into and is not counted twice."""
         return self.exclude(status=Status.MERGED)
 
+    def pooled(self):
+        """Open leads in the pool (公海): ownerless, waiting for a claim."""
+        return self.filter(pooled_at__isnull=False, owner__isnull=True, status__in=OPEN_STATUSES)
+
+    def pool_for(self, user):
+        """The pool ``user`` may see: their store's (every store's for a
+        group administrator). The pool is shared by the store's staff, so the
+        owner and team levels do not narrow it; nobody sees another store's."""
+        level = scope_level(user)
+        if level is None:
+            return self.none()
+        pooled = self.pooled()
+        if level is ScopeLevel.ALL:
+            return pooled
+        if not user.store_id:
+            return self.none()
+        return pooled.filter(store_id=user.store_id)
+
 
 class Lead(models.Model):
     # db_index=False on a foreign key below: its lookups are served by a
@@ -528,6 +555,32 @@ class Lead(models.Model):
 
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # Distribution on arrival (leads.distribution): the rule that gave the
+    # lead its owner and when; empty for a lead given by hand.
+    distribution_rule = models.ForeignKey(
+        "leads.DistributionRule",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("assigned by rule"),
+        db_index=False,
+    )
+    distributed_at = models.DateTimeField(_("assigned by rule at"), null=True, blank=True)
+    # A manufacturer lead nobody took by the store's assignment windows:
+    # flagged for the manager (followups.pool.flag_unassigned).
+    unassigned_flagged_at = models.DateTimeField(_("flagged unassigned at"), null=True, blank=True)
+    # The pool (公海, leads.pool): a lead taken from its owner by the store's
+    # rules waits here, ownerless, for an agent to claim it.
+    pooled_at = models.DateTimeField(_("in the pool since"), null=True, blank=True)
+    pool_reason = models.CharField(
+        _("sent to the pool because"),
+        max_length=20,
+        choices=PoolReason.choices,
+        blank=True,
+        default="",
+    )
+    pool_claimed_at = models.DateTimeField(_("claimed from the pool at"), null=True, blank=True)
     # A lead closed by a merge: the lead that carries its work now.
     merged_into = models.ForeignKey(
         "self",
@@ -564,6 +617,7 @@ class Lead(models.Model):
             "handover_consultant",
             "lead_import",
             "referred_by",
+            "distribution_rule",
             "merged_into",
         ],
     )
@@ -636,6 +690,18 @@ class Lead(models.Model):
                 fields=["owner", "recontact_at"],
                 condition=Q(recontact_at__isnull=False),
                 name="lead_recontact_idx",
+            ),
+            # The pool page and its dashboard figures: a store's pooled leads.
+            models.Index(
+                fields=["store", "pooled_at"],
+                condition=Q(pooled_at__isnull=False),
+                name="lead_pool_idx",
+            ),
+            # Distribution's daily cap: what the rules gave someone today.
+            models.Index(
+                fields=["owner", "distributed_at"],
+                condition=Q(distributed_at__isnull=False),
+                name="lead_distributed_idx",
             ),
             # The SLA sweep's scan of recent deadlines (followups.sla.sweep_breaches).
             models.Index(
@@ -1282,3 +1348,186 @@ class ConnectorPush(models.Model):
 
     def __str__(self):
         return f"{self.external_id or '—'}: {self.get_outcome_display()}"
+
+
+# ---------------------------------------------------------------- distribution and the pool
+
+
+class DistributionMethod(models.TextChoices):
+    ROUND_ROBIN = "round_robin", _("Round robin")
+    FEWEST_OPEN = "fewest_open", _("Fewest open leads")
+    WEIGHTED = "weighted", _("Weighted")
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
+
+
+class DistributionRuleQuerySet(ScopedQuerySet):
+    # A store's rules: its manager's (and the administrator's), nobody else's.
+    scope_paths = ScopePaths(store="store")
+
+
+class DistributionRule(models.Model):
+    """One line of a store's distribution (leads.distribution): a lead that
+    arrives without an owner and meets every condition set here goes to the
+    team or the listed staff, by the method. Rules are tried by position;
+    an empty condition matches anything."""
+
+    store = models.ForeignKey(
+        "dcc.Store", on_delete=models.CASCADE, related_name="+", verbose_name=_("store")
+    )
+    name = models.CharField(_("name"), max_length=100, validators=[no_control_characters])
+    position = models.PositiveSmallIntegerField(_("order"), default=100)
+    is_active = models.BooleanField(_("active"), default=True)
+    # Conditions: lists of values (empty = any).
+    sources = models.JSONField(_("sources"), default=list, blank=True)
+    levels = models.JSONField(_("levels"), default=list, blank=True)
+    weekdays = models.JSONField(_("days of the week"), default=list, blank=True)
+    channels = models.ManyToManyField(
+        Channel, blank=True, related_name="+", verbose_name=_("channels")
+    )
+    intended_models = models.ManyToManyField(
+        VehicleModel, blank=True, related_name="+", verbose_name=_("intended models")
+    )
+    # The time of day a lead arrives, [from, until); until before from spans midnight.
+    time_from = models.TimeField(_("arriving from"), null=True, blank=True)
+    time_until = models.TimeField(_("arriving until"), null=True, blank=True)
+    # Where the leads go: a team's members, or the listed staff.
+    team = models.ForeignKey(
+        "dcc.Team",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("team"),
+    )
+    method = models.CharField(
+        _("method"),
+        max_length=20,
+        choices=DistributionMethod.choices,
+        default=DistributionMethod.ROUND_ROBIN,
+    )
+    daily_cap = models.PositiveSmallIntegerField(
+        _("at most per person per day"),
+        null=True,
+        blank=True,
+        help_text=_("Leads given by rules today; empty for no limit."),
+    )
+    # Round robin's pointer: the last member of staff this rule gave a lead.
+    last_staff_id = models.IntegerField(null=True, blank=True, verbose_name=_("last given to"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = DistributionRuleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["store", "position", "id"]
+        verbose_name = _("distribution rule")
+        verbose_name_plural = _("distribution rules")
+
+    def __str__(self):
+        return self.name
+
+
+class DistributionTarget(models.Model):
+    """A member of staff a rule gives leads to, with a weight (the weighted
+    method gives in proportion; the others ignore it)."""
+
+    rule = models.ForeignKey(
+        DistributionRule, on_delete=models.CASCADE, related_name="targets", verbose_name=_("rule")
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("staff member"),
+    )
+    weight = models.PositiveSmallIntegerField(
+        _("weight"), default=1, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+
+    class Meta:
+        ordering = ["rule", "staff"]
+        verbose_name = _("distribution target")
+        verbose_name_plural = _("distribution targets")
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "staff"], name="distribution_target_once")
+        ]
+
+    def __str__(self):
+        return f"{self.rule} → {self.staff} ×{self.weight}"
+
+
+class PoolEventKind(models.TextChoices):
+    POOLED = "pooled", _("Sent to the pool")
+    CLAIMED = "claimed", _("Claimed")
+    REDISTRIBUTED = "redistributed", _("Redistributed")
+
+
+class PoolEventQuerySet(ScopedQuerySet):
+    scope_paths = ScopePaths(store="store", team="staff__team", own="staff")
+
+
+class PoolEvent(models.Model):
+    """Every move into and out of the pool: the dashboard counts them and an
+    agent's daily claim cap reads them (``leads.pool``)."""
+
+    store = models.ForeignKey(
+        "dcc.Store",
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("store"),
+        db_index=False,
+    )
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="pool_events", verbose_name=_("lead")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=PoolEventKind.choices)
+    # Pooled: the owner it was taken from; claimed or redistributed: the new owner.
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("staff member"),
+        db_index=False,
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    reason = models.CharField(_("reason"), max_length=200, blank=True, default="")
+    # How long the lead waited in the pool (claimed, redistributed).
+    waited_seconds = models.PositiveIntegerField(_("waited (seconds)"), null=True, blank=True)
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+
+    objects = PoolEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("pool event")
+        verbose_name_plural = _("pool events")
+        indexes = [
+            models.Index(fields=["store", "kind", "created_at"], name="pool_event_store_idx"),
+            models.Index(fields=["staff", "kind", "created_at"], name="pool_event_staff_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.lead_id}"

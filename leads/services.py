@@ -30,7 +30,7 @@ from dcc.policy import LEAD_OWNER_ROLES, SELF_OWNING_ROLES, can, require
 from dcc.roles import Role
 from dcc.timeutils import validate_event_time
 from dcc.validators import check_text
-from leads import events, lifecycle, phones
+from leads import distribution, events, lifecycle, phones
 from leads.lifecycle import LeadStateError
 from leads.models import (
     Channel,
@@ -274,10 +274,14 @@ def _insert_lead(*, actor, store, name, number, source, received_at, owner, **fi
     lead.full_clean(
         exclude=["customer", "store", "owner", "created_by"], validate_constraints=False
     )
+    if owner is None:
+        # Arrived without an owner: the store's rules give it one (or not).
+        planner = distribution.Planner(store, lock=True)
+        if planner.assign(lead):
+            planner.save_pointers()
     lifecycle.save(lead, actor=actor)
-    audit.record(
-        "leads.lead.created", actor=actor, target=lead, source=source, owner=owner and owner.pk
-    )
+    audit.record("leads.lead.created", actor=actor, target=lead, source=source, owner=lead.owner_id)
+    distribution.record([lead], actor=actor)
     events.leads_created.send(sender=Lead, leads=[lead], actor=actor)
     return lead
 
@@ -331,6 +335,8 @@ def _give(
     event saying from whom to whom."""
     previous = lead.owner_id
     lead.owner = owner
+    # Given by hand, a lead leaves the pool (公海) and its late flag.
+    lead.pooled_at, lead.pool_reason, lead.unassigned_flagged_at = None, "", None
     lifecycle.save(lead, actor=actor, reason=reason)
     audit.record(
         event,
@@ -362,6 +368,15 @@ def check_team_assignment(actor, lead: Lead, owner: User) -> None:
     in_team = current is not None and (current.pk == actor.pk or (team and current.team_id == team))
     if not in_team:
         raise PermissionDenied("a supervisor reassigns only their team's leads")
+    check_team_receiver(actor, owner)
+
+
+def check_team_receiver(actor, owner: User) -> None:
+    """A supervisor gives leads only to a member of their team (or takes
+    them); a manager to anyone in the store (``check_owner``)."""
+    if can(actor, "leads.assign"):
+        return
+    team = actor.team_id
     if owner.pk != actor.pk and (not team or owner.team_id != team):
         raise ValidationError({"owner": _("%(name)s is not in your team.") % {"name": owner}})
 
@@ -444,9 +459,7 @@ class BulkResult:
 def present_staff(staff: list[User], *, day=None) -> tuple[list[User], list[tuple[int, str]]]:
     """Split chosen staff into those who can take leads today and the rest."""
     day = day or timezone.localdate()
-    absent = set(
-        Absence.objects.filter(staff__in=staff, date=day).values_list("staff_id", flat=True)
-    )
+    absent = Absence.objects.absent_ids([person.pk for person in staff], day)
     present, skipped = [], []
     for person in staff:
         if not person.is_active:

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from leads import views, views_assignment, views_connectors, views_import, views_owners
+from leads import (
+    views,
+    views_assignment,
+    views_connectors,
+    views_distribution,
+    views_import,
+    views_owners,
+)
 
 app_name = "leads"
 
@@ -20,6 +27,17 @@ urlpatterns = [
         "assign/defeats/<int:pk>/",
         views_assignment.assignment_defeat_decision,
         name="assignment-defeat-decision",
+    ),
+    path("distribution/", views_distribution.distribution_rules, name="distribution"),
+    path(
+        "distribution/<int:pk>/",
+        views_distribution.distribution_rule_edit,
+        name="distribution-edit",
+    ),
+    path(
+        "distribution/<int:pk>/delete/",
+        views_distribution.distribution_rule_delete,
+        name="distribution-delete",
     ),
     path("import/", views_import.lead_import, name="import"),
     path("import/template.xlsx", views_import.lead_import_template, name="import-template"),

@@ -334,6 +334,9 @@ CELERY_BEAT_SCHEDULE = {
     "telephony.import_folders": {"task": "telephony.tasks.import_folders", "schedule": 300.0},
     # Lead file imports whose task message was lost (broker down when queued).
     "leads.requeue_lead_imports": {"task": "leads.tasks.requeue_lead_imports", "schedule": 120.0},
+    # The pool (公海) rules and the manufacturer assignment windows (followups.pool).
+    "followups.sweep_to_pool": {"task": "followups.tasks.sweep_to_pool", "schedule": 600.0},
+    "followups.flag_unassigned": {"task": "followups.tasks.flag_unassigned", "schedule": 300.0},
     "followups.flag_overdue_appointments": {
         "task": "followups.tasks.flag_overdue_appointments",
         "schedule": 600.0,

@@ -531,6 +531,8 @@ class LeadMergeForm(forms.Form):
     def __init__(self, *args, owners, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = User.objects.filter(pk__in=[o.pk for o in owners])
+
+
 class DistributionRuleForm(StoreScopedForm):
     """A distribution rule (leads.distribution): conditions, target, method.
     Weights are read from ``weight_<staff id>`` inputs beside each person."""

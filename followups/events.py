@@ -9,3 +9,8 @@ from django.dispatch import Signal
 
 # A follow-up was logged: kwargs ``followup`` (saved) and ``actor``.
 followup_logged = Signal()
+
+# A store visit was recorded (a booked visit arrived, or a walk-in), maybe
+# back-dated: kwargs ``appointment`` (saved, with its ``arrived_at``) and
+# ``actor``.
+visit_recorded = Signal()

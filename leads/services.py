@@ -305,7 +305,9 @@ def lead_update(*, actor, lead: Lead, **fields) -> Lead:
         customer.save()
     for key, value in fields.items():
         setattr(lead, key, value)
-    return lifecycle.save(lead, actor=actor)
+    lifecycle.save(lead, actor=actor)
+    events.leads_changed.send(sender=Lead, leads=[lead], since=lead.received_at)
+    return lead
 
 
 @transaction.atomic
@@ -332,6 +334,7 @@ def _give(
     previous = lead.owner_id
     lead.owner = owner
     lifecycle.save(lead, actor=actor, reason=reason)
+    events.leads_changed.send(sender=Lead, leads=[lead], since=lead.received_at)
     audit.record(
         event,
         actor=actor,
@@ -589,6 +592,9 @@ def leads_transfer(
             reason=reason,
             handover=handover,
         )
+    events.leads_changed.send(
+        sender=Lead, leads=leads, since=min(lead.received_at for lead in leads)
+    )
     return leads
 
 
@@ -748,6 +754,7 @@ def lead_activate(*, actor, lead: Lead, owner: User, reason: str) -> Lead:
         owner=owner.pk,
         reason=reason,
     )
+    events.leads_changed.send(sender=Lead, leads=[lead], since=lead.received_at)
     return lead
 
 
@@ -815,6 +822,7 @@ def deal_record(
         target = Status.DELIVERED
     audit.attribute(deal, actor=actor)
     deal.save()
+    events.leads_changed.send(sender=Lead, leads=[lead], since=min(lead.received_at, deal_at))
     if lead.status != target:
         lead_set_status(actor=actor, lead=lead, status=target)
     audit.record(
@@ -856,6 +864,7 @@ def customer_merge(*, actor, keep: Customer, merge: Customer) -> Customer:
     for lead in merge.leads.select_for_update():
         lead.customer = keep
         lifecycle.save(lead, actor=actor, reason=_("customer records merged"))
+        events.leads_changed.send(sender=Lead, leads=[lead], since=lead.received_at)
     if not keep.has_full_name and merge.has_full_name:
         keep.name, keep.has_full_name = merge.name, True
         audit.attribute(keep, actor=actor)

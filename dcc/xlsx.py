@@ -19,8 +19,11 @@ through openpyxl directly, visibly.
 
 from __future__ import annotations
 
+from copy import copy
+
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles.cell_style import StyleArray
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -30,15 +33,29 @@ def clean_text(value: str) -> str:
     return ILLEGAL_CHARACTERS_RE.sub("", value)
 
 
+def _style_array(sheet, style: str) -> StyleArray:
+    """The named style's cell formatting, looked up once per workbook (openpyxl
+    searches the named styles by name on every ``cell.style =``): every cell
+    of the style shares the one named style (its ``xfId``)."""
+    workbook = sheet.parent
+    arrays = workbook.__dict__.setdefault("_dcc_style_arrays", {})
+    if style not in arrays:
+        arrays[style] = workbook._named_styles[style].as_tuple()
+    return arrays[style]
+
+
 def cell(sheet, value, style: str | None = None):
     """A cell for ``sheet.append`` (write-only or not): a string always as
-    text, anything else as openpyxl types it; ``style`` a named style."""
+    text, anything else as openpyxl types it; ``style`` a named style the
+    workbook has."""
     text = isinstance(value, str)
     if text:
         value = clean_text(value)
     made = WriteOnlyCell(sheet, value)
     if style is not None:
-        made.style = style  # before the quote prefix: a named style resets it
+        # As ``made.style = style`` does; before the quote prefix, which a
+        # named style resets.
+        made._style = copy(_style_array(sheet, style))
     if text:
         made.data_type = "s"
         if value.startswith(FORMULA_STARTS):

@@ -256,7 +256,10 @@ def _shown(value, style: str) -> str:
 
 def _width(text: str) -> int:
     """Display width: East Asian wide and full-width characters count double."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(text))
+    text = str(text)
+    if text.isascii():  # figures: most cells
+        return len(text)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _styles(workbook: Workbook) -> None:
@@ -365,6 +368,16 @@ def build_workbooks(
 
 
 def _workbook(store, period, figures, channels, models, generated, team=None) -> bytes:
+    return write_workbook(
+        workbook_sheets(store, period, figures, channels, models, generated, team)
+    )
+
+
+def workbook_sheets(
+    store, period, figures, channels, models, generated, team=None
+) -> list[tuple[_Sheet, int]]:
+    """The workbook's sheets with their rows (the scorecards' queries run
+    here), each with its frozen columns, for ``write_workbook``."""
     whose = f"{store.name}（{store.code}）" + (f" {team.name}" if team is not None else "")
     caption = f"{whose} {_period_label(period)}"
     names = SHEETS if team is None else TEAM_SHEETS
@@ -376,16 +389,21 @@ def _workbook(store, period, figures, channels, models, generated, team=None) ->
         summary, categories = figures.store, figures.categories
     else:
         summary, categories = figures.teams[team.pk], figures.team_categories[team.pk]
+    return [
+        (_summary_sheet(names[0], summary, categories, title(names[0])), 0),
+        (_team_sheet(store, period, figures, title(names[1]), team=team), 1),
+        (_agent_sheet(store, figures.agents, title(names[2]), team=team), 3),
+        (_channel_sheet(channels, models, title(names[3])), 0),
+    ]
+
+
+def write_workbook(sheets: list[tuple[_Sheet, int]]) -> bytes:
+    """The ``.xlsx`` bytes of the sheets (each with its frozen columns), in
+    openpyxl's write-only mode with the shared named styles; no queries."""
     workbook = Workbook(write_only=True)
     _styles(workbook)
-    _summary_sheet(names[0], summary, categories, title(names[0])).write(workbook)
-    _team_sheet(store, period, figures, title(names[1]), team=team).write(
-        workbook, frozen_columns=1
-    )
-    _agent_sheet(store, figures.agents, title(names[2]), team=team).write(
-        workbook, frozen_columns=3
-    )
-    _channel_sheet(channels, models, title(names[3])).write(workbook)
+    for sheet, frozen_columns in sheets:
+        sheet.write(workbook, frozen_columns=frozen_columns)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

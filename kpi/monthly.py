@@ -184,8 +184,11 @@ def months_changed(since: datetime | date | None) -> None:
     else:
         day = since
     pending = getattr(connection, "_kpi_pending", None)
+    # The same callback for every event of one transaction at one savepoint
+    # level (so that rolling back a savepoint drops only its own marks).
     registered = pending is not None and any(
-        func is pending for _sids, func, _robust in connection.run_on_commit
+        func is pending and sids == set(connection.savepoint_ids)
+        for sids, func, _robust in connection.run_on_commit
     )
     if registered:
         pending.since = min(pending.since, day)

@@ -423,6 +423,7 @@ class Volume:
                 ),
                 "ring_seconds": f"CASE WHEN {ok} = 'ANSWERED' THEN 10 END",
                 "disposition": ok,
+                "answered_by": f"CASE WHEN {ok} = 'ANSWERED' THEN 'agent' ELSE 'none' END",
                 "direction": "'outbound'",
                 "extension": "a.extension",
                 "external_number": "l.phone",
@@ -445,6 +446,7 @@ class Volume:
                 "THEN c.started_at + c.ring * interval '1 second' END"
             ),
             "ring_seconds": "CASE WHEN c.disposition = 'ANSWERED' THEN c.ring END",
+            "answered_by": "CASE WHEN c.disposition = 'ANSWERED' THEN 'agent' ELSE 'none' END",
             "billsec": "CASE WHEN c.disposition = 'ANSWERED' THEN 60 ELSE 0 END",
             "ended_at": "c.started_at + interval '90 seconds'",
             "started_at": "c.started_at",
@@ -510,6 +512,19 @@ class Volume:
         return rows
 
     # ------------------------------------------------------------ visits, deals
+
+    def load_referrals(self) -> int:
+        """2 % of leads name an earlier customer of their store as referrer."""
+        lead = Lead._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""UPDATE {lead} l SET referred_by_id = (
+                        SELECT r.customer_id FROM {lead} r
+                        WHERE r.store_id = l.store_id AND r.id < l.id
+                        ORDER BY r.id DESC LIMIT 1)
+                    WHERE {u("l.id", 70)} < 0.02 AND l.id > (SELECT min(id) FROM {lead}) + 100"""
+            )
+            return cursor.rowcount
 
     def load_visits(self) -> int:
         now = f"'{self.now.isoformat()}'::timestamptz"
@@ -725,6 +740,7 @@ class Volume:
         try:
             self.phase("customers + phones", self.load_customers)
             self.phase("leads", self.load_leads)
+            self.phase("referrals (转介绍)", self.load_referrals)
             self.phase("follow-ups", self.load_followups)
             self.phase("calls", self.load_calls)
             self.phase("appointments / visits", self.load_visits)

@@ -514,7 +514,7 @@ class Volume:
     # ------------------------------------------------------------ visits, deals
 
     def load_referrals(self) -> int:
-        """2 % of leads name an earlier customer of their store as referrer."""
+        """5 % of leads name an earlier customer of their store as referrer."""
         lead = Lead._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
@@ -522,7 +522,7 @@ class Volume:
                         SELECT r.customer_id FROM {lead} r
                         WHERE r.store_id = l.store_id AND r.id < l.id
                         ORDER BY r.id DESC LIMIT 1)
-                    WHERE {u("l.id", 70)} < 0.02 AND l.id > (SELECT min(id) FROM {lead}) + 100"""
+                    WHERE {u("l.id", 70)} < 0.05 AND l.id > (SELECT min(id) FROM {lead}) + 100"""
             )
             return cursor.rowcount
 

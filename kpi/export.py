@@ -199,11 +199,11 @@ class _Sheet:
         widths: dict[int, int] = {}
         for columns, rows in self.blocks:
             for index, column in enumerate(columns):
-                widths[index] = max(widths.get(index, 0), _width(column.header))
-                for row in rows:
-                    widths[index] = max(
-                        widths[index], _width(_shown(*_split(row[index], column.style)))
-                    )
+                widths[index] = max(
+                    widths.get(index, 0),
+                    _width(column.header),
+                    _widest([_split(row[index], column.style) for row in rows]),
+                )
         for index, width in widths.items():
             letter = _letter(index)
             sheet.column_dimensions[letter].width = min(width + 2, MAX_WIDTH)
@@ -216,11 +216,12 @@ class _Sheet:
             sheet.append([_cell(sheet, column.header, HEADER) for column in columns])
             styles = [column.style for column in columns]
             for row in rows:
-                cells = []
+                values, row_styles = [], []
                 for value, style in zip(row, styles, strict=True):
                     value, style = _split(value, style)
-                    cells.append(_cell(sheet, _excel(value, style), style))
-                sheet.append(cells)
+                    values.append(_excel(value, style))
+                    row_styles.append(style)
+                sheet.append(xlsx.streamed(sheet, values, row_styles))
 
 
 def _letter(index: int) -> str:
@@ -252,6 +253,24 @@ def _shown(value, style: str) -> str:
     if style == DECIMAL:
         return f"{Decimal(value):,.2f}"
     return str(value)
+
+
+def _widest(cells: list[tuple[object, str]]) -> int:
+    """The widest shown value of a column's cells: every text measured; of
+    the numbers of each style only the largest and the smallest, which are
+    the widest shown (digits, separators and sign grow with the magnitude)."""
+    width, extremes = 0, {}
+    for value, style in cells:
+        if value is None:
+            continue
+        if style == TEXT or not isinstance(value, int | float | Decimal):
+            width = max(width, _width(_shown(value, style)))
+            continue
+        low, high = extremes.get(style, (value, value))
+        extremes[style] = (min(low, value), max(high, value))
+    for style, pair in extremes.items():
+        width = max(width, *(_width(_shown(value, style)) for value in pair))
+    return width
 
 
 def _width(text: str) -> int:

@@ -1,17 +1,14 @@
-"""Per-transaction PostgreSQL settings: ``pg_settings(jit="off", work_mem="64MB")``.
+"""PostgreSQL settings for the statements of one transaction.
 
-Inside a transaction (``transaction.atomic()``), on PostgreSQL, each setting
-is made with ``set_config(name, value, true)`` (``SET LOCAL``: it ends with
-the transaction); the values are query parameters, never formatted into SQL.
-On other databases it does nothing::
-
-    from dcc.pgsettings import pg_settings
+``pg_settings(jit="off", work_mem="64MB", statement_timeout="30s")`` runs
+``set_config(name, value, true)`` (``SET LOCAL``, with the names and values
+as parameters) for each setting inside the current transaction, so they end
+with it; on any other database it does nothing. Use it inside a
+transaction::
 
     with transaction.atomic(), pg_settings(jit="off", work_mem="64MB"):
         ...
 """
-
-from __future__ import annotations
 
 from contextlib import contextmanager
 
@@ -20,8 +17,11 @@ from django.db import connection
 
 @contextmanager
 def pg_settings(**settings):
-    if settings and connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and settings:
+        names = list(settings)
         with connection.cursor() as cursor:
-            for name, value in settings.items():
-                cursor.execute("SELECT set_config(%s, %s, true)", [name, str(value)])
+            cursor.execute(
+                "SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(names)),
+                [part for name in names for part in (name, str(settings[name]))],
+            )
     yield

@@ -18,3 +18,7 @@ sms_replied = Signal()
 # A delivery receipt arrived: kwargs ``message`` (the SmsMessage, updated)
 # and ``delivered`` (bool).
 sms_delivered = Signal()
+# A store visit was recorded (a booked visit arrived, or a walk-in), maybe
+# back-dated: kwargs ``appointment`` (saved, with its ``arrived_at``) and
+# ``actor``.
+visit_recorded = Signal()

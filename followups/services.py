@@ -612,6 +612,7 @@ def _record_arrival(actor, appointment, *, arrived_at, test_drive, group_size) -
         test_drive=appointment.test_drive,
         walk_in=appointment.is_walk_in,
     )
+    events.visit_recorded.send(sender=Appointment, appointment=appointment, actor=actor)
     return appointment
 
 

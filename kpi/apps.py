@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class KpiConfig(AppConfig):
     name = "kpi"
     verbose_name = _("KPIs")
+
+    def ready(self):
+        from kpi import receivers  # noqa: F401  (connects the signal receivers)

@@ -62,10 +62,10 @@ from dcc.models import Store, Team, User
 from dcc.timeutils import local_day_start
 from followups.models import BreachKind, SlaBreach
 from followups.selectors import FIRST_CONTACT_WITHIN
-from kpi import grouped
-from kpi.metrics import KPIS, Metric, Period, Scope, compute, percent
+from kpi import grouped, monthly
+from kpi.metrics import KPIS, Metric, Period, Scope, percent
 from kpi.metrics.base import TARGET_PATHS
-from kpi.metrics.figures import figures_from
+from kpi.metrics.figures import figures_from, metrics_from
 from kpi.metrics.rows import (
     between,
     carried_over_q,
@@ -222,9 +222,11 @@ def headline(scope: Scope, period: Period, *, today: date | None = None) -> list
     _now, before, year_before = compared_periods(period, today)
     # Figures of the current month cover the whole month (a target is the
     # month's); the earlier periods only its days so far.
-    current = compute(scope, period, today=today)
-    last_month = compute(scope, before, today=today)
-    last_year = compute(scope, year_before, today=today)
+    # Closed months come from their stored figures (kpi.monthly).
+    counts = monthly.kpis(scope, [period, before, year_before], today=today)
+    current, last_month, last_year = (
+        metrics_from(counts[p.start]) for p in (period, before, year_before)
+    )
     return [
         {
             "name": name,
@@ -242,9 +244,29 @@ def headline(scope: Scope, period: Period, *, today: date | None = None) -> list
 # ---------------------------------------------------------------- trend
 
 
-def trend(scope: Scope, period: Period, *, months: int = TREND_MONTHS) -> list[dict]:
-    """The ``TREND`` figures of each of ``months`` months up to the period's."""
+def trend(
+    scope: Scope, period: Period, *, months: int = TREND_MONTHS, today: date | None = None
+) -> list[dict]:
+    """The ``TREND`` figures of each of ``months`` months up to the period's:
+    closed months from their stored counts (``kpi.monthly``), the others
+    counted together."""
     periods = months_back(period, months)
+    counts = monthly.months(
+        scope, periods, monthly.TREND_SET, lambda todo: trend_counts(scope, todo), today=today
+    )
+    return [
+        {
+            "period": month,
+            "label": month.month_label,
+            "figures": {name: KPIS[name].metric(counts[month.start]) for name in TREND},
+        }
+        for month in periods
+    ]
+
+
+def trend_counts(scope: Scope, periods: list[Period]) -> dict[date, dict[str, int]]:
+    """The counts of the ``TREND`` figures of each month, in one grouped
+    query per base table (months by ``TruncMonth``, local time)."""
     span = Period(periods[0].start, periods[-1].end)
     first_calls = _by_month(
         followups(scope).filter(first_call_q(span)), "occurred_at", n=Count("pk")
@@ -260,10 +282,10 @@ def trend(scope: Scope, period: Period, *, months: int = TREND_MONTHS) -> list[d
     )
     invited = _by_month(visits(scope, span).filter(first_invited_q()), "arrived_at", n=Count("pk"))
     sold = _by_month(deals(scope, span), "counted_at", n=Count("pk"))
-    rows = []
+    rows = {}
     for i, month in enumerate(periods):
         lead = received.get(month.start, {"received": 0, "converted": 0})
-        counts = {
+        rows[month.start] = {
             "first_calls": first_calls.get(month.start, {}).get("n", 0),
             "carried_over": carried[f"m{i}"],
             "received": lead["received"],
@@ -271,13 +293,6 @@ def trend(scope: Scope, period: Period, *, months: int = TREND_MONTHS) -> list[d
             "first_invited": invited.get(month.start, {}).get("n", 0),
             "deals": sold.get(month.start, {}).get("n", 0),
         }
-        rows.append(
-            {
-                "period": month,
-                "label": month.month_label,
-                "figures": {name: KPIS[name].metric(counts) for name in TREND},
-            }
-        )
     return rows
 
 

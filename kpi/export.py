@@ -199,11 +199,11 @@ class _Sheet:
         widths: dict[int, int] = {}
         for columns, rows in self.blocks:
             for index, column in enumerate(columns):
-                widths[index] = max(widths.get(index, 0), _width(column.header))
-                for row in rows:
-                    widths[index] = max(
-                        widths[index], _width(_shown(*_split(row[index], column.style)))
-                    )
+                widths[index] = max(
+                    widths.get(index, 0),
+                    _width(column.header),
+                    _widest([_split(row[index], column.style) for row in rows]),
+                )
         for index, width in widths.items():
             letter = _letter(index)
             sheet.column_dimensions[letter].width = min(width + 2, MAX_WIDTH)
@@ -216,11 +216,12 @@ class _Sheet:
             sheet.append([_cell(sheet, column.header, HEADER) for column in columns])
             styles = [column.style for column in columns]
             for row in rows:
-                cells = []
+                values, row_styles = [], []
                 for value, style in zip(row, styles, strict=True):
                     value, style = _split(value, style)
-                    cells.append(_cell(sheet, _excel(value, style), style))
-                sheet.append(cells)
+                    values.append(_excel(value, style))
+                    row_styles.append(style)
+                sheet.append(xlsx.streamed(sheet, values, row_styles))
 
 
 def _letter(index: int) -> str:
@@ -254,9 +255,30 @@ def _shown(value, style: str) -> str:
     return str(value)
 
 
+def _widest(cells: list[tuple[object, str]]) -> int:
+    """The widest shown value of a column's cells: every text measured; of
+    the numbers of each style only the largest and the smallest, which are
+    the widest shown (digits, separators and sign grow with the magnitude)."""
+    width, extremes = 0, {}
+    for value, style in cells:
+        if value is None:
+            continue
+        if style == TEXT or not isinstance(value, int | float | Decimal):
+            width = max(width, _width(_shown(value, style)))
+            continue
+        low, high = extremes.get(style, (value, value))
+        extremes[style] = (min(low, value), max(high, value))
+    for style, pair in extremes.items():
+        width = max(width, *(_width(_shown(value, style)) for value in pair))
+    return width
+
+
 def _width(text: str) -> int:
     """Display width: East Asian wide and full-width characters count double."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(text))
+    text = str(text)
+    if text.isascii():  # figures: most cells
+        return len(text)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _styles(workbook: Workbook) -> None:
@@ -365,6 +387,16 @@ def build_workbooks(
 
 
 def _workbook(store, period, figures, channels, models, generated, team=None) -> bytes:
+    return write_workbook(
+        workbook_sheets(store, period, figures, channels, models, generated, team)
+    )
+
+
+def workbook_sheets(
+    store, period, figures, channels, models, generated, team=None
+) -> list[tuple[_Sheet, int]]:
+    """The workbook's sheets with their rows (the scorecards' queries run
+    here), each with its frozen columns, for ``write_workbook``."""
     whose = f"{store.name}（{store.code}）" + (f" {team.name}" if team is not None else "")
     caption = f"{whose} {_period_label(period)}"
     names = SHEETS if team is None else TEAM_SHEETS
@@ -376,16 +408,21 @@ def _workbook(store, period, figures, channels, models, generated, team=None) ->
         summary, categories = figures.store, figures.categories
     else:
         summary, categories = figures.teams[team.pk], figures.team_categories[team.pk]
+    return [
+        (_summary_sheet(names[0], summary, categories, title(names[0])), 0),
+        (_team_sheet(store, period, figures, title(names[1]), team=team), 1),
+        (_agent_sheet(store, figures.agents, title(names[2]), team=team), 3),
+        (_channel_sheet(channels, models, title(names[3])), 0),
+    ]
+
+
+def write_workbook(sheets: list[tuple[_Sheet, int]]) -> bytes:
+    """The ``.xlsx`` bytes of the sheets (each with its frozen columns), in
+    openpyxl's write-only mode with the shared named styles; no queries."""
     workbook = Workbook(write_only=True)
     _styles(workbook)
-    _summary_sheet(names[0], summary, categories, title(names[0])).write(workbook)
-    _team_sheet(store, period, figures, title(names[1]), team=team).write(
-        workbook, frozen_columns=1
-    )
-    _agent_sheet(store, figures.agents, title(names[2]), team=team).write(
-        workbook, frozen_columns=3
-    )
-    _channel_sheet(channels, models, title(names[3])).write(workbook)
+    for sheet, frozen_columns in sheets:
+        sheet.write(workbook, frozen_columns=frozen_columns)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

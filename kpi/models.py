@@ -457,3 +457,52 @@ class ScorecardItem(models.Model):
 
     def __str__(self):
         return f"{self.store} {self.role} {self.metric} {self.weight}%"
+
+
+class MonthlyResult(models.Model):
+    """The figures of one closed month for one scope, stored so that a page
+    reads them instead of computing them again (``kpi.monthly``). ``counts``
+    are the named counts the figures are made of (``metric_set``: which
+    counts, at ``version``); ``seq`` is the month's invalidation number when
+    they were computed (``MonthlyInvalidation``): a row whose ``seq`` is not
+    the month's current one is stale and never read."""
+
+    month = models.DateField(_("month"))
+    scope_kind = models.CharField(_("scope kind"), max_length=8)
+    # 0 for the group (a group scope has no id).
+    scope_id = models.PositiveIntegerField(_("scope id"))
+    metric_set = models.CharField(_("metric set"), max_length=16)
+    version = models.PositiveSmallIntegerField(_("version"))
+    seq = models.PositiveIntegerField(_("invalidation number"), default=0)
+    counts = models.JSONField(_("counts"))
+    computed_at = models.DateTimeField(_("computed at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("stored monthly result")
+        verbose_name_plural = _("stored monthly results")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "scope_kind", "scope_id", "metric_set", "version"],
+                name="monthly_result_once",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} {self.scope_kind}:{self.scope_id} {self.metric_set}"
+
+
+class MonthlyInvalidation(models.Model):
+    """How many times late data changed a month (``kpi.receivers``): each
+    change adds one to ``seq``; stored results of an earlier ``seq`` are
+    stale."""
+
+    month = models.DateField(_("month"), primary_key=True)
+    seq = models.PositiveIntegerField(_("invalidation number"), default=0)
+    changed_at = models.DateTimeField(_("changed at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("monthly result invalidation")
+        verbose_name_plural = _("monthly result invalidations")
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} #{self.seq}"

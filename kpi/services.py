@@ -15,6 +15,7 @@ from dcc import audit
 from dcc.models import Store, Team, User
 from dcc.policy import Level, require, scope_level
 from dcc.timeutils import validate_event_time
+from kpi import monthly
 from kpi.models import KpiSettings, Meeting, MeetingKind, Target
 from leads.models import VehicleModel
 
@@ -116,6 +117,7 @@ def targets_set(
             month=month.isoformat(),
             **counts,
         )
+    monthly.months_changed(month)
     return counts
 
 
@@ -166,6 +168,7 @@ def meeting_record(
         held_at=held_at.isoformat(),
         attendees=[a.pk for a in attendees],
     )
+    monthly.months_changed(held_at)
     return meeting
 
 
@@ -185,4 +188,5 @@ def kpi_settings_update(*, actor, store: Store, reason: str = "", **values) -> K
         audit.attribute(settings, actor=actor, reason=reason)
         settings.save()
         audit.record("kpi.settings.updated", actor=actor, target=store, store=store, **changed)
+        monthly.months_changed(None)  # working days and on-time limits of every month
     return settings

@@ -20,6 +20,14 @@ leads_created = Signal()
 # or set to null by the database already.
 leads_removed = Signal()
 
+# What a lead's past records count for changed: its owner or store (the
+# credit of its whole history moves), its customer details (whether it is a
+# valid A-card), its customer, or a deal was recorded. kwargs ``leads`` (a
+# list) and ``since``, the earliest moment whose records the change concerns
+# (the leads' receipt; a back-dated deal's time if earlier). The KPIs'
+# stored figures of closed months listen (kpi.receivers).
+leads_changed = Signal()
+
 # A lead left the open statuses (defeated, invalid, delivered): kwargs
 # ``lead`` and ``status``.
 lead_closed = Signal()

@@ -30,7 +30,7 @@ from dcc import audit
 from dcc.models import AuditEvent, User
 from dcc.policy import require
 from dcc.timeutils import local_day_start
-from leads import lifecycle
+from leads import events, lifecycle
 from leads.lifecycle import LeadStateError
 from leads.models import OPEN_STATUSES, Lead, PoolEvent, PoolEventKind, PoolReason
 from leads.services import _restart_clock, check_owner, check_team_receiver
@@ -104,6 +104,10 @@ def send_to_pool(lead_ids, *, reason: str, now=None, actor=None) -> int:
                     for lead in leads
                 ]
             )
+            # Owner changes reattribute a lead's work: the KPIs' stored months recount.
+            events.leads_changed.send(
+                sender=Lead, leads=leads, since=min(lead.received_at for lead in leads)
+            )
             moved += len(leads)
     return moved
 
@@ -141,6 +145,7 @@ def _after_take(
     if restart_clock:
         _restart_clock(lead, now)
     lifecycle.save(lead, actor=actor, reason=reason)
+    events.leads_changed.send(sender=Lead, leads=[lead], since=lead.received_at)
     waited = int((now - pooled_at).total_seconds()) if pooled_at else None
     PoolEvent.objects.create(
         store_id=lead.store_id,

@@ -309,7 +309,9 @@ def lead_update(*, actor, lead: Lead, **fields) -> Lead:
         customer.save()
     for key, value in fields.items():
         setattr(lead, key, value)
-    return lifecycle.save(lead, actor=actor)
+    lifecycle.save(lead, actor=actor)
+    events.leads_changed.send(sender=Lead, leads=[lead], since=lead.received_at)
+    return lead
 
 
 @transaction.atomic
@@ -338,6 +340,7 @@ def _give(
     # Given by hand, a lead leaves the pool (公海) and its late flag.
     lead.pooled_at, lead.pool_reason, lead.unassigned_flagged_at = None, "", None
     lifecycle.save(lead, actor=actor, reason=reason)
+    events.leads_changed.send(sender=Lead, leads=[lead], since=lead.received_at)
     audit.record(
         event,
         actor=actor,
@@ -602,6 +605,9 @@ def leads_transfer(
             reason=reason,
             handover=handover,
         )
+    events.leads_changed.send(
+        sender=Lead, leads=leads, since=min(lead.received_at for lead in leads)
+    )
     return leads
 
 
@@ -761,6 +767,7 @@ def lead_activate(*, actor, lead: Lead, owner: User, reason: str) -> Lead:
         owner=owner.pk,
         reason=reason,
     )
+    events.leads_changed.send(sender=Lead, leads=[lead], since=lead.received_at)
     return lead
 
 
@@ -833,6 +840,7 @@ def deal_record(
 
         # The customer becomes a base customer with this vehicle (issue 18).
         vehicle_for_delivery(deal)
+    events.leads_changed.send(sender=Lead, leads=[lead], since=min(lead.received_at, deal_at))
     if lead.status != target:
         lead_set_status(actor=actor, lead=lead, status=target)
     audit.record(
@@ -874,6 +882,7 @@ def customer_merge(*, actor, keep: Customer, merge: Customer) -> Customer:
     for lead in merge.leads.select_for_update():
         lead.customer = keep
         lifecycle.save(lead, actor=actor, reason=_("customer records merged"))
+        events.leads_changed.send(sender=Lead, leads=[lead], since=lead.received_at)
     if not keep.has_full_name and merge.has_full_name:
         keep.name, keep.has_full_name = merge.name, True
         audit.attribute(keep, actor=actor)
@@ -1014,6 +1023,9 @@ def lead_merge(*, actor, keep: Lead, merge: Lead, owner: User | None = None, rea
 
     # Each app moves its rows first (and may refuse, e.g. two booked visits).
     events.leads_merged.send(sender=Lead, keep=keep, merge=merge, actor=actor)
+    events.leads_changed.send(
+        sender=Lead, leads=[keep, merge], since=min(keep.received_at, merge.received_at)
+    )
     deals = Deal.objects.filter(lead=merge).update(lead=keep)
     if keep.customer_id != merge.customer_id:
         customer_merge(actor=actor, keep=keep.customer, merge=merge.customer)

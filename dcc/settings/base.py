@@ -201,6 +201,9 @@ USE_TZ = True
 # KPI pages, exports and API calls: PostgreSQL cancels a report statement
 # running longer than this (kpi.limits; 0: no limit) and the page says so.
 KPI_STATEMENT_TIMEOUT = timedelta(seconds=env.int("KPI_STATEMENT_TIMEOUT", default=30))
+# Memory a report query's sort or hash may use before spilling to disk (the
+# grouped KPI queries at a group's volume); with JIT off (kpi.limits).
+KPI_WORK_MEM = env.str("KPI_WORK_MEM", default="64MB")
 
 # ---------------------------------------------------------------- files
 STATIC_URL = "static/"

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from dcc.models import Store, Team, User
+from dcc.pgsettings import pg_settings
 from dcc.timeutils import local_day_start
 from followups.models import FollowupPolicy
 
@@ -178,16 +179,14 @@ def without_jit(fn):
     ``tests/bench/test_kpi_bench.py``: a group's year of leads ran in 4.8 s
     without JIT, 6.8–7.1 s with it, the plan showing 8.7 s of JIT work
     across the workers). ``SET LOCAL`` ends with the transaction; same
-    results. Costs three statements (savepoint, SET, release) on PostgreSQL,
+    results. Costs three statements (savepoint, set_config, release) on PostgreSQL,
     so ``compute`` itself, held to a dozen queries, does not use it."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         if connection.vendor != "postgresql":
             return fn(*args, **kwargs)
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
+        with transaction.atomic(), pg_settings(jit="off"):
             return fn(*args, **kwargs)
 
     return wrapper

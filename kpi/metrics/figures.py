@@ -47,6 +47,12 @@ from telephony.models import Call
 
 def compute(scope: Scope, period: Period, *, today: date | None = None) -> dict[str, Metric]:
     """Every KPI of ``KPIS`` for the scope and period, in ``KPIS`` order."""
+    return metrics_from(compute_counts(scope, period, today=today))
+
+
+def compute_counts(scope: Scope, period: Period, *, today: date | None = None) -> dict[str, int]:
+    """The named counts every KPI of ``KPIS`` is made of (``metrics_from``),
+    meetings included: what ``kpi.monthly`` stores for a closed month."""
     today = today or timezone.localdate()
     counts = {
         **_lead_figures(scope, period),
@@ -57,19 +63,23 @@ def compute(scope: Scope, period: Period, *, today: date | None = None) -> dict[
         **_card_figures(scope, period),
         **_call_figures(scope, period),
     }
-    return figures_from(counts, meetings_on_time(scope, period, today=today))
+    return with_meetings(counts, meetings_on_time(scope, period, today=today))
+
+
+def with_meetings(counts: dict[str, int], meetings: Metric) -> dict[str, int]:
+    return {**counts, "on_time_days": meetings.numerator, "working_days": meetings.denominator}
+
+
+def metrics_from(counts: dict[str, int]) -> dict[str, Metric]:
+    """Every KPI of ``KPIS``, in its order, from its named counts."""
+    return {name: kpi.metric(counts) for name, kpi in KPIS.items()}
 
 
 def figures_from(counts: dict[str, int], meetings: Metric) -> dict[str, Metric]:
     """Every KPI of ``KPIS``, in its order, from the counts the queries
     answer (``compute`` for one scope, ``kpi.grouped`` for every agent and
     team at once) and the meetings figure (its own queries)."""
-    counts = {
-        **counts,
-        "on_time_days": meetings.numerator,
-        "working_days": meetings.denominator,
-    }
-    return {name: kpi.metric(counts) for name, kpi in KPIS.items()}
+    return metrics_from(with_meetings(counts, meetings))
 
 
 # The counts as aggregates: ``compute`` aggregates them over one scope,

@@ -34,3 +34,25 @@ def cpu_reference() -> float:
     for i in range(10_000_000):
         total += i
     return time.perf_counter() - started
+
+
+def uninstrumented_render(self, context):
+    """``Template._render`` as in production. The test environment wraps it
+    to send a signal on which the test client copies the context of every
+    template rendered, which no server pays: benchmarks of pages patch it
+    back (``monkeypatch.setattr(Template, "_render", uninstrumented_render)``)."""
+    return self.nodelist.render(context)
+
+
+def ratio_line(label: str, product: list[float], floor: list[float], unit: str = "ms") -> str:
+    """One figure as the benchmarks print it: product and floor (median, p95)
+    measured in the same run, and their ratios."""
+    import statistics
+
+    pm, pp = statistics.median(product), nearest_rank(product, 0.95)
+    fm, fp = statistics.median(floor), nearest_rank(floor, 0.95)
+    return (
+        f"{label:<34} product median {pm:8.1f} {unit} p95 {pp:8.1f} {unit} | "
+        f"floor median {fm:8.1f} {unit} p95 {fp:8.1f} {unit} | "
+        f"ratio median {pm / fm:5.2f}x p95 {pp / fp:5.2f}x (n={len(product)})"
+    )

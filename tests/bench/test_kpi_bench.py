@@ -423,6 +423,7 @@ class Volume:
                 ),
                 "ring_seconds": f"CASE WHEN {ok} = 'ANSWERED' THEN 10 END",
                 "disposition": ok,
+                "answered_by": f"CASE WHEN {ok} = 'ANSWERED' THEN 'agent' ELSE 'none' END",
                 "direction": "'outbound'",
                 "extension": "a.extension",
                 "external_number": "l.phone",
@@ -445,6 +446,7 @@ class Volume:
                 "THEN c.started_at + c.ring * interval '1 second' END"
             ),
             "ring_seconds": "CASE WHEN c.disposition = 'ANSWERED' THEN c.ring END",
+            "answered_by": "CASE WHEN c.disposition = 'ANSWERED' THEN 'agent' ELSE 'none' END",
             "billsec": "CASE WHEN c.disposition = 'ANSWERED' THEN 60 ELSE 0 END",
             "ended_at": "c.started_at + interval '90 seconds'",
             "started_at": "c.started_at",
@@ -510,6 +512,19 @@ class Volume:
         return rows
 
     # ------------------------------------------------------------ visits, deals
+
+    def load_referrals(self) -> int:
+        """5 % of leads name an earlier customer of their store as referrer."""
+        lead = Lead._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""UPDATE {lead} l SET referred_by_id = (
+                        SELECT r.customer_id FROM {lead} r
+                        WHERE r.store_id = l.store_id AND r.id < l.id
+                        ORDER BY r.id DESC LIMIT 1)
+                    WHERE {u("l.id", 70)} < 0.05 AND l.id > (SELECT min(id) FROM {lead}) + 100"""
+            )
+            return cursor.rowcount
 
     def load_visits(self) -> int:
         now = f"'{self.now.isoformat()}'::timestamptz"
@@ -581,6 +596,10 @@ class Volume:
                 FROM {lead} l
                 WHERE l.first_contacted_at IS NOT NULL AND {u("l.id", 30)} < 0.06
                   AND l.source <> 'walk_in'
+                  -- One pending visit per lead (appt_one_pending_per_lead):
+                  -- a return visit is one that already happened.
+                  AND l.first_contacted_at + (8 + {u("l.id", 33)} * 10) * interval '1 day'
+                      <= {now}
             ) v""",
         )
         return rows
@@ -721,6 +740,7 @@ class Volume:
         try:
             self.phase("customers + phones", self.load_customers)
             self.phase("leads", self.load_leads)
+            self.phase("referrals (转介绍)", self.load_referrals)
             self.phase("follow-ups", self.load_followups)
             self.phase("calls", self.load_calls)
             self.phase("appointments / visits", self.load_visits)
@@ -883,6 +903,8 @@ def test_kpis_at_volume(request):
     )
 
     explain = os.environ.get("BENCH_EXPLAIN") == "1"
+    if os.environ.get("BENCH_KPI_PAGES_ONLY") == "1":  # a quicker look at the pages
+        targets = []
     for label, fn, runs, goal in targets:
         # Each after a warm-up; the computes' queries are counted too (the
         # export's are many: captured only with BENCH_EXPLAIN).
@@ -898,6 +920,159 @@ def test_kpis_at_volume(request):
         )
         if explain:
             _explain(write, label, queries)
+
+    _report_pages(write, volume, month, year, today)
+    _workbook_writing(write, volume, year, today)
+
+
+# ---------------------------------------------------------------- issue 20: pages and workbook
+
+PAGE_RUNS, GROUP_PAGE_RUNS, WORKBOOK_RUNS = 20, 5, 5
+
+
+def _report_pages(write, volume, month: Period, year: Period, today: date) -> None:
+    """The supervisor's and the manager's dashboards (their default: the
+    current month; and the last closed month) and the administrator's KPI
+    page of the group over twelve months, each beside the floor page
+    (``tests/bench/floor_urls.py``) timed in the same run by the same
+    client. Goals (issue 20): dashboards p95 < 500 ms, the group's twelve
+    months < 3 s. The first call of each page is its warm-up: it stores
+    the closed months it reads (``kpi.monthly``); the stored rows and the
+    time of that first call are printed too."""
+    from django.template.base import Template
+    from django.test import Client, override_settings
+
+    from kpi.models import MonthlyResult
+    from tests.bench.common import ratio_line, uninstrumented_render
+
+    store = volume.stores[0]
+    supervisor = User.objects.get(username=f"{store.code.lower()}_t0_supervisor")
+    manager = User.objects.get(username=f"{store.code.lower()}_manager")
+    admin = User.objects.create(
+        username="bench_admin", name="管理员", role=Role.ADMIN, password=make_password("x")
+    )
+    closed = {"month": month.month_label}
+    group = {"s": "group", "since": year.start.isoformat(), "until": year.end.isoformat()}
+    pages = [
+        ("supervisor dashboard (this month)", supervisor, "/kpi/dashboard/", {}, PAGE_RUNS),
+        ("supervisor dashboard (last month)", supervisor, "/kpi/dashboard/", closed, PAGE_RUNS),
+        ("manager dashboard (this month)", manager, "/kpi/dashboard/", {}, PAGE_RUNS),
+        ("manager dashboard (last month)", manager, "/kpi/dashboard/", closed, PAGE_RUNS),
+        ("group KPI page, 12 months", admin, "/kpi/", group, GROUP_PAGE_RUNS),
+    ]
+    original = Template._render
+    Template._render = uninstrumented_render
+    try:
+        with override_settings(ROOT_URLCONF="tests.bench.floor_urls"):
+            for label, user, url, params, runs in pages:
+                client = Client()
+                client.force_login(user)
+
+                def page(url=url, params=params, client=client):
+                    response = client.get(url, params)
+                    assert response.status_code == 200, (url, response.status_code)
+
+                def floor(client=client):
+                    assert client.get("/bench/floor/").status_code == 200
+
+                started = time.perf_counter()
+                page()
+                first = (time.perf_counter() - started) * 1000
+                floor()
+                product, floors = [], []
+                for _ in range(runs):  # interleaved: the same load for both
+                    for fn, into in ((page, product), (floor, floors)):
+                        started = time.perf_counter()
+                        fn()
+                        into.append((time.perf_counter() - started) * 1000)
+                with CaptureQueriesContext(connection) as captured:
+                    page()
+                write(ratio_line(label, product, floors))
+                write(
+                    f"{'':<34} first call {first:8.1f} ms; {len(captured)} queries "
+                    f"({sum(float(q['time']) for q in captured) * 1000:.0f} ms SQL); "
+                    f"stored monthly results {MonthlyResult.objects.count()}"
+                )
+    finally:
+        Template._render = original
+
+
+def _raw_rows(sheets) -> list[tuple[str, list[list]]]:
+    """The cells of the workbook's sheets as Excel stores them (values only),
+    computed before the floor is timed."""
+    from kpi import export
+
+    result = []
+    for sheet, _frozen in sheets:
+        rows = [[sheet.caption]]
+        for number, (columns, block) in enumerate(sheet.blocks):
+            if number:
+                rows.append([])
+            rows.append([column.header for column in columns])
+            for row in block:
+                rows.append(
+                    [
+                        export._excel(*export._split(value, column.style))
+                        for value, column in zip(row, columns, strict=True)
+                    ]
+                )
+        result.append((sheet.title, rows))
+    return result
+
+
+def _workbook_writing(write, volume, year: Period, today: date) -> None:
+    """Writing the twenty stores' workbooks (500 agents, twelve months) from
+    their sheets (``kpi.export.write_workbook``: styles, widths, frozen
+    panes, text cells) against raw openpyxl write-only writing the same
+    cells (same sheets, rows and values; no styles) with no queries. Goal
+    (issue 20): at most 1.5×."""
+    import io
+
+    from openpyxl import Workbook
+
+    from kpi import export, grouped
+    from tests.bench.common import ratio_line
+
+    ids = [store.pk for store in volume.stores]
+    figures = grouped.by_store(ids, year, today=today)
+    scope = Scope("group")
+    channels = export._channel_counts(ids, year, scope)
+    models = export._model_counts(ids, year, scope)
+    sheets = [
+        export.workbook_sheets(
+            store,
+            year,
+            figures[store.pk],
+            channels.get(store.pk, {}),
+            models.get(store.pk, {}),
+            "2026-01-01 00:00",
+        )
+        for store in volume.stores
+    ]
+    raw = [_raw_rows(book) for book in sheets]
+    cells = sum(len(row) for book in raw for _title, rows in book for row in rows)
+
+    def product():
+        for book in sheets:
+            export.write_workbook(book)
+
+    def floor():
+        for book in raw:
+            workbook = Workbook(write_only=True)
+            for title, rows in book:
+                sheet = workbook.create_sheet(title)
+                for row in rows:
+                    sheet.append(row)
+            workbook.save(io.BytesIO())
+
+    product(), floor()
+    products, floors = [], []
+    for _ in range(WORKBOOK_RUNS):
+        for fn, into in ((product, products), (floor, floors)):
+            started = time.perf_counter()
+            fn()
+            into.append((time.perf_counter() - started) * 1000)
+    write(ratio_line(f"20 workbooks ({cells:,} cells)", products, floors))
 
 
 def _export_call(stores, period: Period, today: date):

@@ -34,6 +34,19 @@ def test_the_limit_holds_inside_the_block_only(settings):
     assert _show() == before
 
 
+def test_report_queries_run_without_jit_and_with_enough_work_mem(settings):
+    settings.KPI_WORK_MEM = "48MB"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        jit_before = cursor.fetchone()[0]
+    with statement_timeout(), connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('jit'), current_setting('work_mem')")
+        assert cursor.fetchone() == ("off", "48MB")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == jit_before
+
+
 def test_a_statement_past_the_limit_is_cancelled(settings):
     settings.KPI_STATEMENT_TIMEOUT = timedelta(milliseconds=200)
     with pytest.raises(ReportTimedOut), statement_timeout():
@@ -76,7 +89,8 @@ def _statements_of(client_call):
     seen = []
 
     def record(execute, sql, params, many, context):
-        seen.append(sql)
+        # The settings are parameters (dcc.pgsettings: set_config(%s, %s, true)).
+        seen.append(f"{sql} {params!r}")
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(record):

@@ -1,0 +1,199 @@
+"""Figures of closed months, stored once and read back (issue 20).
+
+A closed month's figures only move when late data arrives: a call log
+imported late, a follow-up entered after the fact, a back-dated visit or
+deal, a lead given to someone else, a target or a meeting entered for a past
+month. The lower apps announce each of those (``kpi.receivers``), and
+``invalidate`` adds one to the affected months' invalidation number
+(``MonthlyInvalidation.seq``) in one statement. ``months`` answers the
+counts of several months of one scope: a closed month's from its stored
+``MonthlyResult`` when that was computed at the month's current number,
+otherwise computed and stored; the current month (and any period that is not
+a whole closed month) always computed.
+
+Why numbers rather than deleting rows: a page computing a month while the
+late data commits must not store what it read before. The page reads the
+month's number *before* computing and stores its counts with it; a change
+committed meanwhile has raised the number (the receivers run after the
+writer's commit, ``transaction.on_commit``), so those counts are never read.
+
+The current month is never stored: its figures change with every call of
+the day, so a stored copy would be stale at once (a short time-to-live would
+show figures minutes old on the pages agents and supervisors watch during
+the day). It is cheap anyway: one month of one scope, by index.
+
+``metric_set`` names what is stored and ``VERSIONS`` its version: change a
+definition (the counts a KPI is made of, the trend's counts), raise the
+version, and earlier rows are simply never read again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from kpi.metrics import Period, Scope
+from kpi.metrics.figures import compute_counts
+from kpi.models import MonthlyInvalidation, MonthlyResult
+
+KPIS_SET, TREND_SET = "kpis", "trend"
+VERSIONS = {KPIS_SET: 1, TREND_SET: 1}
+# Invalidating "every month" marks the months from this one on.
+EPOCH = date(2015, 1, 1)
+
+
+def is_closed(period: Period, today: date) -> bool:
+    """A whole month that ended before today's month began."""
+    return period.is_month and period.start < today.replace(day=1)
+
+
+def months(
+    scope: Scope,
+    periods: list[Period],
+    metric_set: str,
+    count: Callable[[list[Period]], dict[date, dict[str, int]]],
+    *,
+    today: date | None = None,
+) -> dict[date, dict[str, int]]:
+    """``{period.start: counts}`` for every period: stored counts for the
+    closed months computed at their current invalidation number; the rest
+    from ``count(periods still to compute)`` (answering ``{start: counts}``),
+    whose closed months are then stored."""
+    today = today or timezone.localdate()
+    closed = [p.start for p in periods if is_closed(p, today)]
+    found: dict[date, dict[str, int]] = {}
+    seqs: dict[date, int] = {}
+    if closed:
+        seqs = dict(
+            MonthlyInvalidation.objects.filter(month__in=closed).values_list("month", "seq")
+        )
+        key = _key(scope, metric_set)
+        for month, seq, counts in MonthlyResult.objects.filter(month__in=closed, **key).values_list(
+            "month", "seq", "counts"
+        ):
+            if seq == seqs.get(month, 0):
+                found[month] = counts
+    missing = [p for p in periods if p.start not in found]
+    if missing:
+        computed = count(missing)
+        found.update({p.start: computed[p.start] for p in missing})
+        _store(
+            scope,
+            metric_set,
+            {m: (computed[m], seqs.get(m, 0)) for m in closed if m in computed},
+        )
+    return found
+
+
+def kpis(
+    scope: Scope, periods: list[Period], *, today: date | None = None
+) -> dict[date, dict[str, int]]:
+    """Every KPI's counts (``kpi.metrics.figures.compute_counts``) of each
+    period: ``metrics_from`` turns them into the figures of ``compute``."""
+    today = today or timezone.localdate()
+
+    def count(todo):
+        return {p.start: compute_counts(scope, p, today=today) for p in todo}
+
+    return months(scope, periods, KPIS_SET, count, today=today)
+
+
+def _key(scope: Scope, metric_set: str) -> dict:
+    return {
+        "scope_kind": scope.kind,
+        "scope_id": scope.id or 0,
+        "metric_set": metric_set,
+        "version": VERSIONS[metric_set],
+    }
+
+
+def _store(scope: Scope, metric_set: str, rows: dict[date, tuple[dict, int]]) -> None:
+    """Insert or replace the rows; a concurrent page storing the same month
+    at the same time is not an error (the same counts, or stale ones that
+    the month's number already rules out)."""
+    if not rows:
+        return
+    key = _key(scope, metric_set)
+    objs = [
+        MonthlyResult(month=month, seq=seq, counts=counts, **key)
+        for month, (counts, seq) in rows.items()
+    ]
+    try:
+        with transaction.atomic():
+            MonthlyResult.objects.bulk_create(
+                objs,
+                update_conflicts=True,
+                unique_fields=["month", "scope_kind", "scope_id", "metric_set", "version"],
+                update_fields=["seq", "counts", "computed_at"],
+            )
+    except IntegrityError:  # pragma: no cover - a race with another page
+        pass
+
+
+def invalidate(since: date | None) -> None:
+    """Late data changed the figures of the months from ``since``'s on (every
+    month when None), for any scope: one statement adds one to each of those
+    months' invalidation numbers, up to the current month."""
+    today = timezone.localdate()
+    first = (since or EPOCH).replace(day=1)
+    last = today.replace(day=1)
+    if first > last:
+        return
+    marks, month = [], first
+    while month <= last:
+        marks.append(month)
+        month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    table = connection.ops.quote_name(MonthlyInvalidation._meta.db_table)
+    values = ", ".join(["(%s, 1, %s)"] * len(marks))
+    now = timezone.now()
+    params = [part for month in marks for part in (month, now)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (month, seq, changed_at) VALUES {values} "  # noqa: S608
+            f"ON CONFLICT (month) DO UPDATE SET seq = {table}.seq + 1, "
+            "changed_at = excluded.changed_at",
+            params,
+        )
+
+
+_EVERY_MONTH = date.min
+
+
+class _Pending:
+    """The earliest month to mark once the current transaction commits."""
+
+    def __init__(self, since: date):
+        self.since = since
+
+    def __call__(self):
+        if getattr(connection, "_kpi_pending", None) is self:
+            connection._kpi_pending = None
+        invalidate(None if self.since == _EVERY_MONTH else self.since)
+
+
+def months_changed(since: datetime | date | None) -> None:
+    """Mark the months from ``since`` (None: every month) once the current
+    transaction commits (at once outside one)."""
+    if since is None:
+        day = _EVERY_MONTH
+    elif isinstance(since, datetime):
+        day = timezone.localdate(since)
+    else:
+        day = since
+    pending = getattr(connection, "_kpi_pending", None)
+    # The same callback for every event of one transaction at one savepoint
+    # level (so that rolling back a savepoint drops only its own marks).
+    registered = pending is not None and any(
+        func is pending and sids == set(connection.savepoint_ids)
+        for sids, func, _robust in connection.run_on_commit
+    )
+    if registered:
+        pending.since = min(pending.since, day)
+        return
+    pending = _Pending(day)
+    if connection.in_atomic_block:
+        connection._kpi_pending = pending
+    transaction.on_commit(pending)

@@ -2,6 +2,7 @@
 percentile and the machine's speed reference."""
 
 import math
+import statistics
 import time
 
 from leads.demo import MODELS
@@ -34,3 +35,14 @@ def cpu_reference() -> float:
     for i in range(10_000_000):
         total += i
     return time.perf_counter() - started
+
+
+def against_floor(label: str, product: list[float], floor: list[float]) -> str:
+    """One line: a target's median and p95 beside the floor's, measured in the
+    same run, and their ratios (product / floor)."""
+    p_med, f_med = statistics.median(product), statistics.median(floor)
+    p95, f95 = nearest_rank(product, 0.95), nearest_rank(floor, 0.95)
+    return (
+        f"{label:<22} median {p_med:6.1f} ms / floor {f_med:5.1f} ms = {p_med / f_med:4.2f}x   "
+        f"p95 {p95:6.1f} ms / floor {f95:5.1f} ms = {p95 / f95:4.2f}x"
+    )

@@ -18,6 +18,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
+from rest_framework.views import APIView
 
 from dcc.api_base import Pagination, ScopedViewSetMixin
 from followups import selectors, services
@@ -269,17 +270,16 @@ class QueuePagination(Pagination):
         return page
 
 
-class QueueView(generics.GenericAPIView):
+class QueueView(APIView):
     """Today's call queue of the caller: their own leads only, a page at a time."""
 
     permission_classes = [IsAuthenticated]
-    pagination_class = QueuePagination
-    serializer_class = QueueItemSerializer
+    pagination_class = QueuePagination  # read by the schema too
 
     @extend_schema(responses=QueueItemSerializer(many=True))
     def get(self, request):
         now = timezone.now()
-        paginator = self.paginator
+        paginator = self.pagination_class()
         items = paginator.paginate_queue(
             request,
             lambda total: selectors.queue_for_agent(agent=request.user, now=now, total=total),

@@ -636,7 +636,7 @@ def _profile(write, label: str, fn) -> None:
     profiler.runcall(fn)
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
-    stats.sort_stats("cumulative").print_stats(PROJECT_CODE, 15)
+    stats.sort_stats("cumulative").print_stats(PROJECT_CODE, int(os.environ.get("BENCH_PROFILE_LINES", "15")))
     stats.sort_stats("tottime").print_stats(20)
     write("")
     write(f"-- {label}: one call under cProfile")

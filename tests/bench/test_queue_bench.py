@@ -9,14 +9,19 @@ any bulk load, secondary indexes are built once the rows are in and (when the
 database user may) foreign-key triggers are off meanwhile. The tables are then
 VACUUM ANALYZEd, as autovacuum would have done in production.
 
-The measurement, for an agent holding 1,500 open leads: 50 requests (after a
-warm-up) of the home page "/" (the agent's call queue), of
-``followups.selectors.queue_for_agent`` on its own and of the queue API
-(skipped while it does not exist), each with its median, p95 and max server
-time and its number of SQL queries. Templates render as in production (the
-test client's per-template context copies are switched off). A measurement,
-not a timed test: it asserts only facts (row counts, pages answer 200, the
-queue is not empty), never a time.
+The measurement, for an agent holding 1,500 open leads: 50 requests each
+(after a warm-up) of the account page "/accounts/me/" (the floor: the
+smallest page of the same server in the same layout), the home page "/"
+(the agent's call queue), the lead page of a lead with a visit to confirm,
+the work panel, the queue API's first page and
+``followups.selectors.queue_for_agent`` on its own, taking turns so that a
+busy machine slows them alike; each with its median, p95 and max server
+time and its number of SQL queries, then each page's ratio to the floor
+(median and p95; the targets: the queue and lead pages within 2x, the API
+within 3x). Templates render as in production (the test client's
+per-template context copies are switched off). A measurement, not a timed
+test: it asserts only facts (row counts, pages answer 200, the queue is not
+empty, the API's first page is full), never a time.
 
 ``BENCH_EXPLAIN=1`` also prints EXPLAIN (ANALYZE, BUFFERS) of every SELECT
 each target issues, and flags sequential scans and big sorts;
@@ -636,7 +641,8 @@ def _profile(write, label: str, fn) -> None:
     profiler.runcall(fn)
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
-    stats.sort_stats("cumulative").print_stats(PROJECT_CODE, int(os.environ.get("BENCH_PROFILE_LINES", "15")))
+    lines = int(os.environ.get("BENCH_PROFILE_LINES", "15"))
+    stats.sort_stats("cumulative").print_stats(PROJECT_CODE, lines)
     stats.sort_stats("tottime").print_stats(20)
     write("")
     write(f"-- {label}: one call under cProfile")

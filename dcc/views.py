@@ -27,6 +27,13 @@ ACCESS_KINDS = {
 }
 
 
+def account(request):
+    """The signed-in person's own account: name, username, role, store and
+    team. The smallest page in the layout, and so the floor the benchmarks
+    measure the working pages against (tests/bench)."""
+    return render(request, "dcc/account.html")
+
+
 @capability_required("org.directory.view")
 def directory(request):
     teams, unassigned = selectors.directory_for(user=request.user)

@@ -17,9 +17,10 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from dcc.api_base import CapabilityPermission, ScopedViewSetMixin
+from dcc.api_base import CapabilityPermission, Pagination, ScopedViewSetMixin
 from followups import pool as pool_rules
 from followups import selectors, services
 from followups.filters import AppointmentFilter, FollowUpFilter
@@ -219,18 +220,73 @@ class AppointmentViewSet(
 # ---------------------------------------------------------------- queue
 
 
+class QueuePagination(Pagination):
+    """The queue's pages (API.md): ``results`` and ``next``/``previous``,
+    50 items by default, ``page_size`` up to 200. No ``count``: the queue is
+    ranked afresh on every request from the agent's whole book, and counting
+    it would cost a second pass over every open lead of theirs for a number
+    that changes as they work; a page instead reads only the rows up to its
+    end, plus one to know whether there is a next page."""
+
+    max_page_size = 200
+
+    def paginate_queue(self, request, fetch) -> list:
+        """The requested page of ``fetch(total=n)`` (the queue's first ``n``
+        rows, most urgent first)."""
+        self.request = request
+        size = self.get_page_size(request)
+        try:
+            number = int(request.query_params.get(self.page_query_param, 1))
+        except (TypeError, ValueError):
+            number = 0
+        if number < 1:
+            raise NotFound(self.invalid_page_message)
+        end = number * size
+        rows = fetch(total=end + 1)
+        page = rows[end - size : end]
+        if number > 1 and not page:
+            raise NotFound(self.invalid_page_message)
+        self.number, self.has_next = number, len(rows) > end
+        return page
+
+    def get_paginated_response(self, data):
+        return Response(
+            {
+                "next": self._link(self.number + 1) if self.has_next else None,
+                "previous": self._link(self.number - 1) if self.number > 1 else None,
+                "results": data,
+            }
+        )
+
+    def _link(self, number: int) -> str:
+        url = self.request.build_absolute_uri()
+        if number == 1:
+            return remove_query_param(url, self.page_query_param)
+        return replace_query_param(url, self.page_query_param, number)
+
+    def get_paginated_response_schema(self, schema):
+        page = super().get_paginated_response_schema(schema)
+        del page["properties"]["count"]
+        page["required"] = ["results"]
+        return page
+
+
 class QueueView(APIView):
-    """Today's call queue of the caller: their own leads only."""
+    """Today's call queue of the caller: their own leads only, a page at a time."""
 
     permission_classes = [IsAuthenticated]
+    pagination_class = QueuePagination  # read by the schema too
 
     @extend_schema(responses=QueueItemSerializer(many=True))
     def get(self, request):
         now = timezone.now()
-        items = selectors.queue_for_agent(agent=request.user, now=now)
-        return Response(
-            QueueItemSerializer(items, many=True, context={"request": request, "now": now}).data
+        paginator = self.pagination_class()
+        items = paginator.paginate_queue(
+            request,
+            lambda total: selectors.queue_for_agent(agent=request.user, now=now, total=total),
         )
+        data = QueueItemSerializer(items, many=True, context={"request": request, "now": now}).data
+        return paginator.get_paginated_response(data)
 
 
 # ---------------------------------------------------------------- the pool (公海)

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from dcc.forms import PlainSelect
 from dcc.models import Store, Team, User
 from dcc.policy import LEAD_OWNER_ROLES, can
 from dcc.roles import Role
@@ -88,6 +89,8 @@ class IdListField(forms.Field):
 
 
 class StaffChoiceField(forms.ModelChoiceField):
+    widget = PlainSelect  # a store's staff: many options
+
     def label_from_instance(self, obj):
         label = f"{obj.display_name} · {obj.get_role_display()}"
         return label if obj.is_active else f"{label} ({_('inactive')})"

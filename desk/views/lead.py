@@ -318,16 +318,23 @@ def _detail_lead(user, pk) -> Lead:
 def _detail_context(request, lead: Lead, *, bound=None, active: str | None = None) -> dict:
     user = request.user
     slugs = _actions_for(lead, user)
-    forms = {slug: ACTIONS[slug].form(lead=lead, user=user) for slug in slugs}
-    if bound is not None and active in forms:
-        forms[active] = bound
-        first_error = next((name for name in bound.errors if name in bound.fields), None)
-        if first_error:
-            bound.fields[first_error].widget.attrs["autofocus"] = True
     if active is None:
         active = request.GET.get("action")
-    if active not in forms:
+    if active not in slugs:
         active = slugs[0] if slugs else None
+    # Only the open tab's form is built and rendered; the others come on
+    # demand (``lead_action`` answers a GET with the form, htmx fetches it
+    # when its tab is first opened): most visits use one form, and building
+    # and rendering all of them was most of the page's time.
+    forms = dict.fromkeys(slugs)
+    if active is not None:
+        if bound is not None:
+            forms[active] = bound
+            first_error = next((name for name in bound.errors if name in bound.fields), None)
+            if first_error:
+                bound.fields[first_error].widget.attrs["autofocus"] = True
+        else:
+            forms[active] = ACTIONS[active].form(lead=lead, user=user)
     return {
         "lead": lead,
         "region": phones.region(lead.phone),
@@ -384,8 +391,10 @@ def lead_action(request, pk, action):
         raise Http404("unknown action")
     if spec.capability:
         require(request.user, spec.capability)
+    if request.method == "GET":
+        return _action_form(request, pk, action)
     if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
+        return HttpResponseNotAllowed(["GET", "POST"])
     form = spec.form(request.POST, lead=lead, user=request.user)
     failed = None
     if form.is_valid():
@@ -413,6 +422,25 @@ def lead_action(request, pk, action):
     context = _detail_context(request, lead, bound=failed, active=action)
     template = "desk/partials/lead_panel.html" if is_partial(request) else "desk/lead.html"
     return render(request, template, context)
+
+
+def _action_form(request, pk, action):
+    """One action's empty form (the tab the lead page loads on demand);
+    without htmx, the lead page with that tab open. Only the actions the
+    page would offer the user."""
+    lead = _detail_lead(request.user, pk)
+    if action not in _actions_for(lead, request.user):
+        raise Http404("action not offered")
+    if not is_partial(request):
+        return redirect(f"{reverse('desk:lead', args=[pk])}?action={action}")
+    spec = ACTIONS[action]
+    context = {
+        "lead": lead,
+        "action": {"slug": action, "form": spec.form(lead=lead, user=request.user), "spec": spec},
+    }
+    response = render(request, "desk/partials/lead_action_form.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def sms_preview(request, pk):

@@ -2,6 +2,7 @@
 percentile and the machine's speed reference."""
 
 import math
+import statistics
 import time
 
 from leads.demo import MODELS
@@ -47,7 +48,6 @@ def uninstrumented_render(self, context):
 def ratio_line(label: str, product: list[float], floor: list[float], unit: str = "ms") -> str:
     """One figure as the benchmarks print it: product and floor (median, p95)
     measured in the same run, and their ratios."""
-    import statistics
 
     pm, pp = statistics.median(product), nearest_rank(product, 0.95)
     fm, fp = statistics.median(floor), nearest_rank(floor, 0.95)

@@ -934,13 +934,13 @@ def _report_pages(write, volume, month: Period, year: Period, today: date) -> No
     """The supervisor's and the manager's dashboards (their default: the
     current month; and the last closed month) and the administrator's KPI
     page of the group over twelve months, each beside the floor page
-    (``tests/bench/floor_urls.py``) timed in the same run by the same
+    (``/accounts/me/``, the account page in the same layout) timed in the same run by the same
     client. Goals (issue 20): dashboards p95 < 500 ms, the group's twelve
     months < 3 s. The first call of each page is its warm-up: it stores
     the closed months it reads (``kpi.monthly``); the stored rows and the
     time of that first call are printed too."""
     from django.template.base import Template
-    from django.test import Client, override_settings
+    from django.test import Client
 
     from kpi.models import MonthlyResult
     from tests.bench.common import ratio_line, uninstrumented_render
@@ -963,36 +963,35 @@ def _report_pages(write, volume, month: Period, year: Period, today: date) -> No
     original = Template._render
     Template._render = uninstrumented_render
     try:
-        with override_settings(ROOT_URLCONF="tests.bench.floor_urls"):
-            for label, user, url, params, runs in pages:
-                client = Client()
-                client.force_login(user)
+        for label, user, url, params, runs in pages:
+            client = Client()
+            client.force_login(user)
 
-                def page(url=url, params=params, client=client):
-                    response = client.get(url, params)
-                    assert response.status_code == 200, (url, response.status_code)
+            def page(url=url, params=params, client=client):
+                response = client.get(url, params)
+                assert response.status_code == 200, (url, response.status_code)
 
-                def floor(client=client):
-                    assert client.get("/bench/floor/").status_code == 200
+            def floor(client=client):
+                assert client.get("/accounts/me/").status_code == 200
 
-                started = time.perf_counter()
+            started = time.perf_counter()
+            page()
+            first = (time.perf_counter() - started) * 1000
+            floor()
+            product, floors = [], []
+            for _ in range(runs):  # interleaved: the same load for both
+                for fn, into in ((page, product), (floor, floors)):
+                    started = time.perf_counter()
+                    fn()
+                    into.append((time.perf_counter() - started) * 1000)
+            with CaptureQueriesContext(connection) as captured:
                 page()
-                first = (time.perf_counter() - started) * 1000
-                floor()
-                product, floors = [], []
-                for _ in range(runs):  # interleaved: the same load for both
-                    for fn, into in ((page, product), (floor, floors)):
-                        started = time.perf_counter()
-                        fn()
-                        into.append((time.perf_counter() - started) * 1000)
-                with CaptureQueriesContext(connection) as captured:
-                    page()
-                write(ratio_line(label, product, floors))
-                write(
-                    f"{'':<34} first call {first:8.1f} ms; {len(captured)} queries "
-                    f"({sum(float(q['time']) for q in captured) * 1000:.0f} ms SQL); "
-                    f"stored monthly results {MonthlyResult.objects.count()}"
-                )
+            write(ratio_line(label, product, floors))
+            write(
+                f"{'':<34} first call {first:8.1f} ms; {len(captured)} queries "
+                f"({sum(float(q['time']) for q in captured) * 1000:.0f} ms SQL); "
+                f"stored monthly results {MonthlyResult.objects.count()}"
+            )
     finally:
         Template._render = original
 

@@ -9,14 +9,19 @@ any bulk load, secondary indexes are built once the rows are in and (when the
 database user may) foreign-key triggers are off meanwhile. The tables are then
 VACUUM ANALYZEd, as autovacuum would have done in production.
 
-The measurement, for an agent holding 1,500 open leads: 50 requests (after a
-warm-up) of the home page "/" (the agent's call queue), of
-``followups.selectors.queue_for_agent`` on its own and of the queue API
-(skipped while it does not exist), each with its median, p95 and max server
-time and its number of SQL queries. Templates render as in production (the
-test client's per-template context copies are switched off). A measurement,
-not a timed test: it asserts only facts (row counts, pages answer 200, the
-queue is not empty), never a time.
+The measurement, for an agent holding 1,500 open leads: 50 requests each
+(after a warm-up) of the account page "/accounts/me/" (the floor: the
+smallest page of the same server in the same layout), the home page "/"
+(the agent's call queue), the lead page of a lead with a visit to confirm,
+the work panel, the queue API's first page and
+``followups.selectors.queue_for_agent`` on its own, taking turns so that a
+busy machine slows them alike; each with its median, p95 and max server
+time and its number of SQL queries, then each page's ratio to the floor
+(median and p95; the targets: the queue and lead pages within 2x, the API
+within 3x). Templates render as in production (the test client's
+per-template context copies are switched off). A measurement, not a timed
+test: it asserts only facts (row counts, pages answer 200, the queue is not
+empty, the API's first page is full), never a time.
 
 ``BENCH_EXPLAIN=1`` also prints EXPLAIN (ANALYZE, BUFFERS) of every SELECT
 each target issues, and flags sequential scans and big sorts;
@@ -61,7 +66,13 @@ from leads.models import (
     Status,
     VehicleModel,
 )
-from tests.bench.common import cpu_reference, nearest_rank, reference_data
+from tests.bench.common import (
+    cpu_reference,
+    nearest_rank,
+    ratio_line,
+    reference_data,
+    uninstrumented_render,
+)
 
 pytestmark = [pytest.mark.bench, pytest.mark.django_db(transaction=True)]
 
@@ -69,12 +80,15 @@ pytestmark = [pytest.mark.bench, pytest.mark.django_db(transaction=True)]
 STORES = (("BQ1", "上海浦东别克4S店", "021", 9), ("BQ2", "苏州园区别克4S店", "0512", 1))
 AGENTS_PER_TEAM = 20
 CONSULTANTS_PER_STORE = 6
-OPEN_LEADS = 100_000
-CLOSED_LEADS = 20_000
-FOLLOWUPS = 1_000_000
+# BENCH_SCALE=0.1 loads a tenth of the volume (for development; the measured
+# agent's book stays as it is).
+SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+OPEN_LEADS = round(100_000 * SCALE)
+CLOSED_LEADS = round(20_000 * SCALE)
+FOLLOWUPS = round(1_000_000 * SCALE)
 BOOK = 1_500  # open leads of the measured agent
 UNASSIGNED_SHARE = 0.01  # fresh manufacturer leads waiting for the manager
-WARMUP, RUNS = 5, 50
+WARMUP, RUNS = 5, int(os.environ.get("BENCH_RUNS", "50"))
 COPY_CHUNK = 200_000
 DAY = 86_400  # seconds
 HOUR = 3_600
@@ -567,27 +581,20 @@ def _stats(samples: list[float]) -> str:
     )
 
 
-def _uninstrumented_render(self, context):
-    """``Template._render`` as in production. The test environment wraps it
-    to send a signal on which the test client copies the context of every
-    template rendered: hundreds of copies for a queue of included rows, which
-    no server pays."""
-    return self.nodelist.render(context)
-
-
-def _measure(fn) -> tuple[list[float], list[dict]]:
-    """Time ``fn`` RUNS times after WARMUP calls; then one more call with its
-    queries captured (capturing costs time, so never while timing)."""
+def _measure_together(fns) -> list[list[float]]:
+    """Time each of ``fns`` RUNS times after WARMUP rounds, taking turns (one
+    call of each per round), so that a busy machine slows a target and its
+    floor alike and their ratio holds."""
     for _ in range(WARMUP):
-        fn()
-    samples = []
+        for fn in fns:
+            fn()
+    samples = [[] for _ in fns]
     for _ in range(RUNS):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    with CaptureQueriesContext(connection) as captured:
-        fn()
-    return samples, captured.captured_queries
+        for fn, times in zip(fns, samples, strict=True):
+            started = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - started) * 1000)
+    return samples
 
 
 BIG_TABLES = re.compile(
@@ -632,7 +639,8 @@ def _profile(write, label: str, fn) -> None:
     profiler.runcall(fn)
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
-    stats.sort_stats("cumulative").print_stats(PROJECT_CODE, 15)
+    lines = int(os.environ.get("BENCH_PROFILE_LINES", "15"))
+    stats.sort_stats("cumulative").print_stats(PROJECT_CODE, lines)
     stats.sort_stats("tottime").print_stats(20)
     write("")
     write(f"-- {label}: one call under cProfile")
@@ -708,6 +716,10 @@ def test_call_queue_at_volume(request):
     )
 
     first = items[0].key
+    # The lead page of a lead with a visit booked for tomorrow (its pending
+    # visit's actions are on the page too), else of the first row.
+    visited = next((item for item in items if item.kind == "confirm"), items[0])
+    lead_url = f"/leads/{visited.lead.pk}/"
 
     def panel():
         # The work panel of the first item, which the page fetches as it loads.
@@ -715,37 +727,70 @@ def test_call_queue_at_volume(request):
         assert response.status_code == 200
         return response
 
-    targets = [("GET /", home), ("GET work panel", panel), ("queue_for_agent()", queue)]
-    api = client.get("/api/v1/queue/")
-    if api.status_code == 404:
-        write("GET /api/v1/queue/ answers 404: not built yet, not measured")
-    else:
-        assert api.status_code == 200
+    def lead_page():
+        response = client.get(lead_url)
+        assert response.status_code == 200
+        return response
 
-        def queue_api():
-            response = client.get("/api/v1/queue/")
-            assert response.status_code == 200
-            return response
+    def floor():
+        # The smallest page of the same server in the same layout (dcc.views.account).
+        response = client.get("/accounts/me/")
+        assert response.status_code == 200
+        return response
 
-        targets.append(("GET /api/v1/queue/", queue_api))
+    def queue_api():
+        response = client.get("/api/v1/queue/")
+        assert response.status_code == 200
+        return response
 
+    page = queue_api().json()
+    assert len(page["results"]) == 50, "the API's first page is not full"
+    assert page["next"]
+
+    targets = [
+        ("GET /accounts/me/", floor),
+        ("GET /", home),
+        ("GET lead page", lead_page),
+        ("GET work panel", panel),
+        ("GET /api/v1/queue/", queue_api),
+        ("queue_for_agent()", queue),
+    ]
     explain = os.environ.get("BENCH_EXPLAIN") == "1"
     profile = os.environ.get("BENCH_PROFILE") == "1"
     warnings = []
+    with mock.patch.object(Template, "_render", uninstrumented_render):
+        samples = dict(
+            zip(
+                [label for label, _fn in targets],
+                _measure_together([fn for _label, fn in targets]),
+                strict=True,
+            )
+        )
     for label, fn in targets:
-        with mock.patch.object(Template, "_render", _uninstrumented_render):
-            samples, queries = _measure(fn)
+        with CaptureQueriesContext(connection) as captured:
+            fn()
+        queries = captured.captured_queries
         sql_ms = sum(float(query["time"]) for query in queries) * 1000
         write(
-            f"{label:<20} {_stats(samples)}  {len(queries)} SQL queries per request "
+            f"{label:<20} {_stats(samples[label])}  {len(queries)} SQL queries per request "
             f"({sql_ms:.1f} ms of it in SQL)"
         )
         if explain:
             warnings += _explain(write, label, [query["sql"] for query in queries])
         if profile:
-            with mock.patch.object(Template, "_render", _uninstrumented_render):
+            with mock.patch.object(Template, "_render", uninstrumented_render):
                 _profile(write, label, fn)
     if explain:
         write("")
         write("plan warnings: " + ("; ".join(warnings) if warnings else "none"))
-    write(f"machine reference: a 10M-iteration Python loop takes {cpu_reference():.2f} s here")
+    write("")
+    write("against the floor (GET /accounts/me/, taking turns in the same run):")
+    floor_samples = samples["GET /accounts/me/"]
+    for label in ("GET /", "GET lead page", "GET work panel", "GET /api/v1/queue/"):
+        write("  " + ratio_line(label, samples[label], floor_samples))
+    write("  targets: the queue page and the lead page within 2x, the API within 3x (p95)")
+    load = os.getloadavg()
+    write(
+        f"machine reference: a 10M-iteration Python loop takes {cpu_reference():.2f} s here; "
+        f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} CPUs"
+    )

@@ -4,6 +4,7 @@ checked by reading it."""
 
 import ast
 import importlib
+import json
 import os
 import re
 import secrets
@@ -124,6 +125,18 @@ def test_compose_commands_point_at_real_modules(compose):
     health = services["beat"]["healthcheck"]["test"]
     assert "heartbeat_check" in health  # a management command that exists:
     assert (ROOT / "dcc" / "management" / "commands" / "heartbeat_check.py").exists()
+
+
+def test_compose_serves_with_the_dockerfiles_gunicorn_options(compose):
+    """One choice of workers and threads (README "Production"; the load test
+    in tests/bench runs the Dockerfile's): compose's web command repeats it."""
+    cmd = next(
+        line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("CMD ")
+    )
+    args = json.loads(cmd[4:])
+    options = " ".join(args[args.index("--bind") + 2 :])
+    assert "--worker-class gthread" in options
+    assert options in compose["services"]["web"]["command"]
 
 
 def test_compose_sets_only_variables_the_settings_read(compose):

@@ -89,3 +89,22 @@ def test_static_assets_are_vendored(client, db):
     assert response.status_code == 200
     assert b"htmx" in b"".join(response.streaming_content)
     response.close()
+
+
+def test_account_page_shows_who_is_signed_in(web, alice, django_assert_max_num_queries):
+    client = web(alice)
+    client.get(reverse("account"))
+    # session and user, the store and team shown (the benchmarks' floor: tests/bench)
+    with django_assert_max_num_queries(4):
+        response = client.get(reverse("account"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-testid="account"' in html
+    assert alice.username in html
+    assert str(alice.store) in html
+
+
+def test_account_page_needs_a_login(client):
+    response = client.get(reverse("account"))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))

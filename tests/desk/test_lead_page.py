@@ -77,10 +77,51 @@ def test_agent_gets_403_on_manager_actions(web, alice, bob, make_lead, slug):
     assert lead.owner == alice
 
 
-def test_unknown_action_is_404_and_get_is_405(web, alice, make_lead):
+def test_unknown_action_is_404_and_put_is_405(web, alice, make_lead):
     lead = make_lead(alice)
     assert web(alice).post(action(lead, "explode")).status_code == 404
-    assert web(alice).get(action(lead, "level")).status_code == 405
+    assert web(alice).put(action(lead, "level")).status_code == 405
+
+
+def test_the_page_renders_only_the_open_tabs_form(web, alice, make_lead):
+    """The other actions' forms come on demand (htmx GET of the action)."""
+    lead = make_lead(alice)
+    html = web(alice).get(detail(lead)).content.decode()
+    assert 'data-testid="action-form-followup"' in html  # the first tab, open
+    for slug in ("book", "level", "edit", "defeat", "invalidate", "deal"):
+        assert f'data-testid="tab-{slug}"' in html
+        assert f'data-testid="action-form-{slug}"' not in html
+        assert f'hx-get="{action(lead, slug)}"' in html
+    opened = web(alice).get(detail(lead), {"action": "defeat"}).content.decode()
+    assert 'data-testid="action-form-defeat"' in opened
+    assert 'data-testid="action-form-followup"' not in opened
+
+
+def test_an_action_form_on_demand(web, alice, make_lead):
+    lead = make_lead(alice)
+    client = web(alice)
+    response = client.get(action(lead, "defeat"), **HX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<html" not in html
+    assert 'data-testid="action-form-defeat"' in html
+    assert f'hx-post="{action(lead, "defeat")}"' in html
+    assert 'name="csrfmiddlewaretoken"' in html
+    # Without htmx: the page with that tab open.
+    plain = client.get(action(lead, "defeat"))
+    assert plain.status_code == 302
+    assert plain.url == f"{detail(lead)}?action=defeat"
+
+
+def test_an_action_not_offered_is_not_served(web, alice, mike, make_lead):
+    lead = make_lead(alice)
+    assert web(alice).get(action(lead, "assign"), **HX).status_code == 403  # role
+    assert web(alice).get(action(lead, "merge"), **HX).status_code == 403
+    services_lead = Lead.objects.get(pk=lead.pk)
+    assert services_lead.status != Status.DEFEAT_PENDING
+    # A manager may approve defeats, but this lead awaits none: not offered.
+    assert web(mike).get(action(lead, "approve-defeat"), **HX).status_code == 404
+    assert web(mike).get(action(lead, "assign"), **HX).status_code == 200
 
 
 def test_change_level_by_htmx_returns_the_panel(web, alice, make_lead):
@@ -293,7 +334,8 @@ def test_detail_query_count_is_bounded(
             actor=mike, lead=lead, owner=bob if n % 2 == 0 else alice, reason="轮换"
         )
     client = web(mike)
-    with django_assert_max_num_queries(30):
+    # Only the open tab's form is built: the other forms' choices cost no query.
+    with django_assert_max_num_queries(21):
         assert client.get(detail(lead)).status_code == 200
 
 

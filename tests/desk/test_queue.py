@@ -48,7 +48,7 @@ def test_queue_page_queries_are_bounded(web, alice, make_lead, django_assert_max
         )
     client = web(alice)
     client.get("/")
-    with django_assert_max_num_queries(25):
+    with django_assert_max_num_queries(11):
         assert client.get("/").status_code == 200
 
 

@@ -761,7 +761,7 @@ def test_queue_order_reasons_and_deadlines(api, alice, queue_leads):
     mine = queue_leads["alice"]
     response = api(alice).get(QUEUE)
     assert response.status_code == 200, response.content
-    items = response.json()
+    items = response.json()["results"]
     assert [(item["kind"], item["lead"]["id"]) for item in items] == [
         ("overdue", mine["overdue"].pk),
         ("new", mine["urgent"].pk),
@@ -787,41 +787,75 @@ def test_queue_order_reasons_and_deadlines(api, alice, queue_leads):
     assert {"phone", "phone_display", "level", "status", "next_followup_at"} <= set(urgent["lead"])
 
 
+def test_queue_pages_through_the_same_order(api, alice, queue_leads):
+    """Pages of the queue are slices of the one order (API.md: ``results``,
+    ``next``; default 50, ``page_size`` up to 200)."""
+    client = api(alice)
+    whole = [item["lead"]["id"] for item in client.get(QUEUE).json()["results"]]
+    assert len(whole) == 6
+    first = client.get(QUEUE, {"page_size": 4}).json()
+    assert first["previous"] is None
+    assert [item["lead"]["id"] for item in first["results"]] == whole[:4]
+    assert "page=2" in first["next"]
+    assert "page_size=4" in first["next"]
+    second = client.get(first["next"]).json()
+    assert [item["lead"]["id"] for item in second["results"]] == whole[4:]
+    assert second["next"] is None
+    assert "page=" not in second["previous"]
+    assert "page_size=4" in second["previous"]
+    assert client.get(QUEUE, {"page_size": 4, "page": 3}).status_code == 404
+    assert client.get(QUEUE, {"page": "x"}).status_code == 404
+
+
+def test_queue_page_size_defaults_to_50_and_stops_at_200(api, alice, make_lead):
+    leads = [make_lead(alice) for _ in range(201)]
+    # Two sections (each holds at most 200 rows): 101 overdue, 100 new.
+    Lead.objects.filter(pk__in=[lead.pk for lead in leads[:101]]).update(
+        next_followup_at=timezone.now() - timedelta(days=2)
+    )
+    client = api(alice)
+    page = client.get(QUEUE).json()
+    assert len(page["results"]) == 50
+    assert page["next"] is not None
+    assert len(client.get(QUEUE, {"page_size": 500}).json()["results"]) == 200
+    assert len(client.get(QUEUE, {"page_size": 500, "page": 2}).json()["results"]) == 1
+
+
 def test_queue_never_shows_another_agents_leads(api, alice, bob, queue_leads):
     bobs = {lead.pk for key, lead in queue_leads["bob"].items() if key != "appointment"}
     alices = {lead.pk for key, lead in queue_leads["alice"].items() if key != "appointment"}
-    assert not bobs & {item["lead"]["id"] for item in api(alice).get(QUEUE).json()}
-    assert {item["lead"]["id"] for item in api(bob).get(QUEUE).json()} == bobs
+    assert not bobs & {item["lead"]["id"] for item in api(alice).get(QUEUE).json()["results"]}
+    assert {item["lead"]["id"] for item in api(bob).get(QUEUE).json()["results"]} == bobs
     assert not alices & bobs
 
 
 def test_queue_of_someone_without_leads_is_empty(api, mike, root, queue_leads):
-    assert api(mike).get(QUEUE).json() == []
-    assert api(root).get(QUEUE).json() == []
+    assert api(mike).get(QUEUE).json() == {"next": None, "previous": None, "results": []}
+    assert api(root).get(QUEUE).json()["results"] == []
 
 
 def test_queue_query_count_does_not_grow_with_rows(
     api, alice, mike, make_lead, django_assert_max_num_queries
 ):
     client = api(alice)
-    # token, the store's retry interval, then one query per section
-    with django_assert_max_num_queries(7):
-        assert client.get(QUEUE).json() == []
+    # token, the store's retry interval, tomorrow's visits, the page's rows
+    with django_assert_max_num_queries(4):
+        assert client.get(QUEUE).json()["results"] == []
     now = timezone.now()
     tomorrow = timezone.localtime(now).replace(hour=11, minute=0) + timedelta(days=1)
     for _ in range(4):
         log(client, make_lead(alice), next_followup_at=(now - timedelta(days=1)).isoformat())
         make_lead(mike, source=Source.MANUFACTURER, owner=alice)
         book(client, make_lead(alice), scheduled_at=tomorrow.isoformat())
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(4):
         response = client.get(QUEUE)
-    assert len(response.json()) == 12
+    assert len(response.json()["results"]) == 12
 
 
 def test_queue_drops_a_visit_whose_lead_went_to_someone_else(api, alice, bob, mike, make_lead):
     lead = make_lead(alice)
     tomorrow = timezone.localtime().replace(hour=15, minute=0) + timedelta(days=1)
     assert book(api(alice), lead, scheduled_at=tomorrow.isoformat()).status_code == 201
-    assert [item["kind"] for item in api(alice).get(QUEUE).json()] == ["confirm"]
+    assert [item["kind"] for item in api(alice).get(QUEUE).json()["results"]] == ["confirm"]
     api(mike).post(lead_url(lead, "assign"), {"owner": bob.pk, "reason": "调岗"}, format="json")
-    assert api(alice).get(QUEUE).json() == []
+    assert api(alice).get(QUEUE).json()["results"] == []

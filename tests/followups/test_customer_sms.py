@@ -87,7 +87,9 @@ def test_an_old_outbox_row_with_fewer_parameters_still_reads(alice, make_lead):
 
 def test_the_booking_form_previews_the_exact_text(web, alice, bob, make_lead):
     lead = make_lead(alice, name="王小明")
-    page = web(alice).get(reverse("desk:lead", args=[lead.pk])).content.decode()
+    # The booking tab's form, as the lead page fetches it when the tab is opened.
+    page = web(alice).get(reverse("desk:lead-action", args=[lead.pk, "book"]), **HX)
+    page = page.content.decode()
     preview_url = reverse("desk:lead-sms-preview", args=[lead.pk])
     assert f'hx-get="{preview_url}"' in page
     assert 'data-testid="sms-preview"' in page

@@ -19,7 +19,13 @@ from followups.api import (
     LeadFollowUpView,
     QueueView,
 )
+from followups.campaigns.api_outreach import (
+    CampaignCallViewSet,
+    EventInvitationViewSet,
+    EventViewSet,
+)
 from kpi.api import KpiView
+from kpi.api_campaigns import CampaignFunnelViewSet
 from kpi.api_export import KpiExportView
 from leads.api import DefeatReasonViewSet, VehicleModelViewSet
 from leads.api_import import LeadImportStatusView, LeadImportTemplateView, LeadImportView
@@ -44,6 +50,11 @@ router.register("leads", LeadViewSet, basename="lead")
 router.register("defeat-reasons", DefeatReasonViewSet, basename="defeat-reason")
 router.register("followups", FollowUpViewSet, basename="followup")
 router.register("appointments", AppointmentViewSet, basename="appointment")
+# Campaign call lists, events and the funnel (issue 18).
+router.register("campaign-calls", CampaignCallViewSet, basename="campaign-call")
+router.register("events", EventViewSet, basename="event")
+router.register("event-invitations", EventInvitationViewSet, basename="event-invitation")
+router.register("kpi/campaign-funnels", CampaignFunnelViewSet, basename="campaign-funnel")
 
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),

@@ -12,6 +12,7 @@ urlpatterns = [
     path("org/", views.directory, name="directory"),
     path("leads/", include("leads.urls")),
     path("followups/", include("followups.urls")),
+    path("campaigns/events/", include("followups.campaigns.views_events")),
     path("telephony/", include("telephony.urls")),
     path("kpi/", include("kpi.urls")),
     path("org/teams/<int:pk>/", views.team_detail, name="team-detail"),

@@ -54,3 +54,12 @@ def send_sms(self, message_id: int) -> str:
         # Out of Celery retries: the row stays pending and the dispatcher
         # (dispatch_due_sms) hands it out when it is due.
         return outcome
+
+
+@shared_task(name="followups.tasks.generate_campaign_calls", ignore_result=True)
+def generate_campaign_calls():
+    """Members of launched campaigns due a call become call tasks
+    (``followups.campaigns.calls``: idempotent, whoever runs it twice)."""
+    from followups.campaigns import calls
+
+    return calls.generate_due(now=timezone.now())

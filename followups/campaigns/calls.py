@@ -215,7 +215,7 @@ def call_record(
     if outcome not in CallResult.values:
         raise ValidationError({"outcome": [_("Unknown outcome.")]})
     member = (
-        CampaignMember.objects.select_for_update()
+        CampaignMember.objects.select_for_update(of=("self",))
         .select_related("campaign__store", "customer", "vehicle")
         .get(pk=member.pk)
     )
@@ -238,7 +238,9 @@ def call_record(
         if outcome == CallResult.INTERESTED:
             fields["lead"] = _lead_for(actor=actor, member=member, note=note)
         elif outcome == CallResult.OPT_OUT:
-            lead_services.opt_out(
+            from leads import owners  # TODO(h18a merge): top-level import
+
+            owners.opt_out(
                 store=campaign.store,
                 phone=member.phone,
                 reason="call",

@@ -604,6 +604,9 @@ class SmsMessage(models.Model):
     )
     claimed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed at"))
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # Messages planned together (a campaign round: "campaign:<id>:round:<n>"),
+    # sent together by followups.sms.send_batch; blank for single messages.
+    batch = models.CharField(_("batch"), max_length=60, blank=True, default="")
     # A campaign message names the provider template it uses (per campaign);
     # the appointment kinds use the backend's template per kind.
     template_id = models.CharField(_("provider template id"), max_length=30, blank=True, default="")
@@ -635,6 +638,12 @@ class SmsMessage(models.Model):
                 fields=["store"],
                 condition=Q(status__in=["failed", "uncertain"]),
                 name="sms_needs_person_idx",
+            ),
+            # A round's messages (followups.sms.send_batch).
+            models.Index(
+                fields=["batch", "send_after"],
+                condition=~Q(batch=""),
+                name="sms_batch_idx",
             ),
             # Receipts find their message by the provider's id (sid).
             models.Index(

@@ -63,8 +63,14 @@ STUCK_AFTER = timedelta(minutes=10)
 
 
 def render(kind: str, params, signature: str) -> str:
-    # Padded: a message planned before a template gained a parameter still reads.
-    text = PREVIEWS[kind].format(*params, *[""] * 5)
+    template = PREVIEWS.get(kind)
+    if template is None:
+        # A campaign's template lives at the provider (its id on the
+        # message): the outbox shows its parameters in order.
+        text = " | ".join(str(p) for p in params)
+    else:
+        # Padded: a message planned before a template gained a parameter still reads.
+        text = template.format(*params, *[""] * 5)
     return f"【{signature}】{text}" if signature else text
 
 
@@ -277,3 +283,124 @@ def retry_by_hand(*, actor, message: SmsMessage) -> SmsMessage:
         enqueue([message.pk])
     message.refresh_from_db()
     return message
+
+
+# ---------------------------------------------------------------- bulk (campaign rounds)
+
+
+def rate_per_second() -> float:
+    """How many messages a second the provider account takes
+    (``SMS_RATE_PER_SECOND``); 0 means no pacing."""
+    return float(getattr(settings, "SMS_RATE_PER_SECOND", 0) or 0)
+
+
+def plan_batch(
+    *,
+    store,
+    batch: str,
+    kind: str,
+    template_id: str,
+    signature: str,
+    rows,
+    start: datetime,
+    rate: float | None = None,
+) -> int:
+    """Write one outbox message per row ``(idempotency key, phone, params)``
+    of a batch, in slots ``1 / rate`` seconds apart from ``start`` (paced to
+    the provider's limit). A key already written is left as it is (its
+    status, its slot): planning again, after a crash or a double click, adds
+    nothing. Returns how many rows are new."""
+    rate = rate_per_second() if rate is None else rate
+    step = timedelta(seconds=1 / rate) if rate else timedelta(0)
+    created = 0
+    chunk: list[SmsMessage] = []
+    slot = start
+    for key, phone, params in rows:
+        chunk.append(
+            SmsMessage(
+                store=store,
+                kind=kind,
+                phone=phone,
+                params=[str(p) for p in params],
+                signature=signature,
+                template_id=template_id,
+                batch=batch,
+                idempotency_key=key,
+                send_after=slot,
+            )
+        )
+        slot += step
+        if len(chunk) >= PLAN_CHUNK:
+            created += _insert_new(chunk)
+            chunk = []
+    if chunk:
+        created += _insert_new(chunk)
+    return created
+
+
+PLAN_CHUNK = 5000
+
+
+def _insert_new(messages: list[SmsMessage]) -> int:
+    keys = [m.idempotency_key for m in messages]
+    known = set(
+        SmsMessage.objects.filter(idempotency_key__in=keys).values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    # ignore_conflicts: a concurrent planner's row wins, never a second row.
+    SmsMessage.objects.bulk_create(
+        [m for m in messages if m.idempotency_key not in known], ignore_conflicts=True
+    )
+    return len(messages) - len(known)
+
+
+def batch_ranges(batch: str, *, size: int = 1000) -> list[tuple[int, int]]:
+    """The pending messages of a batch as (first id, last id) ranges of up
+    to ``size`` messages, in slot order: one task each."""
+    ids = list(
+        SmsMessage.objects.filter(batch=batch, status=SmsStatus.PENDING)
+        .order_by("send_after", "pk")
+        .values_list("pk", flat=True)
+    )
+    ids.sort()
+    return [
+        (chunk[0], chunk[-1]) for chunk in (ids[i : i + size] for i in range(0, len(ids), size))
+    ]
+
+
+def send_batch(
+    batch: str,
+    *,
+    first_id: int = 0,
+    last_id: int | None = None,
+    sleep=None,
+    clock=None,
+) -> dict:
+    """Send the pending messages of ``batch`` (between two ids), each at its
+    slot: wait until its ``send_after``, then ``send`` (claim first, so a
+    message handed to two workers, or to this loop and the dispatcher, goes
+    once; a worker killed mid-send leaves it "sending", never resent by
+    itself). Safe to run again at any time: what was sent is skipped.
+    Returns the count of each outcome."""
+    import time as _time
+
+    sleep = sleep or _time.sleep
+    clock = clock or timezone.now
+    outcomes: dict[str, int] = {}
+    messages = SmsMessage.objects.filter(batch=batch, status=SmsStatus.PENDING, pk__gte=first_id)
+    if last_id is not None:
+        messages = messages.filter(pk__lte=last_id)
+    for message_id, send_after in messages.order_by("send_after", "pk").values_list(
+        "pk", "send_after"
+    ):
+        wait = (send_after - clock()).total_seconds()
+        if wait > 0:
+            sleep(wait)
+        outcome = send(message_id, now=max(clock(), send_after))
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+def pending_in_batch(batch: str) -> int:
+    return SmsMessage.objects.filter(batch=batch, status=SmsStatus.PENDING).count()

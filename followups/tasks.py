@@ -56,10 +56,14 @@ def send_sms(self, message_id: int) -> str:
         return outcome
 
 
-@shared_task(name="followups.tasks.generate_campaign_calls", ignore_result=True)
-def generate_campaign_calls():
-    """Members of launched campaigns due a call become call tasks
-    (``followups.campaigns.calls``: idempotent, whoever runs it twice)."""
-    from followups.campaigns import calls
-
-    return calls.generate_due(now=timezone.now())
+@shared_task(
+    name="followups.tasks.send_sms_batch",
+    ignore_result=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def send_sms_batch(batch: str, first_id: int, last_id: int):
+    """Send one range of a batch at its pace (``followups.sms.send_batch``).
+    Killed, it comes back (acks late) and sends what is still pending."""
+    return sms.send_batch(batch, first_id=first_id, last_id=last_id)

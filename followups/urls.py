@@ -11,4 +11,7 @@ urlpatterns = [
     path("sms/", views.sms_outbox, name="sms"),
     path("sms/<int:pk>/retry/", views.sms_retry, name="sms-retry"),
     path("settings/", views.store_rules, name="settings"),
+    # The SMS provider's pushes (Tencent Cloud SMS: replies, status reports).
+    path("sms/callback/<str:token>/reply/", views.sms_reply_callback, name="sms-reply-callback"),
+    path("sms/callback/<str:token>/status/", views.sms_status_callback, name="sms-status-callback"),
 ]

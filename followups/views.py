@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
@@ -17,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from dcc.htmx import is_partial
@@ -213,3 +215,49 @@ def store_rules(request):
             "policy_form": policy_form,
         },
     )
+
+
+# ---------------------------------------------------------------- provider callbacks
+
+
+def _callback(request, token: str, handle):
+    """The provider's push (no session, no CSRF: the provider cannot hold
+    either): the secret token in the URL is the credential, compared in
+    constant time; a wrong one reads as a missing page."""
+    import hmac
+    import json
+
+    from django.conf import settings
+    from django.http import Http404, JsonResponse
+
+    from followups.sms_callbacks import CallbackError
+
+    expected = getattr(settings, "SMS_CALLBACK_TOKEN", "")
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise Http404
+    if request.method != "POST":
+        return JsonResponse({"result": 1, "errmsg": "POST only"}, status=405)
+    try:
+        payload = json.loads(request.body.decode("utf-8") or "null")
+        handle(payload)
+    except (ValueError, CallbackError) as exc:
+        return JsonResponse({"result": 1, "errmsg": str(exc)[:200]}, status=400)
+    return JsonResponse({"result": 0, "errmsg": "OK"})
+
+
+@csrf_exempt
+@login_not_required
+def sms_reply_callback(request, token):
+    """Tencent Cloud SMS reply push (followups.sms_callbacks.record_reply)."""
+    from followups.sms_callbacks import record_reply
+
+    return _callback(request, token, record_reply)
+
+
+@csrf_exempt
+@login_not_required
+def sms_status_callback(request, token):
+    """Tencent Cloud SMS status report (followups.sms_callbacks.record_receipts)."""
+    from followups.sms_callbacks import record_receipts
+
+    return _callback(request, token, record_receipts)

@@ -253,9 +253,12 @@ def find_profile(store: Store, header: Sequence) -> ImportProfile | None:
     )
 
 
-def plan_columns(header: Sequence, *, mapping: dict | None = None) -> list[PlannedColumn]:
+def plan_columns(
+    header: Sequence, *, mapping: dict | None = None, mappable=MAPPABLE
+) -> list[PlannedColumn]:
     """Each non-empty header cell and the field it holds: ``mapping``
-    (normalised header -> field) first, then the aliases."""
+    (normalised header -> field) first, then the aliases; a field outside
+    ``mappable`` (the owner import's own, say) reads as unknown."""
     aliases = header_aliases()
     mapping = mapping or {}
     planned = []
@@ -269,7 +272,7 @@ def plan_columns(header: Sequence, *, mapping: dict | None = None) -> list[Plann
                 index=index,
                 header=_text(value),
                 key=key,
-                field=chosen if chosen in MAPPABLE else None,
+                field=chosen if chosen in mappable else None,
             )
         )
     return planned
@@ -309,14 +312,23 @@ def inspect_file(data: bytes, *, store: Store, profile: ImportProfile | None = N
 
 
 def save_profile(
-    *, actor, store: Store, name: str, header: Sequence, mapping: dict, day_first: bool
+    *,
+    actor,
+    store: Store,
+    name: str,
+    header: Sequence,
+    mapping: dict,
+    day_first: bool,
+    mappable=MAPPABLE,
+    capability: str = "leads.import",
 ) -> ImportProfile:
-    """Create or update the store's profile ``name`` for this header."""
-    require(actor, "leads.import")
+    """Create or update the store's profile ``name`` for this header. The
+    owner import (``leads.owners``) passes its own fields and capability."""
+    require(actor, capability)
     name = name.strip()
     check_text(name=name)
     keys = {normalize_header(v) for v in header} - {""}
-    clean = {k: v for k, v in mapping.items() if k in keys and v in MAPPABLE}
+    clean = {k: v for k, v in mapping.items() if k in keys and v in mappable}
     profile, _created = ImportProfile.objects.update_or_create(
         store=store,
         name=name,

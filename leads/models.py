@@ -929,6 +929,14 @@ class LeadField(models.TextChoices):
     EXPECTED_PURCHASE_DATE = "expected_purchase_date", _("Expected purchase date")
     OWNER = "owner", _("Owner")
     NOTE = "note", _("Note")
+    # An owner file (DMS / after-sales, leads.owners): the vehicle's columns;
+    # its model is read from the intended-model column.
+    VIN = "vin", _("VIN")
+    PLATE = "plate", _("Plate")
+    PURCHASED_ON = "purchased_on", _("Purchase date")
+    DELIVERED_ON = "delivered_on", _("Delivery date")
+    LAST_SERVICE_ON = "last_service_on", _("Last service date")
+    MILEAGE_KM = "mileage_km", _("Mileage (km)")
     KEEP_IN_NOTE = "keep", _("Keep in the note")
     IGNORE = "ignore", _("Ignore")
 

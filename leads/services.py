@@ -820,6 +820,11 @@ def deal_record(
         target = Status.DELIVERED
     audit.attribute(deal, actor=actor)
     deal.save()
+    if stage == "delivered":
+        from leads.owners import vehicle_for_delivery
+
+        # The customer becomes a base customer with this vehicle (issue 18).
+        vehicle_for_delivery(deal)
     if lead.status != target:
         lead_set_status(actor=actor, lead=lead, status=target)
     audit.record(

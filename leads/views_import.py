@@ -135,7 +135,7 @@ def _own_pending(request, pk) -> LeadImport:
     return record
 
 
-FIELD_CHOICES = [(choice.value, choice.label) for choice in LeadField]
+FIELD_CHOICES = [(c.value, c.label) for c in LeadField if c.value in importer.MAPPABLE]
 
 
 @capability_required("leads.import")

@@ -325,6 +325,8 @@ CELERY_BEAT_SCHEDULE = {
     "dcc.heartbeat": {"task": "dcc.tasks.heartbeat", "schedule": 60.0},
     "followups.sla_sweep": {"task": "followups.tasks.sla_sweep", "schedule": 300.0},
     "followups.dispatch_due_sms": {"task": "followups.tasks.dispatch_due_sms", "schedule": 60.0},
+    # Campaign SMS rounds whose messages have all gone out are marked done.
+    "campaigns.finish_rounds": {"task": "campaigns.tasks.finish_rounds", "schedule": 60.0},
     # New call logs and recordings in the sources' folders (telephony.CallSource).
     "telephony.import_folders": {"task": "telephony.tasks.import_folders", "schedule": 300.0},
     # Lead file imports whose task message was lost (broker down when queued).
@@ -334,10 +336,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 600.0,
     },
     # Campaign members due a call become call tasks (followups.campaigns.calls).
-    "followups.generate_campaign_calls": {
-        "task": "followups.tasks.generate_campaign_calls",
-        "schedule": 300.0,
-    },
+    "campaigns.generate_calls": {"task": "campaigns.tasks.generate_calls", "schedule": 300.0},
     # Last month's KPI workbook of every store, kept for download (CELERY_TIMEZONE: local).
     "kpi.monthly_export": {
         "task": "kpi.tasks.monthly_export",
@@ -357,6 +356,12 @@ SMS_TENCENT = {
     "endpoint": env.str("SMS_TENCENT_ENDPOINT", default="sms.tencentcloudapi.com"),
     "scheme": env.str("SMS_TENCENT_SCHEME", default="https"),
 }
+# The secret in the provider's callback URLs (replies, delivery receipts):
+# /followups/sms/callback/<token>/reply/ and …/status/. Empty: callbacks off.
+SMS_CALLBACK_TOKEN = env.str("SMS_CALLBACK_TOKEN", default="")
+# Messages a second the provider account takes (campaign rounds are paced
+# to it, followups.sms.plan_batch); 0: no pacing.
+SMS_RATE_PER_SECOND = env.float("SMS_RATE_PER_SECOND", default=50.0)
 # Provider template ids by message kind, e.g. {"booking_customer": "1234567", ...}
 SMS_TEMPLATE_IDS = env.json("SMS_TEMPLATE_IDS", default={})
 

@@ -65,7 +65,8 @@ class TencentBackend(SmsBackend):
         self.templates = settings.SMS_TEMPLATE_IDS
 
     def send(self, message, *, text: str) -> str:
-        template_id = self.templates.get(message.kind)
+        # A campaign message carries its own template (the campaign's).
+        template_id = message.template_id or self.templates.get(message.kind)
         if not template_id:
             raise TransportError(f"no template id configured for {message.kind}", permanent=True)
         # PhoneNumberSet wants E.164; a receiver's mobile is typed free-form.

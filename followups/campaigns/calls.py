@@ -39,6 +39,7 @@ from followups.campaigns.models import (
 )
 from followups.campaigns.models_outreach import CallResult, CampaignCall
 from followups.models import FollowupPolicy
+from leads import owners
 from leads import services as lead_services
 from leads.models import Source
 
@@ -238,8 +239,6 @@ def call_record(
         if outcome == CallResult.INTERESTED:
             fields["lead"] = _lead_for(actor=actor, member=member, note=note)
         elif outcome == CallResult.OPT_OUT:
-            from leads import owners  # TODO(h18a merge): top-level import
-
             owners.opt_out(
                 store=campaign.store,
                 phone=member.phone,

@@ -27,7 +27,7 @@ from followups import sms
 from followups.campaigns.models import CampaignMember
 from followups.campaigns.models_outreach import CampaignEvent, EventInvitation, Rsvp
 from followups.models import SmsKind, SmsMessage, SmsStatus
-from leads import lifecycle
+from leads import lifecycle, owners
 from leads import services as lead_services
 from leads.models import OPEN_STATUSES, Lead, Source
 
@@ -167,8 +167,6 @@ def _plan_reminder(invitation: EventInvitation, *, now: datetime) -> None:
             idempotency_key=reminder_key(invitation), status=SmsStatus.PENDING
         ).update(status=SmsStatus.CANCELLED)
         return
-    from leads import owners  # TODO(h18a merge): top-level import
-
     if not event.sms_template_id or owners.is_opted_out(event.store, invitation.phone):
         return
     send_after = max(sms.reminder_time(event.starts_at, store=event.store), now)

@@ -13,8 +13,8 @@ from django.utils import timezone
 from followups.campaigns import calls
 from followups.campaigns.models import CampaignMember
 from followups.campaigns.models_outreach import CampaignCall
+from followups.campaigns.tasks import generate_calls
 from followups.models import FollowupPolicy
-from followups.tasks import generate_campaign_calls
 from leads.models import Lead, OptOut, Source
 from tests.campaign_helpers import add_member, launched_campaign
 
@@ -32,9 +32,7 @@ def test_due_members_go_evenly_to_the_teams_callers_once(campaign, alice, bob, c
 
     assert result.added == 5
     members = CampaignMember.objects.filter(campaign=campaign)
-    by_caller = {
-        user.username: members.filter(caller=user).count() for user in (alice, bob, carol)
-    }
+    by_caller = {user.username: members.filter(caller=user).count() for user in (alice, bob, carol)}
     # Team A1's agents only (carol is in A2), 3 and 2.
     assert by_caller == {"alice": 3, "bob": 2, "carol": 0}
     replied.refresh_from_db()
@@ -43,7 +41,7 @@ def test_due_members_go_evenly_to_the_teams_callers_once(campaign, alice, bob, c
     # Again, and by the beat task: nothing more, nobody moved.
     before = list(members.order_by("pk").values_list("pk", "caller", "call_due_at"))
     assert calls.generate_for_campaign(campaign.pk).added == 0
-    generate_campaign_calls.apply()
+    generate_calls.apply()
     assert list(members.order_by("pk").values_list("pk", "caller", "call_due_at")) == before
 
 
@@ -208,15 +206,16 @@ def test_api_list_and_outcome(campaign, alice, bob, mike, api):
     assert listed.status_code == 200
     ids = [row["id"] for row in listed.json()["results"]]
     assert member.pk in ids and len(ids) == 3
-    assert api(bob).post(
-        f"/api/v1/campaign-calls/{member.pk}/outcome/", {"outcome": "interested"}
-    ).status_code == 404
+    assert (
+        api(bob)
+        .post(f"/api/v1/campaign-calls/{member.pk}/outcome/", {"outcome": "interested"})
+        .status_code
+        == 404
+    )
     assert api(mike).get("/api/v1/campaign-calls/").status_code == 403
     bad = api(alice).post(f"/api/v1/campaign-calls/{member.pk}/outcome/", {"outcome": "maybe"})
     assert bad.status_code == 400 and "outcome" in bad.json()
-    done = api(alice).post(
-        f"/api/v1/campaign-calls/{member.pk}/outcome/", {"outcome": "no_answer"}
-    )
+    done = api(alice).post(f"/api/v1/campaign-calls/{member.pk}/outcome/", {"outcome": "no_answer"})
     assert done.status_code == 201
     assert done.json()["call_attempts"] == 1
 
@@ -226,9 +225,7 @@ def test_api_list_and_outcome(campaign, alice, bob, mike, api):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_twenty_generators_at_once_give_each_member_one_caller(
-    store_a, team_a1, alice, bob
-):
+def test_twenty_generators_at_once_give_each_member_one_caller(store_a, team_a1, alice, bob):
     campaign = launched_campaign(store_a, team=team_a1, members=30)
     barrier = threading.Barrier(20, timeout=30)
     added = [None] * 20

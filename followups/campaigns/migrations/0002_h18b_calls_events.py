@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
         ('campaigns', '0001_initial'),
         ('dcc', '0007_h18a_aftersales_role'),
         ('followups', '0009_h18a_campaign_sms'),
-        ('leads', '0014_h18b_trade_in'),
+        ('leads', '0015_h18b_trade_in'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0013_h18a_owners'),
+        ('leads', '0014_h18a_owner_files'),
     ]
 
     operations = [

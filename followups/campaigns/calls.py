@@ -41,7 +41,7 @@ from followups.campaigns.models_outreach import CallResult, CampaignCall
 from followups.models import FollowupPolicy
 from leads import owners
 from leads import services as lead_services
-from leads.models import Source
+from leads.models import OptOutReason, Source
 
 CALLER_ROLES = (Role.AGENT, Role.CALLER)
 # A member whose call is over: an outcome is set (unreachable included).
@@ -73,9 +73,11 @@ def call_start(campaign: Campaign) -> datetime | None:
 
 def _targets(campaign: Campaign):
     """The members the campaign's call target names, not yet on the list and
-    not out of reach (opted out)."""
-    members = campaign.members.filter(call_due_at__isnull=True, opted_out_at__isnull=True).filter(
-        OPEN_CALL
+    not opted out (by a reply, or on the store's list since the launch)."""
+    members = (
+        campaign.members.filter(call_due_at__isnull=True, opted_out_at__isnull=True)
+        .filter(OPEN_CALL)
+        .exclude(phone__in=owners.opted_out_phones(campaign.store))
     )
     if campaign.call_target == CallTarget.NON_REPLIERS:
         members = members.filter(replied_at__isnull=True)
@@ -239,12 +241,13 @@ def call_record(
         if outcome == CallResult.INTERESTED:
             fields["lead"] = _lead_for(actor=actor, member=member, note=note)
         elif outcome == CallResult.OPT_OUT:
+            # The customer's own wish, said on the call (the caller may not
+            # edit the store's list: the call's audit event names them).
             owners.opt_out(
                 store=campaign.store,
                 phone=member.phone,
-                reason="call",
-                note=note,
-                actor=actor,
+                reason=OptOutReason.CALL,
+                note=note or _("Asked on a call by %(name)s.") % {"name": actor.display_name},
             )
             fields["opted_out_at"] = now
     CampaignMember.objects.filter(pk=member.pk).update(**fields)

@@ -27,6 +27,8 @@ def campaign(store_a, team_a1, alice, bob, carol, sue):
 def test_due_members_go_evenly_to_the_teams_callers_once(campaign, alice, bob, carol):
     replied = add_member(campaign, replied_at=timezone.now(), reply_text="好的")
     opted = add_member(campaign, opted_out_at=timezone.now())
+    listed = add_member(campaign)  # put on the store's list after the launch
+    OptOut.objects.create(store=campaign.store, phone=listed.phone, reason="list")
 
     result = calls.generate_for_campaign(campaign.pk)
 
@@ -37,7 +39,8 @@ def test_due_members_go_evenly_to_the_teams_callers_once(campaign, alice, bob, c
     assert by_caller == {"alice": 3, "bob": 2, "carol": 0}
     replied.refresh_from_db()
     opted.refresh_from_db()
-    assert replied.caller is None and opted.caller is None
+    assert replied.caller is None
+    assert opted.caller is None
     # Again, and by the beat task: nothing more, nobody moved.
     before = list(members.order_by("pk").values_list("pk", "caller", "call_due_at"))
     assert calls.generate_for_campaign(campaign.pk).added == 0
@@ -92,7 +95,8 @@ def test_attempt_cap_then_unreachable(campaign, alice):
     for attempt in (1, 2):
         calls.call_record(actor=alice, member=member, outcome="no_answer", now=now)
         member.refresh_from_db()
-        assert member.call_attempts == attempt and member.call_outcome == ""
+        assert member.call_attempts == attempt
+        assert member.call_outcome == ""
         assert member.call_due_at == now + timedelta(hours=2)
         # Off the list until the retry time.
         assert member not in calls.open_calls_for(alice, now=now)
@@ -121,7 +125,8 @@ def test_interested_makes_a_repurchase_lead_with_the_trade_in(campaign, alice, e
     calls.call_record(actor=alice, member=member, outcome="interested", note="想换SUV")
     member.refresh_from_db()
     lead = member.lead
-    assert member.call_outcome == "interested" and member.outcome_at is not None
+    assert member.call_outcome == "interested"
+    assert member.outcome_at is not None
     assert lead.source == Source.REPURCHASE
     assert lead.owner == alice
     assert lead.phone == member.phone
@@ -143,7 +148,8 @@ def test_opt_out_puts_the_number_on_the_stores_list(campaign, alice):
     member = _alices_member(campaign, alice)
     calls.call_record(actor=alice, member=member, outcome="opt_out")
     member.refresh_from_db()
-    assert member.call_outcome == "opt_out" and member.opted_out_at is not None
+    assert member.call_outcome == "opt_out"
+    assert member.opted_out_at is not None
     assert OptOut.objects.filter(store=campaign.store, phone=member.phone).exists()
 
 
@@ -152,7 +158,8 @@ def test_other_outcomes_close_the_call(campaign, alice, outcome):
     member = _alices_member(campaign, alice)
     calls.call_record(actor=alice, member=member, outcome=outcome)
     member.refresh_from_db()
-    assert member.call_outcome == outcome and member.lead is None
+    assert member.call_outcome == outcome
+    assert member.lead is None
     assert member not in calls.open_calls_for(alice)
 
 
@@ -205,7 +212,8 @@ def test_api_list_and_outcome(campaign, alice, bob, mike, api):
     listed = api(alice).get("/api/v1/campaign-calls/")
     assert listed.status_code == 200
     ids = [row["id"] for row in listed.json()["results"]]
-    assert member.pk in ids and len(ids) == 3
+    assert member.pk in ids
+    assert len(ids) == 3
     assert (
         api(bob)
         .post(f"/api/v1/campaign-calls/{member.pk}/outcome/", {"outcome": "interested"})
@@ -214,7 +222,8 @@ def test_api_list_and_outcome(campaign, alice, bob, mike, api):
     )
     assert api(mike).get("/api/v1/campaign-calls/").status_code == 403
     bad = api(alice).post(f"/api/v1/campaign-calls/{member.pk}/outcome/", {"outcome": "maybe"})
-    assert bad.status_code == 400 and "outcome" in bad.json()
+    assert bad.status_code == 400
+    assert "outcome" in bad.json()
     done = api(alice).post(f"/api/v1/campaign-calls/{member.pk}/outcome/", {"outcome": "no_answer"})
     assert done.status_code == 201
     assert done.json()["call_attempts"] == 1

@@ -65,10 +65,12 @@ def test_invite_from_the_queue_and_from_a_call(event, alice, make_lead, member):
     assert (from_queue.customer, from_queue.lead, from_queue.rsvp) == (lead.customer, lead, "yes")
     from_call = invitations.invite(actor=alice, event=event, member=member, rsvp="maybe")
     member.refresh_from_db()
-    assert from_call.member == member and member.invited
+    assert from_call.member == member
+    assert member.invited
     # Answering again changes the one invitation.
     again = invitations.invite(actor=alice, event=event, lead=lead, rsvp="no")
-    assert again.pk == from_queue.pk and again.rsvp == "no"
+    assert again.pk == from_queue.pk
+    assert again.rsvp == "no"
     assert EventInvitation.objects.filter(event=event).count() == 2
 
 
@@ -140,7 +142,8 @@ def test_check_in_once_and_the_follow_up_next_morning(event, alice, connie, make
     guest = invitations.invite(actor=alice, event=event, lead=lead, rsvp="yes")
     first = invitations.check_in(actor=connie, invitation=guest)
     second = invitations.check_in(actor=connie, invitation=guest)
-    assert first.checked_in_at == second.checked_in_at and first.checked_in_by == connie
+    assert first.checked_in_at == second.checked_in_at
+    assert first.checked_in_by == connie
     lead.refresh_from_db()
     tomorrow = timezone.localdate() + timedelta(days=1)
     assert lead.next_followup_at == timezone.make_aware(datetime.combine(tomorrow, time(10)))
@@ -150,7 +153,9 @@ def test_check_in_once_and_the_follow_up_next_morning(event, alice, connie, make
     invitations.check_in(actor=connie, invitation=from_call)
     member.refresh_from_db()
     new = member.lead
-    assert new is not None and new.owner == alice and new.source == Source.REPURCHASE
+    assert new is not None
+    assert new.owner == alice
+    assert new.source == Source.REPURCHASE
     assert new.next_followup_at is not None
     assert Lead.objects.filter(phone=member.phone).count() == 1
 
@@ -177,10 +182,12 @@ def test_door_page_is_for_the_door(event, alice, connie, dave, make_lead, web):
     guest = invitations.invite(actor=alice, event=event, lead=lead, rsvp="yes")
     client = web(connie)
     page = client.get(f"/campaigns/events/{event.pk}/door/?q=王")
-    assert page.status_code == 200 and "王大明" in page.content.decode()
+    assert page.status_code == 200
+    assert "王大明" in page.content.decode()
     assert 'data-testid="door-check-in"' in page.content.decode()
     done = client.post(f"/campaigns/events/{event.pk}/door/{guest.pk}/", HTTP_HX_REQUEST="true")
-    assert done.status_code == 200 and 'data-testid="door-arrived"' in done.content.decode()
+    assert done.status_code == 200
+    assert 'data-testid="door-arrived"' in done.content.decode()
     assert web(alice).get(f"/campaigns/events/{event.pk}/door/").status_code == 403
     assert web(dave).get(f"/campaigns/events/{event.pk}/").status_code == 404
 
@@ -232,5 +239,6 @@ def test_events_api(event, alice, bob, connie, mike, mary, make_lead, member, ap
     assert api(alice).post(f"/api/v1/event-invitations/{pk}/check-in/").status_code == 403
     assert api(mary).post(f"/api/v1/event-invitations/{pk}/check-in/").status_code in (403, 404)
     arrived = api(connie).post(f"/api/v1/event-invitations/{pk}/check-in/")
-    assert arrived.status_code == 200 and arrived.json()["checked_in_at"]
+    assert arrived.status_code == 200
+    assert arrived.json()["checked_in_at"]
     assert api(bob).get(f"/api/v1/event-invitations/{pk}/").status_code == 404

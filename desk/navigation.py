@@ -38,6 +38,7 @@ NAV = [
     # The badge: defeat requests waiting for the manager's approval.
     NavItem(_("Leads"), "leads:list", "person-lines-fill", badge="defeat_pending"),
     NavItem(_("Visits"), "desk:appointments", "calendar-check"),
+    NavItem(_("Events"), "campaigns-events:list", "calendar-event", "campaigns.events.view"),
     NavItem(_("Calls"), "telephony:calls", "telephone"),
     NavItem(
         _("Breaches"),
@@ -52,6 +53,7 @@ NAV = [
         "graph-up",
         (
             NavItem(_("Dashboard"), "kpi:dashboard", "speedometer2", "kpi.dashboard.view"),
+            NavItem(_("Campaign funnels"), "kpi:campaigns", "funnel", "campaigns.funnel.view"),
             NavItem(_("KPIs"), "kpi:index", "graph-up", "kpi.view"),
             NavItem(_("Scorecard"), "kpi:scorecard", "clipboard-check", "kpi.scorecard.view"),
             NavItem(_("Workbooks"), "kpi:exports", "file-earmark-excel", "kpi.export"),

@@ -39,8 +39,7 @@ EXPECTED = {
     "attended": 1,
 }
 EXPECTED_BY_CALLER = {
-    None: dict.fromkeys(EXPECTED, 0)
-    | {"members": 2, "sms_sent": 2, "delivered": 2, "replied": 2},
+    None: dict.fromkeys(EXPECTED, 0) | {"members": 2, "sms_sent": 2, "delivered": 2, "replied": 2},
     "alice": {
         "members": 4,
         "sms_sent": 4,

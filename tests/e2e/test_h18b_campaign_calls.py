@@ -56,8 +56,10 @@ def test_caller_works_the_campaign_list(store_a, team_a1, alice, mike, connie, l
     # Back to the interested customer (from the lead it made) to invite them.
     second.refresh_from_db()
     lead = second.lead
-    assert lead.source == Source.REPURCHASE and lead.trade_in == second.vehicle
-    assert lead.owner == alice and lead.note == "想换七座车"
+    assert lead.source == Source.REPURCHASE
+    assert lead.trade_in == second.vehicle
+    assert lead.owner == alice
+    assert lead.note == "想换七座车"
     page.goto(f"{live_server.url}/followups/campaign-calls/{second.pk}/")
     expect(page.get_by_test_id("call-closed")).to_be_visible()
     page.get_by_test_id("invite-event").select_option(str(event.pk))

@@ -182,7 +182,8 @@ def test_the_pages(scenario, mike, web, django_assert_max_num_queries):
     assert m[3].customer.name in drill.content.decode()
     assert client.get(f"/kpi/campaigns/{campaign.pk}/members/?step=nope").status_code == 404
     listing = client.get("/kpi/campaigns/")
-    assert listing.status_code == 200 and "老客户置换季" in listing.content.decode()
+    assert listing.status_code == 200
+    assert "老客户置换季" in listing.content.decode()
 
 
 def test_the_excel_export(scenario, mike, bob, web):

@@ -76,7 +76,7 @@ def step_conditions() -> dict[str, Q]:
 STEPS = (
     Step("members", _("Members")),
     Step("sms_sent", _("SMS sent")),
-    Step("delivered", _("Delivered")),
+    Step("delivered", _("SMS delivered")),
     Step("replied", _("Replied")),
     Step("called", _("Called")),
     Step("reached", _("Reached")),

@@ -87,3 +87,18 @@ def add_member(campaign: Campaign, *, sent: bool = True, delivered: bool = True,
         CampaignMember.objects.filter(pk=member.pk).update(sms=message)
         member.sms = message
     return member
+
+
+def make_event(actor, store, *, days: float = 3, capacity: int = 20, **fields):
+    """An event ``days`` from now, created by ``actor`` (a manager)."""
+    from followups.campaigns import invitations
+
+    return invitations.event_create(
+        actor=actor,
+        store=store,
+        name=fields.pop("name", "春季试驾日"),
+        starts_at=timezone.now() + timedelta(days=days),
+        place=fields.pop("place", "浦东店展厅"),
+        capacity=capacity,
+        **fields,
+    )

@@ -15,9 +15,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from dcc.policy import capability_required, get_visible_or_404
-from followups.campaigns import calls, invitations
+from followups.campaigns import calls
 from followups.campaigns.models import CampaignMember
 from followups.campaigns.models_outreach import CallResult, CampaignEvent, Rsvp
+from followups.campaigns.views_events import invite_posted
 
 
 def _member(request, pk: int) -> CampaignMember:
@@ -87,15 +88,7 @@ def call_log(request, pk: int):
 @capability_required("campaigns.invite")
 def call_invite(request, pk: int):
     member = _member(request, pk)
-    event = get_visible_or_404(CampaignEvent, request.user, pk=request.POST.get("event") or 0)
-    try:
-        invitations.invite(
-            actor=request.user, event=event, member=member, rsvp=request.POST.get("rsvp", "")
-        )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, _("Invited to %(event)s.") % {"event": event.name})
+    invite_posted(request, member=member)
     return redirect("desk:campaign-call", pk=member.pk)
 
 

@@ -129,22 +129,29 @@ def door_check_in(request, pk: int, invitation_pk: int):
     return door(request, event.pk)
 
 
+def invite_posted(request, **who) -> bool:
+    """The invitation a posted form asks for (``event``, ``rsvp``) of the
+    lead or member in ``who``; whether it was made (else the message says
+    why). The one form handler of the queue's and the call list's invite."""
+    event = get_visible_or_404(CampaignEvent, request.user, pk=request.POST.get("event") or 0)
+    try:
+        invitations.invite(
+            actor=request.user, event=event, rsvp=request.POST.get("rsvp", ""), **who
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return False
+    messages.success(request, _("Invited to %(event)s.") % {"event": event.name})
+    return True
+
+
 @capability_required("campaigns.invite")
 def invite_lead(request, lead_pk: int):
     """Invite the customer of a lead (from the queue or the lead page)."""
     lead = get_visible_or_404(Lead.objects.select_related("customer"), request.user, pk=lead_pk)
     events = CampaignEvent.objects.visible_to(request.user).filter(starts_at__gt=timezone.now())
-    if request.method == "POST":
-        event = get_visible_or_404(CampaignEvent, request.user, pk=request.POST.get("event") or 0)
-        try:
-            invitations.invite(
-                actor=request.user, event=event, lead=lead, rsvp=request.POST.get("rsvp", "")
-            )
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(request, _("Invited to %(event)s.") % {"event": event.name})
-            return redirect("desk:lead", pk=lead.pk)
+    if request.method == "POST" and invite_posted(request, lead=lead):
+        return redirect("desk:lead", pk=lead.pk)
     return render(
         request,
         "campaigns/invite_lead.html",

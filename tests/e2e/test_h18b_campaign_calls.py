@@ -4,17 +4,14 @@ unanswered call moves on to the next member, an interested customer becomes
 a lead with the vehicle as trade-in and is invited to the store event; then
 the door checks the guest in on a phone-sized screen."""
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 
-from followups.campaigns import calls, invitations
+from followups.campaigns import calls
 from followups.campaigns.models import CampaignMember
 from followups.campaigns.models_outreach import EventInvitation
 from leads.models import Source
-from tests.campaign_helpers import launched_campaign
+from tests.campaign_helpers import launched_campaign, make_event
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -28,14 +25,7 @@ def test_caller_works_the_campaign_list(store_a, team_a1, alice, mike, connie, l
     campaign = launched_campaign(store_a, team=team_a1, members=3, name="老客户置换季")
     calls.generate_for_campaign(campaign.pk)
     first, second, third = CampaignMember.objects.filter(campaign=campaign).order_by("pk")
-    event = invitations.event_create(
-        actor=mike,
-        store=store_a,
-        name="春季试驾日",
-        starts_at=timezone.now() + timedelta(days=3),
-        place="浦东店展厅",
-        capacity=20,
-    )
+    event = make_event(mike, store_a)
 
     page = login("alice")
     section = page.get_by_test_id("campaign-calls")

@@ -14,7 +14,7 @@ from followups.campaigns.models import CampaignMember
 from followups.campaigns.models_outreach import EventInvitation
 from followups.models import SmsKind, SmsMessage, SmsStatus
 from leads.models import Lead, Source
-from tests.campaign_helpers import launched_campaign
+from tests.campaign_helpers import launched_campaign, make_event
 
 pytestmark = pytest.mark.django_db
 
@@ -26,15 +26,7 @@ def _outbox_only(settings):
 
 @pytest.fixture
 def event(store_a, mike):
-    return invitations.event_create(
-        actor=mike,
-        store=store_a,
-        name="春季试驾日",
-        starts_at=timezone.now() + timedelta(days=3),
-        place="浦东店展厅",
-        capacity=2,
-        sms_template_id="200002",
-    )
+    return make_event(mike, store_a, capacity=2, sms_template_id="200002")
 
 
 @pytest.fixture
@@ -125,14 +117,7 @@ def test_the_reminder_is_sent_once_through_the_outbox(event, alice, make_lead):
 
 
 def test_no_reminder_without_a_template(store_a, mike, alice, make_lead):
-    event = invitations.event_create(
-        actor=mike,
-        store=store_a,
-        name="无模板活动",
-        starts_at=timezone.now() + timedelta(days=3),
-        place="展厅",
-        capacity=5,
-    )
+    event = make_event(mike, store_a, name="无模板活动")
     invitation = invitations.invite(actor=alice, event=event, lead=make_lead(alice), rsvp="yes")
     assert invitation.reminder_sms is None
 

@@ -14,7 +14,7 @@ from followups.campaigns import calls, invitations
 from followups.campaigns.models import CampaignMember
 from kpi import campaigns as funnels
 from leads.models import Deal
-from tests.campaign_helpers import add_member, launched_campaign
+from tests.campaign_helpers import add_member, launched_campaign, make_event
 
 pytestmark = pytest.mark.django_db
 
@@ -101,15 +101,7 @@ def scenario(store_a, team_a1, alice, bob, sue, mike, connie, envision, settings
     for n in m:
         m[n].refresh_from_db()
 
-    event = invitations.event_create(
-        actor=mike,
-        store=store_a,
-        name="试驾日",
-        starts_at=timezone.now() + timedelta(days=2),
-        place="展厅",
-        capacity=10,
-        campaign=campaign,
-    )
+    event = make_event(mike, store_a, campaign=campaign)
     came = invitations.invite(actor=alice, event=event, member=m[3], rsvp="yes")
     invitations.invite(actor=bob, event=event, member=m[4], rsvp="maybe")
     invitations.check_in(actor=connie, invitation=came)

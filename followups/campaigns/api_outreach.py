@@ -13,6 +13,7 @@ Everything goes through the scoped querysets: outside the user's scope 404,
 a role without the capability 403, a refused input 400 per field.
 """
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -132,9 +133,13 @@ class EventViewSet(
     }
 
     def perform_create(self, serializer):
-        data = dict(serializer.validated_data)
+        store = self.request.user.store
+        if store is None:  # a group administrator: events belong to a store
+            raise serializers.ValidationError(
+                {"store": [_("Events are created by the store's own staff.")]}
+            )
         serializer.instance = invitations.event_create(
-            actor=self.request.user, store=self.request.user.store, **data
+            actor=self.request.user, store=store, **serializer.validated_data
         )
 
 
@@ -180,7 +185,7 @@ class InvitationSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         if bool(attrs.get("lead")) == bool(attrs.get("member")):
             raise serializers.ValidationError(
-                {"lead": ["Give either a lead or a campaign member."]}
+                {"lead": [_("Invite either a lead or a campaign member.")]}
             )
         return attrs
 

@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 
 from dcc import audit
 from dcc.models import User
-from dcc.policy import require
+from dcc.policy import can, require
 from dcc.roles import Role
 from followups.campaigns.models import (
     CallOutcome,
@@ -195,10 +195,12 @@ def open_calls_for(user, *, now: datetime | None = None):
 
 def for_caller(user, *, now: datetime | None = None, limit: int = 20) -> dict:
     """The queue's campaign-call section: the first rows and how many in all."""
-    if getattr(user, "role", None) not in CALLER_ROLES:
+    if not can(user, "campaigns.call"):
         return {"rows": [], "count": 0}
     calls = open_calls_for(user, now=now)
-    return {"rows": list(calls[:limit]), "count": calls.count()}
+    rows = list(calls[:limit])
+    # One query unless the list is longer than the section shows.
+    return {"rows": rows, "count": len(rows) if len(rows) < limit else calls.count()}
 
 
 # ---------------------------------------------------------------- one call

@@ -44,16 +44,17 @@ def _timed(fn) -> list[float]:
     return times
 
 
-def _report(name: str, times: list[float]) -> None:
+def _report(write, name: str, times: list[float]) -> None:
     ordered = sorted(times)
     p95 = ordered[int(0.95 * (len(ordered) - 1))]
-    print(
+    write(
         f"{name}: median {statistics.median(times):.1f} ms, p95 {p95:.1f} ms, "
         f"max {max(times):.1f} ms ({MEMBERS} members, {RUNS} runs)"
     )
 
 
-def test_funnel_of_a_large_campaign(store_a, team_a1, mike):
+def test_funnel_of_a_large_campaign(request, store_a, team_a1, mike):
+    write = request.config.pluginmanager.get_plugin("terminalreporter").write_line
     callers = [
         StaffFactory(username=f"caller{i}", role=Role.CALLER, store=store_a, team=team_a1)
         for i in range(20)
@@ -133,5 +134,7 @@ def test_funnel_of_a_large_campaign(store_a, team_a1, mike):
     rows = funnels.funnel_by_caller(campaign, user=mike)
     assert sum(row["members"] for row in rows) == MEMBERS
 
-    _report("funnel", _timed(lambda: funnels.funnel(campaign, user=mike)))
-    _report("funnel_by_caller", _timed(lambda: funnels.funnel_by_caller(campaign, user=mike)))
+    _report(write, "funnel", _timed(lambda: funnels.funnel(campaign, user=mike)))
+    _report(
+        write, "funnel_by_caller", _timed(lambda: funnels.funnel_by_caller(campaign, user=mike))
+    )

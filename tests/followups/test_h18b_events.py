@@ -70,8 +70,10 @@ def test_yes_answers_never_pass_the_capacity(event, alice, make_lead):
     leads = [make_lead(alice, phone=f"1370000000{i}") for i in range(3)]
     invitations.invite(actor=alice, event=event, lead=leads[0], rsvp="yes")
     invitations.invite(actor=alice, event=event, lead=leads[1], rsvp="yes")
-    with pytest.raises(ValidationError, match="full"):
+    with pytest.raises(ValidationError) as full:
         invitations.invite(actor=alice, event=event, lead=leads[2], rsvp="yes")
+    assert "rsvp" in full.value.message_dict
+    assert not EventInvitation.objects.filter(lead=leads[2]).exists()
     # A maybe still fits; a yes again by someone already coming too.
     invitations.invite(actor=alice, event=event, lead=leads[2], rsvp="maybe")
     invitations.invite(actor=alice, event=event, lead=leads[0], rsvp="yes")

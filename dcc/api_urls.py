@@ -19,6 +19,7 @@ from followups.api import (
     LeadFollowUpView,
     QueueView,
 )
+from followups.campaigns.api import CampaignMemberViewSet, CampaignViewSet, SegmentViewSet
 from followups.campaigns.api_outreach import (
     CampaignCallViewSet,
     EventInvitationViewSet,
@@ -50,6 +51,9 @@ router.register("leads", LeadViewSet, basename="lead")
 router.register("defeat-reasons", DefeatReasonViewSet, basename="defeat-reason")
 router.register("followups", FollowUpViewSet, basename="followup")
 router.register("appointments", AppointmentViewSet, basename="appointment")
+router.register("segments", SegmentViewSet, basename="segment")
+router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("campaign-members", CampaignMemberViewSet, basename="campaign-member")
 # Campaign call lists, events and the funnel (issue 18).
 router.register("campaign-calls", CampaignCallViewSet, basename="campaign-call")
 router.register("events", EventViewSet, basename="event")

@@ -13,6 +13,7 @@ urlpatterns = [
     path("leads/", include("leads.urls")),
     path("followups/", include("followups.urls")),
     path("campaigns/events/", include("followups.campaigns.views_events")),
+    path("campaigns/", include("followups.campaigns.urls")),
     path("telephony/", include("telephony.urls")),
     path("kpi/", include("kpi.urls")),
     path("org/teams/<int:pk>/", views.team_detail, name="team-detail"),

@@ -49,6 +49,15 @@ NAV = [
     ),
     NavItem(_("SMS"), "followups:sms", "chat-dots", "followups.sms.view", badge="sms_problems"),
     NavMenu(
+        _("Campaigns"),
+        "megaphone",
+        (
+            NavItem(_("Campaigns"), "campaigns:list", "megaphone", "campaigns.view"),
+            NavItem(_("Owners"), "leads:owners", "car-front", "owners.view"),
+            NavItem(_("Opt-out list"), "leads:opt-outs", "slash-circle", "owners.opt_out"),
+        ),
+    ),
+    NavMenu(
         _("Performance"),
         "graph-up",
         (

@@ -202,14 +202,14 @@ def get_backend():
     return import_string(settings.SMS_BACKEND)()
 
 
-def send(message_id: int, *, now: datetime | None = None) -> str:
+def send(message_id: int, *, now: datetime | None = None, backend=None) -> str:
     """Claim and send one message. Returns what happened: "sent", "failed",
     "retry" (temporary error, rescheduled), "uncertain" (the answer was lost
     after the request went out) or "skipped" (not ours to send)."""
     now = now or timezone.now()
     # Built before the claim: a misconfigured backend leaves the row pending,
     # not "sending" (which would later read as a possible send).
-    backend = get_backend()
+    backend = backend or get_backend()
     claimed = SmsMessage.objects.filter(
         pk=message_id, status=SmsStatus.PENDING, send_after__lte=now
     ).update(status=SmsStatus.SENDING, attempts=F("attempts") + 1, claimed_at=now)
@@ -387,6 +387,7 @@ def send_batch(
 
     sleep = sleep or _time.sleep
     clock = clock or timezone.now
+    backend = get_backend()  # one client for the whole range
     outcomes: dict[str, int] = {}
     messages = SmsMessage.objects.filter(batch=batch, status=SmsStatus.PENDING, pk__gte=first_id)
     if last_id is not None:
@@ -397,7 +398,7 @@ def send_batch(
         wait = (send_after - clock()).total_seconds()
         if wait > 0:
             sleep(wait)
-        outcome = send(message_id, now=max(clock(), send_after))
+        outcome = send(message_id, now=max(clock(), send_after), backend=backend)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return outcomes
 

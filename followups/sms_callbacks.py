@@ -4,7 +4,7 @@ receipts (Tencent Cloud SMS callbacks, docs/sms-callbacks.md).
 * Reply push ("短信回复", API 382/5809): one JSON object
   ``{"extend", "mobile", "nationcode", "sign", "text", "time"}`` (``time``:
   Unix seconds).
-* Status report ("短信下发状态通知", API 382/5807): a JSON *array* of
+* Status report ("短信下发状态通知", API 382/43547): a JSON *array* of
   ``{"user_receive_time" ("2015-10-17 08:03:04", local time), "nationcode",
   "mobile", "report_status" ("SUCCESS"/"FAIL"), "errmsg" ("DELIVRD" or an
   error code), "description", "sid"}``; ``sid`` is the ``SerialNo`` that

@@ -296,12 +296,15 @@ class Inspection:
         return [c for c in COLUMNS if c.required and c.field not in mapped]
 
 
-def inspect_file(data: bytes, *, store: Store, profile: ImportProfile | None = None) -> Inspection:
+def inspect_file(
+    data: bytes, *, store: Store, profile: ImportProfile | None = None, mappable=MAPPABLE
+) -> Inspection:
     """The header, a few sample values per column and the mapping proposed
-    (the profile named or found by the header, else the aliases)."""
+    (the profile named or found by the header, else the aliases); an owner
+    file (``leads.owners``) passes its own fields."""
     header, table = read_table(data, max_rows=MAX_ROWS, limit=SAMPLE_ROWS)
     profile = profile or find_profile(store, header)
-    columns = plan_columns(header, mapping=profile.mapping if profile else None)
+    columns = plan_columns(header, mapping=profile.mapping if profile else None, mappable=mappable)
     for column in columns:
         column.samples = [
             _text(values[column.index])

@@ -32,11 +32,11 @@ from leads.import_files import read_table
 from leads.importer import (
     MAX_ROWS,
     SET_ASIDE,
-    Inspection,
     PlannedColumn,
     RowError,
     _text,
     find_profile,
+    inspect_file,
     parse_datetime,
     plan_columns,
     save_profile,
@@ -94,18 +94,7 @@ def missing_fields(columns: list[PlannedColumn]) -> list[str]:
 def inspect_owner_file(data: bytes, *, store: Store, profile: ImportProfile | None = None):
     """The header, sample values and proposed mapping of an owner file (the
     store's profile for this header, else the aliases)."""
-    header, table = read_table(data, max_rows=MAX_ROWS, limit=5)
-    profile = profile or find_profile(store, header)
-    columns = plan_columns(
-        header, mapping=profile.mapping if profile else None, mappable=OWNER_MAPPABLE
-    )
-    for column in columns:
-        column.samples = [
-            _text(values[column.index])
-            for _number, values in table
-            if column.index < len(values) and _text(values[column.index])
-        ]
-    return Inspection(header=header, columns=columns, profile=profile)
+    return inspect_file(data, store=store, profile=profile, mappable=OWNER_MAPPABLE)
 
 
 def save_owner_profile(*, actor, store, name, header, mapping, day_first) -> ImportProfile:

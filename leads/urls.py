@@ -1,6 +1,6 @@
 from django.urls import path
 
-from leads import views, views_assignment, views_import
+from leads import views, views_assignment, views_import, views_owners
 
 app_name = "leads"
 
@@ -29,4 +29,8 @@ urlpatterns = [
     path("import/<int:pk>/cancel/", views_import.lead_import_cancel, name="import-cancel"),
     path("import/<int:pk>/undo/", views_import.lead_import_undo, name="import-undo"),
     path("import/<int:pk>/errors.xlsx", views_import.lead_import_errors, name="import-errors"),
+    path("owners/", views_owners.owner_list, name="owners"),
+    path("owners/<int:pk>/flag/", views_owners.owner_flag, name="owner-flag"),
+    path("owners/import/", views_owners.owner_import, name="owner-import"),
+    path("owners/opt-outs/", views_owners.opt_out_list, name="opt-outs"),
 ]

@@ -24,6 +24,7 @@ HOME_TEMPLATES = {
     Role.SUPERVISOR: "desk/home_supervisor.html",
     Role.MANAGER: "desk/home_manager.html",
     Role.ADMIN: "desk/home_admin.html",
+    Role.AFTERSALES: "desk/home_aftersales.html",
 }
 
 

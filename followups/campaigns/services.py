@@ -13,7 +13,7 @@ the campaign's provider template (template-only, TELEPHONY.md).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -382,7 +382,8 @@ def member_replied(*, reply, opt_out: bool) -> int:
     members = CampaignMember.objects.filter(
         campaign__store_id=reply.store_id,
         phone=reply.phone,
-        campaign__launched_at__lte=reply.received_at,
+        # The push carries whole seconds: a reply within the launch's second counts.
+        campaign__launched_at__lt=reply.received_at + timedelta(seconds=1),
     )
     updated = members.filter(replied_at__isnull=True).update(
         replied_at=reply.received_at, reply_text=reply.text[:2000]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 
 from followups.campaigns.models import Campaign, CampaignMember
@@ -43,33 +43,38 @@ class Step:
     label: str
 
 
-def _calls(**lookup):
-    return Exists(CampaignCall.objects.filter(member=OuterRef("pk"), **lookup))
+def step_conditions(campaigns) -> dict[str, Q]:
+    """Each step's condition on a member of ``campaigns`` (a list of
+    campaigns). The related rows are uncorrelated ``IN`` subqueries narrowed
+    to those campaigns (and their stores), which PostgreSQL evaluates once
+    and hashes, instead of one probe per member and step."""
+    ids = [campaign.pk for campaign in campaigns]
+    stores = {campaign.store_id for campaign in campaigns}
+    calls = CampaignCall.objects.filter(member__campaign__in=ids)
+    invitations = EventInvitation.objects.filter(member__campaign__in=ids)
 
+    def members_of(queryset):
+        return Q(pk__in=queryset.values("member_id"))
 
-def _invitations(**lookup):
-    return Exists(EventInvitation.objects.filter(member=OuterRef("pk"), **lookup))
-
-
-def step_conditions() -> dict[str, Q]:
-    """Each step's condition on a member (built per call: the subqueries
-    refer to the outer member row)."""
+    checked_in = members_of(invitations.filter(checked_in_at__isnull=False))
     return {
         "members": Q(pk__isnull=False),
         "sms_sent": Q(sms__sent_at__isnull=False),
         "delivered": Q(sms__delivered_at__isnull=False),
         "replied": Q(replied_at__isnull=False),
-        "called": Q(_calls()),
-        "reached": Q(_calls(outcome__in=REACHED_OUTCOMES)),
+        "called": members_of(calls),
+        "reached": members_of(calls.filter(outcome__in=REACHED_OUTCOMES)),
         "leads": Q(lead__isnull=False),
-        "invited": Q(invited=True) | Q(_invitations()),
+        "invited": Q(invited=True) | members_of(invitations),
         "visited": Q(
-            Exists(Appointment.objects.filter(lead=OuterRef("lead"), arrived_at__isnull=False))
+            lead__in=Appointment.objects.filter(store__in=stores, arrived_at__isnull=False).values(
+                "lead_id"
+            )
         )
-        | Q(_invitations(checked_in_at__isnull=False)),
-        "deals": Q(Exists(Deal.objects.filter(lead=OuterRef("lead")))),
-        "rsvps": Q(_invitations(rsvp=Rsvp.YES)),
-        "attended": Q(_invitations(checked_in_at__isnull=False)),
+        | checked_in,
+        "deals": Q(lead__in=Deal.objects.filter(store__in=stores).values("lead_id")),
+        "rsvps": members_of(invitations.filter(rsvp=Rsvp.YES)),
+        "attended": checked_in,
     }
 
 
@@ -99,8 +104,8 @@ def members(campaign: Campaign, *, user):
     return CampaignMember.objects.visible_to(user).filter(campaign=campaign)
 
 
-def _counts(queryset, *, group: str | None = None):
-    conditions = step_conditions()
+def _counts(campaign: Campaign, queryset, *, group: str | None = None):
+    conditions = step_conditions([campaign])
     counts = {key: Count("pk", filter=conditions[key]) for key in STEP_KEYS}
     if group is None:
         return queryset.order_by().aggregate(**counts)
@@ -109,7 +114,7 @@ def _counts(queryset, *, group: str | None = None):
 
 def funnel(campaign: Campaign, *, user) -> dict[str, int]:
     """The campaign's funnel over the members the user may see: one query."""
-    return _counts(members(campaign, user=user))
+    return _counts(campaign, members(campaign, user=user))
 
 
 def funnel_by_caller(campaign: Campaign, *, user) -> list[dict]:
@@ -117,7 +122,7 @@ def funnel_by_caller(campaign: Campaign, *, user) -> list[dict]:
     query, then the callers' names."""
     from dcc.models import User
 
-    rows = _counts(members(campaign, user=user), group="caller")
+    rows = _counts(campaign, members(campaign, user=user), group="caller")
     names = {u.pk: u.display_name for u in User.objects.filter(pk__in=[r["caller"] for r in rows])}
     for row in rows:
         row["name"] = names.get(row["caller"]) or str(_("Not on a call list"))
@@ -128,7 +133,7 @@ def drill(campaign: Campaign, *, user, step: str, caller: int | None = None):
     """The members behind one number of the funnel."""
     if step not in STEP_KEYS:
         raise KeyError(step)
-    rows = members(campaign, user=user).filter(step_conditions()[step])
+    rows = members(campaign, user=user).filter(step_conditions([campaign])[step])
     if caller is not None:
         rows = rows.filter(caller_id=caller) if caller else rows.filter(caller__isnull=True)
     return rows.select_related("customer", "caller", "lead", "vehicle").order_by("pk")
@@ -141,11 +146,11 @@ def rate(part: int, whole: int):
 def dashboard_figures(*, user, limit: int = 5) -> list[dict]:
     """The launched campaigns' headline figures for the dashboard: members,
     reached, leads, visited and deals of each, one grouped query."""
-    conditions = step_conditions()
     shown = ("members", "reached", "leads", "visited", "deals")
     campaigns = list(
         campaigns_for(user).filter(status="launched").order_by("-launched_at", "-pk")[:limit]
     )
+    conditions = step_conditions(campaigns)
     rows = (
         CampaignMember.objects.visible_to(user)
         .filter(campaign__in=campaigns)

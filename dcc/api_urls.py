@@ -22,7 +22,13 @@ from followups.api import (
     QueueView,
 )
 from followups.campaigns.api import CampaignMemberViewSet, CampaignViewSet, SegmentViewSet
+from followups.campaigns.api_outreach import (
+    CampaignCallViewSet,
+    EventInvitationViewSet,
+    EventViewSet,
+)
 from kpi.api import KpiView
+from kpi.api_campaigns import CampaignFunnelViewSet
 from kpi.api_export import KpiExportView
 from leads.api import DefeatReasonViewSet, VehicleModelViewSet
 from leads.api_connectors import InboundLeadView, LeadConnectorViewSet
@@ -52,6 +58,11 @@ router.register("appointments", AppointmentViewSet, basename="appointment")
 router.register("segments", SegmentViewSet, basename="segment")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("campaign-members", CampaignMemberViewSet, basename="campaign-member")
+# Campaign call lists, events and the funnel (issue 18).
+router.register("campaign-calls", CampaignCallViewSet, basename="campaign-call")
+router.register("events", EventViewSet, basename="event")
+router.register("event-invitations", EventInvitationViewSet, basename="event-invitation")
+router.register("kpi/campaign-funnels", CampaignFunnelViewSet, basename="campaign-funnel")
 
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),

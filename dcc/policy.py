@@ -215,6 +215,16 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # Campaigns: segments, campaigns and their SMS rounds.
     "campaigns.view": frozenset({S, M, AD}),
     "campaigns.manage": frozenset({S, M, AD}),
+    # Call lists and events (issue 18, points 5–7): agents and callers work
+    # their campaign calls; staff who work leads invite customers to events;
+    # supervisors and managers set events up; the door (consultants too)
+    # checks guests in; the funnel is read by those who run campaigns.
+    "campaigns.call": frozenset({A, CA}),
+    "campaigns.invite": frozenset({A, CA, S, M}),
+    "campaigns.events.view": frozenset({A, CA, S, M, CO, AD}),
+    "campaigns.events.manage": frozenset({S, M, AD}),
+    "campaigns.events.checkin": frozenset({CO, S, M, AD}),
+    "campaigns.funnel.view": frozenset({S, M, AD}),
 }
 
 # Roles that can own a lead. A consultant owns showroom leads, never a

@@ -12,6 +12,7 @@ urlpatterns = [
     path("org/", views.directory, name="directory"),
     path("leads/", include("leads.urls")),
     path("followups/", include("followups.urls")),
+    path("campaigns/events/", include("followups.campaigns.views_events")),
     path("campaigns/", include("followups.campaigns.urls")),
     path("telephony/", include("telephony.urls")),
     path("kpi/", include("kpi.urls")),

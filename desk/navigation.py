@@ -40,6 +40,7 @@ NAV = [
     NavItem(_("Visits"), "desk:appointments", "calendar-check"),
     # The pool (公海): the store's leads waiting to be claimed.
     NavItem(_("Pool"), "followups:pool", "water", "leads.pool.view"),
+    NavItem(_("Events"), "campaigns-events:list", "calendar-event", "campaigns.events.view"),
     NavItem(_("Calls"), "telephony:calls", "telephone"),
     NavItem(
         _("Breaches"),
@@ -63,6 +64,7 @@ NAV = [
         "graph-up",
         (
             NavItem(_("Dashboard"), "kpi:dashboard", "speedometer2", "kpi.dashboard.view"),
+            NavItem(_("Campaign funnels"), "kpi:campaigns", "funnel", "campaigns.funnel.view"),
             NavItem(_("KPIs"), "kpi:index", "graph-up", "kpi.view"),
             NavItem(_("Scorecard"), "kpi:scorecard", "clipboard-check", "kpi.scorecard.view"),
             NavItem(_("Workbooks"), "kpi:exports", "file-earmark-excel", "kpi.export"),

@@ -6,6 +6,7 @@ one of the apps' fixed words, so the apps' own pages resolve as before."""
 from django.urls import path
 
 from desk.views import home, lead, queue, visits
+from desk.views.campaign_calls import campaign_call_urlpatterns
 
 app_name = "desk"
 
@@ -23,4 +24,5 @@ urlpatterns = [
         visits.appointment_action,
         name="appointment-action",
     ),
+    *campaign_call_urlpatterns,
 ]

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from kpi import views
+from kpi.views_campaigns import campaign_urlpatterns
 from kpi.views_dashboard import dashboard_urlpatterns
 from kpi.views_export import export_urlpatterns
 from kpi.views_scorecard import scorecard_urlpatterns
@@ -16,4 +17,5 @@ urlpatterns = [
     *dashboard_urlpatterns,
     *scorecard_urlpatterns,
     *export_urlpatterns,
+    *campaign_urlpatterns,
 ]

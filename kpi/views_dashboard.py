@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from dcc.policy import can, capability_required, require
-from kpi import dashboards, metrics, selectors
+from kpi import campaigns, dashboards, metrics, selectors
 from kpi.limits import report_page
 from kpi.metrics import KPIS, PERCENT, Metric, Period, Scope
 from kpi.views import PAGE_SIZE, _display, _key, _query, _scope
@@ -194,6 +194,12 @@ def dashboard(request):
         "charts": _charts(headline, trend, comparisons, channels, breaches, first_contact, defeats),
         "export_url": _export_url(request.user, scope, period),
         "wallboard_url": f"{reverse('kpi:wallboard')}?s={_key(scope)}",
+        # The launched campaigns the user may see (issue 18): one grouped query.
+        "campaign_rows": (
+            campaigns.dashboard_figures(user=request.user)
+            if can(request.user, "campaigns.funnel.view")
+            else None
+        ),
     }
     return render(request, "kpi/dashboard.html", context)
 

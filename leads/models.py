@@ -471,6 +471,17 @@ class Lead(models.Model):
     # Set when the DCC books the customer's store visit: from then on no
     # showroom consultant may take the lead over (seed 001).
     is_dcc_invited = models.BooleanField(_("invited by the DCC"), default=False)
+    # A base customer's vehicle offered in part exchange (a repurchase lead
+    # from a campaign call names the vehicle the customer owns).
+    trade_in = models.ForeignKey(
+        "leads.OwnedVehicle",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("trade-in vehicle"),
+        db_index=False,
+    )
 
     defeat_reason = models.ForeignKey(
         DefeatReason,

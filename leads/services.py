@@ -169,9 +169,11 @@ def lead_create(
     handover_consultant: User | None = None,
     handover_visit_date=None,
     handover_defeat_reason: str = "",
+    trade_in=None,
 ) -> Lead:
     """Enter a lead. A phone with an open lead in the store creates nothing:
-    the attempt is recorded and ``DuplicateLead`` names the existing lead."""
+    the attempt is recorded and ``DuplicateLead`` names the existing lead.
+    ``trade_in``: the customer's owned vehicle offered in part exchange."""
     require(actor, "leads.create")
     if not Store.objects.visible_to(actor).filter(pk=store.pk).exists():
         raise PermissionDenied("store outside the actor's scope")
@@ -187,6 +189,8 @@ def lead_create(
         errors["source"] = [_("Unknown source “%(value)s”.") % {"value": source}]
     if level not in Level.values:
         errors["level"] = [_("Unknown level “%(value)s”.") % {"value": level}]
+    if trade_in is not None and trade_in.store_id != store.pk:
+        errors["trade_in"] = [_("The trade-in vehicle belongs to another store.")]
     try:
         check_text(name=name, note=note, handover_defeat_reason=handover_defeat_reason)
     except ValidationError as exc:
@@ -218,6 +222,7 @@ def lead_create(
                     handover_consultant=handover_consultant,
                     handover_visit_date=handover_visit_date,
                     handover_defeat_reason=handover_defeat_reason,
+                    trade_in=trade_in,
                 )
         except IntegrityError:
             # Someone entered the same phone between our check and our insert:

@@ -344,6 +344,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "followups.tasks.flag_overdue_appointments",
         "schedule": 600.0,
     },
+    # Campaign members due a call become call tasks (followups.campaigns.calls).
+    "campaigns.generate_calls": {"task": "campaigns.tasks.generate_calls", "schedule": 300.0},
     # Last month's KPI workbook of every store, kept for download (CELERY_TIMEZONE: local).
     "kpi.monthly_export": {
         "task": "kpi.tasks.monthly_export",

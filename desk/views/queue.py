@@ -19,6 +19,7 @@ from dcc.htmx import is_partial
 from dcc.policy import get_visible_or_404
 from desk.actions import appointment_actions, logged_message
 from followups import selectors, services
+from followups.campaigns import calls as campaign_calls
 from followups.forms import FollowupForm
 from followups.models import Appointment
 from leads.forms import add_service_errors
@@ -120,6 +121,8 @@ def queue_context(request) -> dict:
     context = _list_context(items, counts)
     # Missed-call callbacks: calls, not leads, so a section of their own.
     context["callbacks"] = callbacks.for_agent(request.user)
+    # Campaign members to call: members, not leads, so a section of their own.
+    context["campaign_calls"] = campaign_calls.for_caller(request.user)
     key = request.GET.get("item")
     if key:
         try:

@@ -312,3 +312,14 @@ class CampaignRound(models.Model):
 def key(campaign_id: int, number: int, member_id: int) -> str:
     """The outbox key of one member's message of one round."""
     return f"campaign:{campaign_id}:round:{number}:member:{member_id}"
+
+
+# The calls, events and invitations (h18b): a module of their own, imported
+# here so that they belong to this app.
+from followups.campaigns.models_outreach import (  # noqa: E402, F401
+    CallResult,
+    CampaignCall,
+    CampaignEvent,
+    EventInvitation,
+    Rsvp,
+)

@@ -13,3 +13,14 @@ def dispatch_round(round_id: int):
 @shared_task(name="campaigns.tasks.finish_rounds", ignore_result=True)
 def finish_rounds():
     return services.rounds_finish()
+
+
+@shared_task(name="campaigns.tasks.generate_calls", ignore_result=True)
+def generate_calls():
+    """Members of launched campaigns due a call become call tasks
+    (``followups.campaigns.calls``: idempotent, whoever runs it twice)."""
+    from django.utils import timezone
+
+    from followups.campaigns import calls
+
+    return calls.generate_due(now=timezone.now())

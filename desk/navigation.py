@@ -38,9 +38,9 @@ NAV = [
     # The badge: defeat requests waiting for the manager's approval.
     NavItem(_("Leads"), "leads:list", "person-lines-fill", badge="defeat_pending"),
     NavItem(_("Visits"), "desk:appointments", "calendar-check"),
-    # The pool (公海): the store's leads waiting to be claimed.
-    NavItem(_("Pool"), "followups:pool", "water", "leads.pool.view"),
-    NavItem(_("Events"), "campaigns-events:list", "calendar-event", "campaigns.events.view"),
+    # The pool (公海): the store's leads waiting to be claimed — daily work
+    # for those who claim; for those who redistribute it is under Manage.
+    NavItem(_("Pool"), "followups:pool", "water", "leads.pool.claim"),
     NavItem(_("Calls"), "telephony:calls", "telephone"),
     NavItem(
         _("Breaches"),
@@ -55,6 +55,9 @@ NAV = [
         "megaphone",
         (
             NavItem(_("Campaigns"), "campaigns:list", "megaphone", "campaigns.view"),
+            NavItem(
+                _("Events"), "campaigns-events:list", "calendar-event", "campaigns.events.view"
+            ),
             NavItem(_("Owners"), "leads:owners", "car-front", "owners.view"),
             NavItem(_("Opt-out list"), "leads:opt-outs", "slash-circle", "owners.opt_out"),
         ),
@@ -101,6 +104,7 @@ NAV = [
         "sliders",
         (
             NavItem(_("Assignment"), "leads:assignment", "shuffle", "leads.assign"),
+            NavItem(_("Pool"), "followups:pool", "water", "leads.pool.redistribute"),
             NavItem(
                 _("Distribution rules"),
                 "leads:distribution",

@@ -77,19 +77,24 @@ def test_the_bar_groups_entries_in_menus_and_flattens_a_menu_of_one(mike, alice,
     with translation.override("en"):
         manager = bar(mike)
         assert {name for name, children in manager.items() if children} == {
-            "Campaigns",  # issue 18: campaigns, owners, the opt-out list
+            "Campaigns",  # issue 18: campaigns, events, owners, the opt-out list
             "Performance",
             "Call quality",
             "Manage",
         }
         assert len(manager) <= 10
-        assert manager["Campaigns"] == ["Campaigns", "Owners", "Opt-out list"]
+        assert manager["Campaigns"] == ["Campaigns", "Events", "Owners", "Opt-out list"]
+        # The pool: a manager redistributes it (Manage), an agent claims from it.
+        assert "Pool" in manager["Manage"]
+        assert "Pool" not in manager
         assert "Workbooks" in manager["Performance"]
         # An agent's call-quality menu would hold their reviews alone, a
         # consultant's performance menu the KPIs alone: entries, not menus.
         agent = bar(alice)
         assert agent["My reviews"] == []
         assert "Call quality" not in agent
+        assert agent["Pool"] == []
+        assert agent["Events"] == []  # a menu of one entry is that entry
         assert bar(connie)["KPIs"] == []
 
 

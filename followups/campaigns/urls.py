@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/launch/", views.campaign_launch, name="launch"),
     path("<int:pk>/rounds/", views.round_new, name="round-new"),
     path("<int:pk>/close/", views.campaign_close, name="close"),
+    path("<int:pk>/calls/", views.call_group, name="call-group"),
     path("<int:pk>/members/<int:member_pk>/", views.member_detail, name="member"),
     path("segments/new/", views.segment_edit, name="segment-new"),
     path("segments/<int:pk>/", views.segment_edit, name="segment-edit"),

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from dcc.htmx import is_partial
 from dcc.policy import can, capability_required, get_visible_or_404
 from followups import sms
-from followups.campaigns import segments, services
+from followups.campaigns import calls, segments, services
 from followups.campaigns.forms import CampaignForm, SegmentForm
 from followups.campaigns.models import Campaign, CampaignMember, CampaignStatus, Segment
 from followups.models import DeliveryStatus, SmsMessage, SmsReply, SmsStatus
@@ -204,6 +204,33 @@ def campaign_launch(request, pk):
 @capability_required("campaigns.manage")
 def round_new(request, pk):
     return _act(request, pk, services.round_plan, _("A new SMS round is on its way."))
+
+
+@require_POST
+@capability_required("campaigns.manage")
+def call_group(request, pk):
+    """The members a manager ticked on the campaign page go on the callers'
+    lists now (the "chosen group" call target, or extra calls in any)."""
+    campaign = get_visible_or_404(Campaign, request.user, pk=pk)
+    ids = [int(value) for value in request.POST.getlist("member") if value.isdigit()]
+    if not ids:
+        messages.error(request, _("Tick the members to call first."))
+        return redirect("campaigns:detail", pk=pk)
+    try:
+        result = calls.call_group(actor=request.user, campaign=campaign, member_ids=ids)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        if not result.callers:
+            messages.error(request, _("The campaign's team has no agents or callers to call."))
+        else:
+            messages.success(
+                request,
+                _("%(count)s members put on the call lists of %(callers)s callers.")
+                % {"count": result.added, "callers": result.callers},
+            )
+    return redirect("campaigns:detail", pk=pk)
 
 
 @require_POST

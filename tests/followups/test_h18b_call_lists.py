@@ -255,3 +255,34 @@ def test_twenty_generators_at_once_give_each_member_one_caller(store_a, team_a1,
     members = CampaignMember.objects.filter(campaign=campaign)
     assert members.filter(caller=alice).count() == 15
     assert members.filter(caller=bob).count() == 15
+
+
+def test_a_manager_ticks_the_chosen_group_on_the_campaign_page(web, store_a, team_a1, sue, alice):
+    group = launched_campaign(store_a, team=team_a1, members=3, call_target="group")
+    chosen = list(group.members.order_by("pk")[:2])
+    page = web(sue).get(f"/campaigns/{group.pk}/").content.decode()
+    assert 'data-testid="call-group-form"' in page
+    assert page.count('name="member"') == 3
+    response = web(sue).post(
+        f"/campaigns/{group.pk}/calls/", {"member": [str(m.pk) for m in chosen]}
+    )
+    assert response.status_code == 302
+    assert set(group.members.filter(caller__isnull=False).values_list("pk", flat=True)) == {
+        m.pk for m in chosen
+    }
+    # On a list already: no box to tick again.
+    assert web(sue).get(f"/campaigns/{group.pk}/").content.decode().count('name="member"') == 1
+    # Nothing ticked: nothing changes, and the page says why.
+    web(sue).post(f"/campaigns/{group.pk}/calls/", {})
+    assert group.members.filter(caller__isnull=False).count() == 2
+
+
+def test_an_agent_may_not_post_the_chosen_group(web, store_a, team_a1, alice, mary):
+    group = launched_campaign(store_a, team=team_a1, members=1, call_target="group")
+    member = group.members.get()
+    url = f"/campaigns/{group.pk}/calls/"
+    assert web(alice).post(url, {"member": [member.pk]}).status_code == 403
+    # Another store's manager: the campaign is outside their scope.
+    assert web(mary).post(url, {"member": [member.pk]}).status_code == 404
+    member.refresh_from_db()
+    assert member.caller_id is None

@@ -42,6 +42,30 @@ def record(name: str, *, actor, target=None, store=None, **data):
     )
 
 
+def record_many(name: str, *, actor, model, rows, batch_size: int = 1000) -> None:
+    """``record`` for the bulk paths (imports, sweeps, distribution): one
+    event per ``(target_id, store_id, data)`` of ``rows``, each on a
+    ``model`` row, written in one INSERT per batch."""
+    from dcc.models import AuditEvent
+
+    target_type = ContentType.objects.get_for_model(model)
+    actor_id = getattr(actor, "pk", None)
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                name=name,
+                actor_id=actor_id,
+                store_id=store_id,
+                target_type=target_type,
+                target_id=target_id,
+                data=data,
+            )
+            for target_id, store_id, data in rows
+        ],
+        batch_size=batch_size,
+    )
+
+
 # ---------------------------------------------------------------- access to customer lists
 
 # Customer lists leave a dealership through bulk views and exports (issue

@@ -29,7 +29,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, time
 
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count
@@ -37,7 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dcc import audit
-from dcc.models import Absence, AuditEvent, Store, User
+from dcc.models import Absence, Store, User
 from dcc.policy import LEAD_OWNER_ROLES, require
 from dcc.roles import Role
 from dcc.timeutils import local_day_start
@@ -252,21 +251,18 @@ def record(leads: list, *, actor) -> None:
             owner=lead.owner_id,
         )
         return
-    lead_type = ContentType.objects.get_for_model(Lead)
-    actor_id = getattr(actor, "pk", None)
-    AuditEvent.objects.bulk_create(
-        [
-            AuditEvent(
-                name=AUDIT_EVENT,
-                actor_id=actor_id,
-                store_id=lead.store_id,
-                target_type=lead_type,
-                target_id=lead.pk,
-                data={"rule": lead.distribution_rule_id, "owner": lead.owner_id},
+    audit.record_many(
+        AUDIT_EVENT,
+        actor=actor,
+        model=Lead,
+        rows=[
+            (
+                lead.pk,
+                lead.store_id,
+                {"rule": lead.distribution_rule_id, "owner": lead.owner_id},
             )
             for lead in given
         ],
-        batch_size=1000,
     )
 
 

@@ -43,7 +43,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import DatabaseError, IntegrityError, connection, transaction
@@ -60,7 +59,7 @@ from simple_history.utils import bulk_update_with_history
 
 from dcc import audit, xlsx
 from dcc.bulk import build, bulk_insert
-from dcc.models import AuditEvent, Store, User
+from dcc.models import Store, User
 from dcc.policy import SELF_OWNING_ROLES, can, require
 from dcc.timeutils import in_range, range_message, validate_event_time
 from dcc.validators import check_text
@@ -1319,19 +1318,15 @@ class _Importer:
     def _record_duplicates(self, duplicates: list[DuplicateRow], fresh: list[_Row]) -> None:
         """Like ``lead_create``'s refused entries: one event per duplicate row,
         on the lead that kept the phone, written in one INSERT."""
-        lead_type = ContentType.objects.get_for_model(Lead)
-        refused = []
+        rows = []
         for duplicate in duplicates:
             if duplicate.first_row is not None:
                 duplicate.existing_lead_id = self.first_by_row[duplicate.first_row].lead.pk
-            refused.append(
-                AuditEvent(
-                    name="leads.lead.duplicate_entry",
-                    actor=self.actor,
-                    store=self.store,
-                    target_type=lead_type,
-                    target_id=duplicate.existing_lead_id,
-                    data={
+            rows.append(
+                (
+                    duplicate.existing_lead_id,
+                    self.store.pk,
+                    {
                         "phone": duplicate.phone,
                         "customer_name": duplicate.name,
                         "source": "import",
@@ -1339,7 +1334,13 @@ class _Importer:
                     },
                 )
             )
-        AuditEvent.objects.bulk_create(refused, batch_size=BATCH_SIZE)
+        audit.record_many(
+            "leads.lead.duplicate_entry",
+            actor=self.actor,
+            model=Lead,
+            rows=rows,
+            batch_size=BATCH_SIZE,
+        )
 
 
 def _cell_text(value) -> str:

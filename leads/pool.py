@@ -18,7 +18,6 @@ store says so (``services._restart_clock``, the transfer window).
 
 from __future__ import annotations
 
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Min, Q
@@ -27,7 +26,7 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
 
 from dcc import audit
-from dcc.models import AuditEvent, User
+from dcc.models import User
 from dcc.policy import require
 from dcc.timeutils import local_day_start
 from leads import events, lifecycle
@@ -90,19 +89,18 @@ def send_to_pool(lead_ids, *, reason: str, now=None, actor=None) -> int:
                     for lead in leads
                 ]
             )
-            lead_type = ContentType.objects.get_for_model(Lead)
-            AuditEvent.objects.bulk_create(
-                [
-                    AuditEvent(
-                        name="leads.pool.pooled",
-                        actor=actor,
-                        store_id=lead.store_id,
-                        target_type=lead_type,
-                        target_id=lead.pk,
-                        data={"previous": previous[lead.pk], "reason": reason},
+            audit.record_many(
+                "leads.pool.pooled",
+                actor=actor,
+                model=Lead,
+                rows=[
+                    (
+                        lead.pk,
+                        lead.store_id,
+                        {"previous": previous[lead.pk], "reason": reason},
                     )
                     for lead in leads
-                ]
+                ],
             )
             # Owner changes reattribute a lead's work: the KPIs' stored months recount.
             events.leads_changed.send(

@@ -47,6 +47,12 @@ def login(page, live_server):
     """``login(username)``: sign in through the real login form."""
 
     def sign_in(username, password="correct-horse-battery"):
+        # A second sign-in in one test switches user. Leave the previous page
+        # first: its lazy htmx sections, fired after the cookies are gone,
+        # would come back through the login page with a fresh CSRF cookie
+        # and overwrite the one the login form below was rendered with.
+        page.goto("about:blank")
+        page.context.clear_cookies()
         page.goto(f"{live_server.url}/accounts/login/")
         page.get_by_label("用户名").fill(username)
         page.get_by_label("密码").fill(password)

@@ -50,7 +50,6 @@ def test_main_pages_raise_no_csp_violation(alice, mike, login, live_server, page
         assert "default-src 'self'" in response.headers["content-security-policy"]
         check()
 
-    page.context.clear_cookies()
     login("mike")
     page.goto(f"{live_server.url}{reverse('kpi:dashboard')}")
     expect(page.get_by_test_id("page-title")).to_be_visible()

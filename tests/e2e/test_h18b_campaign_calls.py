@@ -64,7 +64,6 @@ def test_caller_works_the_campaign_list(store_a, team_a1, alice, mike, connie, l
     expect(page.get_by_test_id("campaign-calls-count")).to_have_text("1")
 
     # At the door, on a phone.
-    page.context.clear_cookies()
     page.set_viewport_size({"width": 390, "height": 844})
     login("connie")
     page.goto(f"{live_server.url}/campaigns/events/{event.pk}/door/")

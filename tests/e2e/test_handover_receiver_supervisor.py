@@ -32,10 +32,6 @@ def _lead(actor, owner, name, phone):
     )
 
 
-def _sign_out(page):
-    page.context.clear_cookies()
-
-
 def test_a_caller_books_in_mode_two_and_the_agent_owns(carol, alice, mike, login, live_server):
     policy = FollowupPolicy.objects.for_store(carol.store)
     policy.handover_mode = HandoverMode.HAND_OVER
@@ -53,7 +49,6 @@ def test_a_caller_books_in_mode_two_and_the_agent_owns(carol, alice, mike, login
     lead.refresh_from_db()
     assert lead.owner == alice
     assert Appointment.objects.get(lead=lead).agent == carol
-    _sign_out(page)
     page = login("alice")
     page.goto(f"{live_server.url}/leads/{lead.pk}/")
     expect(page.get_by_test_id("lead-actions")).to_be_visible()

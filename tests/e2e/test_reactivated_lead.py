@@ -37,7 +37,6 @@ def test_a_reactivated_lead_shows_in_the_agents_queue(
     page.get_by_test_id("submit-activate").click()
     expect(page.get_by_test_id("lead-panel")).to_have_attribute("data-status", "active")
 
-    page.context.clear_cookies()
     login("bob")
     row = page.get_by_test_id("queue-row").filter(has_text="战败再激活")
     expect(row).to_have_count(1)

@@ -88,7 +88,6 @@ def test_supervisor_plays_seeks_and_scores_then_the_agent_reads_it(
     assert plays.count() == 1
 
     # 4. Alice reads it under "My reviews".
-    page.context.clear_cookies()
     page = login("alice")
     page.locator(f"a[href='{reverse('telephony:my-reviews')}']").click()
     mine = page.get_by_test_id("my-review")

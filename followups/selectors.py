@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -14,9 +15,9 @@ from django.db.models import (
     Q,
     Value,
     When,
-    Window,
 )
-from django.db.models.functions import Coalesce, RowNumber
+from django.db.models.expressions import OrderBy, RawSQL
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -111,10 +112,18 @@ class _Queue:
     once, in its most urgent section, and counts agree with the rows.
 
     The section of a lead is one SQL ``CASE`` (its first matching condition,
-    in ``QUEUE_KINDS`` order); the rows of every section come in one query,
-    ranked within their section by a window function and cut at the limit,
-    and the confirmations' visits in one more: a bounded number of queries
-    whatever the number of leads or sections."""
+    in ``QUEUE_KINDS`` order), its place in a section a second ``CASE`` on
+    the first's value; the rows of every section come in one query, ranked
+    within their section by a window function and cut at the limit, and the
+    confirmations' visits in one more: a bounded number of queries whatever
+    the number of leads or sections.
+
+    Both ``CASE`` expressions and the agent's filter are turned into SQL
+    once per queue (the ORM resolved and compiled them again for every
+    place they appeared, most of a queue page's Python time), and the
+    ranking runs over the lead table alone, on narrow rows: only the rows
+    it keeps are joined to their customer, channel and model (joining the
+    whole book first made PostgreSQL hash the whole customer table)."""
 
     ORDER = tuple(QUEUE_KINDS)
 
@@ -133,15 +142,12 @@ class _Queue:
             visit.lead_id: visit
             for visit in self.appointments().select_related("receiver").order_by("scheduled_at")
         }
-        visit_time = Case(
-            *(When(pk=pk, then=Value(visit.scheduled_at)) for pk, visit in self.visits.items()),
-            output_field=DateTimeField(),
-        )
         closed = Q(status__in=RECONTACT_STATUSES)
         # Each section's own condition and the time it is ordered by, in
         # order of urgency; a lead belongs to the first section whose
         # condition it meets. Closed leads (defeated, delivered) come back
         # on their re-contact date without being reopened (issue 13).
+        # The confirmations' time (tomorrow's visit) is filled in below.
         self.conditions = {
             "recontact": (closed, F("recontact_at")),
             "soon": (LeadRules.first_contact_due_before(soon), F("first_contact_due")),
@@ -151,34 +157,63 @@ class _Queue:
                 LeadRules.first_contact_owed(),
                 Coalesce("first_contact_due", Value(FAR_FUTURE)),
             ),
-            "confirm": (Q(pk__in=list(self.visits)), visit_time),
+            "confirm": (Q(pk__in=list(self.visits)), None),
             "retry": (LeadRules.retry_due(now, self.retry_after), F("last_attempt_at")),
             "today": (LeadRules.due_between(today_start, tomorrow_start), F("next_followup_at")),
             "unplanned": (Q(next_followup_at__isnull=True), F("received_at")),
             "later": (Q(pk__isnull=False), F("next_followup_at")),
         }
-        self.section_of = Case(
-            *(When(cond, then=Value(kind)) for kind, (cond, _key) in self.conditions.items()),
-            default=Value(""),
-        )
-        # The same CASE as the section's place in ``ORDER`` (what the rows
-        # are partitioned and sorted by: an integer, evaluated once a row).
-        self.rank_of = Case(
-            *(
-                When(cond, then=Value(self.ORDER.index(kind)))
-                for kind, (cond, _key) in self.conditions.items()
-            ),
-            output_field=IntegerField(),
-        )
-        self.sort_key = Case(
-            *(When(cond, then=key) for _kind, (cond, key) in self.conditions.items()),
-            output_field=DateTimeField(),
-        )
         # The agent's open leads, and their closed ones due a re-contact.
         self.leads = Lead.objects.filter(owner=agent).filter(
             Q(status__in=OPEN_STATUSES)
             | Q(status__in=RECONTACT_STATUSES, recontact_at__lt=tomorrow_start)
         )
+        self._compile()
+
+    def _compile(self) -> None:
+        """The SQL of the agent's filter, of a lead's section (its place in
+        ``ORDER``) and of its sort key within the section, each built once."""
+        query = self.leads.query.chain()
+        compiler = query.get_compiler(using=self.leads.db)
+
+        def sql(expression):
+            return compiler.compile(expression.resolve_expression(query, allow_joins=False))
+
+        self.where = compiler.compile(query.where)
+        # The section's place in ``ORDER``: the first condition a lead meets.
+        self.rank = sql(
+            Case(
+                *(
+                    When(cond, then=Value(self.ORDER.index(kind)))
+                    for kind, (cond, _key) in self.conditions.items()
+                ),
+                output_field=IntegerField(),
+            )
+        )
+        # A confirmation's sort key: its visit's time.
+        pk_sql, _pk_params = sql(F("pk"))
+        whens, visit_params = [], []
+        for pk, visit in self.visits.items():
+            value_sql, value_params = sql(Value(visit.scheduled_at, output_field=DateTimeField()))
+            whens.append(f"WHEN %s THEN {value_sql}")
+            visit_params += [pk, *value_params]
+        visit_time = (f"CASE {pk_sql} {' '.join(whens)} END", visit_params) if whens else None
+        # The sort key: the key of the lead's section, chosen by its rank.
+        parts, params = [], list(self.rank[1])
+        for kind, (_cond, key) in self.conditions.items():
+            if key is None:
+                key_sql, key_params = visit_time or ("NULL", [])
+            else:
+                key_sql, key_params = sql(key)
+            parts.append(f"WHEN {self.ORDER.index(kind)} THEN {key_sql}")
+            params += key_params
+        self.sort_key = (f"CASE ({self.rank[0]}) {' '.join(parts)} END", params)
+        sort_key = _raw(self.sort_key, DateTimeField())
+        self.order = [
+            sql(OrderBy(sort_key, nulls_last=True)),
+            sql(F("received_at").asc()),
+            sql(F("pk").asc()),
+        ]
 
     def appointments(self):
         # The owner confirms, whoever booked; a visit of a closed lead is moot.
@@ -195,6 +230,37 @@ class _Queue:
             scheduled_at__lt=self.tomorrow[1],
         )
 
+    def _ranked(self, *, limit: int, total: int | None, kinds) -> tuple[str, list]:
+        """The SQL of the ids of the rows to show: every section's first
+        ``limit`` (``total`` at most), over the lead table alone."""
+        quote = connection.ops.quote_name
+        table, pk = quote(Lead._meta.db_table), quote(Lead._meta.pk.column)
+        rank_sql, rank_params = self.rank
+        where_sql, params = self.where
+        where_sql, params = f"({where_sql})", list(params)
+        if kinds is not None:
+            ranks = ", ".join(str(self.ORDER.index(kind)) for kind in kinds)
+            where_sql += f" AND ({rank_sql}) IN ({ranks})"
+            params += rank_params
+        order_sql = ", ".join(part for part, _params in self.order)
+        order_params = [param for _part, part_params in self.order for param in part_params]
+        if total is not None and total <= limit:
+            # The page's first rows: no section can pass its limit, so the
+            # most urgent ``total`` in order, no window needed.
+            # Compiled by the ORM, every value a parameter:
+            sql = (
+                f"SELECT {table}.{pk} FROM {table} WHERE {where_sql} "  # noqa: S608
+                f"ORDER BY ({rank_sql}), {order_sql} LIMIT %s"
+            )
+            return sql, [*params, *rank_params, *order_params, total]
+        row = quote("queue_row")
+        sql = (
+            f"SELECT {pk} FROM (SELECT {table}.{pk} AS {pk}, ROW_NUMBER() OVER "  # noqa: S608
+            f"(PARTITION BY ({rank_sql}) ORDER BY {order_sql}) AS {row} "
+            f"FROM {table} WHERE {where_sql}) {quote('ranked')} WHERE {row} <= %s"
+        )
+        return sql, [*rank_params, *order_params, *params, limit]
+
     def items(
         self, *, limit: int, total: int | None = None, kinds: tuple[str, ...] | None = None
     ) -> list[QueueItem]:
@@ -204,27 +270,24 @@ class _Queue:
             limit = min(limit, total)
         if limit <= 0:
             return []
-        leads = self.leads.annotate(rank=self.rank_of, sort_key=self.sort_key)
-        if kinds is not None:
-            leads = leads.filter(rank__in=[self.ORDER.index(kind) for kind in kinds])
-        order = [F("sort_key").asc(nulls_last=True), F("received_at"), F("pk")]
-        if total is not None and total <= limit:
-            # The page's first rows: no section can pass its limit, so the
-            # most urgent ``total`` in order, no window needed.
-            leads = leads.order_by("rank", *order)[:total]
-        else:
-            leads = (
-                leads.annotate(row=Window(RowNumber(), partition_by=[F("rank")], order_by=order))
-                .filter(row__lte=limit)
-                .order_by("rank", "row")
+        ranked = _raw(self._ranked(limit=limit, total=total, kinds=kinds))
+        leads = (
+            Lead.objects.filter(owner=self.agent, pk__in=ranked)
+            .annotate(rank=_raw(self.rank, IntegerField()))
+            .order_by(
+                "rank",
+                _raw(self.sort_key, DateTimeField()).asc(nulls_last=True),
+                "received_at",
+                "pk",
             )
-        leads = list(leads.select_related("customer", "intended_model", "channel"))
+            .select_related("customer", "intended_model", "channel")
+        )
+        leads = list(leads)
         if total is not None:
             leads = leads[:total]
-        for lead in leads:
-            lead.section = self.ORDER[lead.rank]
         items = []
         for lead in leads:
+            lead.section = self.ORDER[lead.rank]
             visit = self.visits.get(lead.pk) if lead.section == "confirm" else None
             if visit is not None:
                 visit.lead = lead
@@ -238,13 +301,19 @@ class _Queue:
 
     def counts(self) -> dict[str, int]:
         rows = (
-            self.leads.annotate(section=self.section_of)
-            .values("section")
+            self.leads.annotate(rank=_raw(self.rank, IntegerField()))
+            .values("rank")
             .annotate(n=Count("*"))
             .order_by()
         )
-        counts = {row["section"]: row["n"] for row in rows}
+        counts = {self.ORDER[row["rank"]]: row["n"] for row in rows}
         return {kind: counts.get(kind, 0) for kind in self.ORDER}
+
+
+def _raw(sql_params: tuple[str, list], output_field=None) -> RawSQL:
+    """SQL the queue compiled from its own expressions (every value a
+    parameter), reused as an expression."""
+    return RawSQL(*sql_params, output_field=output_field)  # noqa: S611
 
 
 def queue_for_agent(

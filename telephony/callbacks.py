@@ -86,8 +86,9 @@ class Callback:
 
 
 def _grouped(calls, now) -> list[Callback]:
+    """``calls`` (in time order) grouped by number."""
     by_number: dict[str, Callback] = {}
-    for call in calls.select_related("lead__customer").order_by("started_at", "pk"):
+    for call in calls:
         item = by_number.get(call.external_number)
         if item is None:
             by_number[call.external_number] = Callback(
@@ -122,22 +123,28 @@ def for_agent(user, *, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     if not user.store_id:
         return {"mine": [], "shared": []}
-    recent = _recent(now)
+    mine_q = Q(lead__owner=user) | Q(lead__isnull=True, callback_claimed_by=user)
+    shared_q = Q(store_id=user.store_id, lead__isnull=True, callback_claimed_by__isnull=True)
     may_claim = can(user, "telephony.callbacks.claim")
-    mine = _grouped(
-        recent.filter(Q(lead__owner=user) | Q(lead__isnull=True, callback_claimed_by=user)),
-        now,
+    # Both lists in one query, told apart here (they exclude each other:
+    # the shared list holds unknown numbers nobody took).
+    calls = list(
+        _recent(now)
+        .filter(mine_q | shared_q if may_claim else mine_q)
+        .select_related("lead__customer")
+        .order_by("started_at", "pk")
     )
-    shared = (
-        _grouped(
-            recent.filter(
-                store_id=user.store_id, lead__isnull=True, callback_claimed_by__isnull=True
-            ),
-            now,
-        )
+    shared_calls = [
+        call
+        for call in calls
         if may_claim
-        else []
-    )
+        and call.lead_id is None
+        and call.callback_claimed_by_id is None
+        and call.store_id == user.store_id
+    ]
+    shared_ids = {call.pk for call in shared_calls}
+    mine = _grouped([call for call in calls if call.pk not in shared_ids], now)
+    shared = _grouped(shared_calls, now)
     return {"mine": mine, "shared": shared}
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection
+from django.db import connections
 from django.db.models import (
     Case,
     Count,
@@ -233,7 +234,7 @@ class _Queue:
     def _ranked(self, *, limit: int, total: int | None, kinds) -> tuple[str, list]:
         """The SQL of the ids of the rows to show: every section's first
         ``limit`` (``total`` at most), over the lead table alone."""
-        quote = connection.ops.quote_name
+        quote = connections[self.leads.db].ops.quote_name
         table, pk = quote(Lead._meta.db_table), quote(Lead._meta.pk.column)
         rank_sql, rank_params = self.rank
         where_sql, params = self.where
@@ -285,6 +286,49 @@ class _Queue:
         leads = list(leads)
         if total is not None:
             leads = leads[:total]
+        return self._items(leads)
+
+    def page(self, *, limit: int, total: int, kinds: tuple[str, ...]):
+        """What ``items`` and ``counts`` answer, in two queries that read the
+        agent's book once: every lead's id and section in queue order (narrow
+        rows: the sections are counted and the rows chosen here), then the
+        chosen rows."""
+        quote = connections[self.leads.db].ops.quote_name
+        table, pk = quote(Lead._meta.db_table), quote(Lead._meta.pk.column)
+        (rank_sql, rank_params), (where_sql, where_params) = self.rank, self.where
+        order_sql = ", ".join(part for part, _params in self.order)
+        order_params = [param for _part, part_params in self.order for param in part_params]
+        # Compiled by the ORM, every value a parameter:
+        sql = (
+            f"SELECT {table}.{pk}, ({rank_sql}) FROM {table} WHERE {where_sql} "  # noqa: S608
+            f"ORDER BY 2, {order_sql}"
+        )
+        with connections[self.leads.db].cursor() as cursor:
+            cursor.execute(sql, [*rank_params, *where_params, *order_params])
+            rows = cursor.fetchall()
+        counts = Counter(self.ORDER[rank] for _pk, rank in rows)
+        # Every section's first ``limit`` rows of the sections asked for, the
+        # first ``total`` of them: as ``items`` chooses.
+        wanted, taken, chosen = {self.ORDER.index(kind) for kind in kinds}, Counter(), {}
+        for lead_pk, rank in rows:
+            if len(chosen) == total:
+                break
+            if rank in wanted and taken[rank] < limit:
+                taken[rank] += 1
+                chosen[lead_pk] = rank
+        leads = Lead.objects.filter(owner=self.agent, pk__in=list(chosen)).select_related(
+            "customer", "intended_model", "channel"
+        )
+        by_pk = {lead.pk: lead for lead in leads} if chosen else {}
+        ordered = []
+        for lead_pk, rank in chosen.items():
+            lead = by_pk.get(lead_pk)  # gone meanwhile (reassigned): not shown
+            if lead is not None:
+                lead.rank = rank
+                ordered.append(lead)
+        return self._items(ordered), {kind: counts.get(kind, 0) for kind in self.ORDER}
+
+    def _items(self, leads) -> list[QueueItem]:
         items = []
         for lead in leads:
             lead.section = self.ORDER[lead.rank]
@@ -298,16 +342,6 @@ class _Queue:
 
     def deadline(self, kind: str, lead: Lead):
         return _deadline(kind, lead, self.retry_after)
-
-    def counts(self) -> dict[str, int]:
-        rows = (
-            self.leads.annotate(rank=_raw(self.rank, IntegerField()))
-            .values("rank")
-            .annotate(n=Count("*"))
-            .order_by()
-        )
-        counts = {self.ORDER[row["rank"]]: row["n"] for row in rows}
-        return {kind: counts.get(kind, 0) for kind in self.ORDER}
 
 
 def _raw(sql_params: tuple[str, list], output_field=None) -> RawSQL:
@@ -360,8 +394,7 @@ def queue_page(
     every section's size: what the agent's home page shows (the rest, the
     leads planned later included, on demand)."""
     queue = _Queue(agent, now or timezone.now())
-    items = queue.items(limit=QUEUE_SECTION_LIMIT, total=total, kinds=PAGE_KINDS)
-    return items, queue.counts()
+    return queue.page(limit=QUEUE_SECTION_LIMIT, total=total, kinds=PAGE_KINDS)
 
 
 def escalated_for_supervisor(*, supervisor, limit: int = QUEUE_SECTION_LIMIT):

@@ -289,10 +289,10 @@ class _Queue:
         return self._items(leads)
 
     def page(self, *, limit: int, total: int, kinds: tuple[str, ...]):
-        """What ``items`` and ``counts`` answer, in two queries that read the
-        agent's book once: every lead's id and section in queue order (narrow
-        rows: the sections are counted and the rows chosen here), then the
-        chosen rows."""
+        """The rows ``items`` would give and every section's size, in two
+        queries that read the agent's book once: every lead's id and section
+        in queue order (narrow rows: the sections are counted and the rows
+        chosen here), then the chosen rows."""
         quote = connections[self.leads.db].ops.quote_name
         table, pk = quote(Lead._meta.db_table), quote(Lead._meta.pk.column)
         (rank_sql, rank_params), (where_sql, where_params) = self.rank, self.where

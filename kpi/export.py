@@ -196,13 +196,17 @@ class _Sheet:
 
     def write(self, workbook: Workbook, *, frozen_columns: int = 0) -> None:
         sheet = workbook.create_sheet(self.title)
+        xlsx.cells_only(sheet)
+        # Each block's cells as (values as Excel stores them, styles) per
+        # row, worked out once for the widths and the writing.
+        blocks = [(columns, _cells(columns, rows)) for columns, rows in self.blocks]
         widths: dict[int, int] = {}
-        for columns, rows in self.blocks:
+        for columns, rows in blocks:
             for index, column in enumerate(columns):
                 widths[index] = max(
                     widths.get(index, 0),
                     _width(column.header),
-                    _widest([_split(row[index], column.style) for row in rows]),
+                    _widest(rows, index),
                 )
         for index, width in widths.items():
             letter = _letter(index)
@@ -210,18 +214,12 @@ class _Sheet:
         # 1. The title row and the first header row stay in view.
         sheet.freeze_panes = f"{_letter(frozen_columns)}3"
         sheet.append([_cell(sheet, self.caption, TITLE)])
-        for number, (columns, rows) in enumerate(self.blocks):
+        for number, (columns, rows) in enumerate(blocks):
             if number:
                 sheet.append([])
             sheet.append([_cell(sheet, column.header, HEADER) for column in columns])
-            styles = [column.style for column in columns]
-            for row in rows:
-                values, row_styles = [], []
-                for value, style in zip(row, styles, strict=True):
-                    value, style = _split(value, style)
-                    values.append(_excel(value, style))
-                    row_styles.append(style)
-                sheet.append(xlsx.streamed(sheet, values, row_styles))
+            for values, _shown_values, styles in rows:
+                sheet.append(xlsx.streamed(sheet, values, styles))
 
 
 def _letter(index: int) -> str:
@@ -255,14 +253,47 @@ def _shown(value, style: str) -> str:
     return str(value)
 
 
-def _widest(cells: list[tuple[object, str]]) -> int:
-    """The widest shown value of a column's cells: every text measured; of
-    the numbers of each style only the largest and the smallest, which are
-    the widest shown (digits, separators and sign grow with the magnitude)."""
+def _cells(columns: list[Column], rows: list[list]) -> list[tuple[list, list, list]]:
+    """Per row of a block: its values as Excel stores them (``_excel``), as
+    given (what ``_widest`` measures) and their styles (the column's, or a
+    ``Styled`` value's own)."""
+    styles = [column.style for column in columns]
+    cells = []
+    for row in rows:
+        given, row_styles = row, styles
+        if len(row) != len(styles):
+            raise ValueError(f"a row of {len(row)} cells under {len(styles)} columns")
+        if any(isinstance(value, Styled) for value in row):
+            given, row_styles = [], []
+            for value, style in zip(row, styles, strict=True):
+                value, style = _split(value, style)
+                given.append(value)
+                row_styles.append(style)
+        values = [
+            value
+            if value is None or style in (TEXT, INTEGER)
+            else float(Decimal(value) / 100)
+            if style == RATE
+            else float(value)
+            if style == DECIMAL
+            else value
+            for value, style in zip(given, row_styles, strict=True)
+        ]
+        cells.append((values, given, row_styles))
+    return cells
+
+
+def _widest(rows: list[tuple[list, list, list]], index: int) -> int:
+    """The widest shown value of column ``index`` of a block's rows
+    (``_cells``): every text measured; of the numbers of each style only the
+    largest and the smallest, which are the widest shown (digits,
+    separators and sign grow with the magnitude)."""
     width, extremes = 0, {}
-    for value, style in cells:
+    for _values, given, styles in rows:
+        value = given[index]
         if value is None:
             continue
+        style = styles[index]
         if style == TEXT or not isinstance(value, int | float | Decimal):
             width = max(width, _width(_shown(value, style)))
             continue

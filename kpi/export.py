@@ -197,8 +197,8 @@ class _Sheet:
     def write(self, workbook: Workbook, *, frozen_columns: int = 0) -> None:
         sheet = workbook.create_sheet(self.title)
         xlsx.cells_only(sheet)
-        # Each block's cells as (values as Excel stores them, styles) per
-        # row, worked out once for the widths and the writing.
+        # Each row's values (as Excel stores them and as given) and styles,
+        # worked out once for the widths and the writing.
         blocks = [(columns, _cells(columns, rows)) for columns, rows in self.blocks]
         widths: dict[int, int] = {}
         for columns, rows in blocks:
@@ -269,16 +269,7 @@ def _cells(columns: list[Column], rows: list[list]) -> list[tuple[list, list, li
                 value, style = _split(value, style)
                 given.append(value)
                 row_styles.append(style)
-        values = [
-            value
-            if value is None or style in (TEXT, INTEGER)
-            else float(Decimal(value) / 100)
-            if style == RATE
-            else float(value)
-            if style == DECIMAL
-            else value
-            for value, style in zip(given, row_styles, strict=True)
-        ]
+        values = [_excel(value, style) for value, style in zip(given, row_styles, strict=True)]
         cells.append((values, given, row_styles))
     return cells
 

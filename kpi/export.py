@@ -202,12 +202,8 @@ class _Sheet:
         blocks = [(columns, _cells(columns, rows)) for columns, rows in self.blocks]
         widths: dict[int, int] = {}
         for columns, rows in blocks:
-            for index, column in enumerate(columns):
-                widths[index] = max(
-                    widths.get(index, 0),
-                    _width(column.header),
-                    _widest(rows, index),
-                )
+            for index, width in enumerate(_column_widths(columns, rows)):
+                widths[index] = max(widths.get(index, 0), _width(columns[index].header), width)
         for index, width in widths.items():
             letter = _letter(index)
             sheet.column_dimensions[letter].width = min(width + 2, MAX_WIDTH)
@@ -217,7 +213,8 @@ class _Sheet:
         for number, (columns, rows) in enumerate(blocks):
             if number:
                 sheet.append([])
-            sheet.append([_cell(sheet, column.header, HEADER) for column in columns])
+            headers = [column.header for column in columns]
+            sheet.append(xlsx.streamed(sheet, headers, [HEADER] * len(headers)))
             for values, _shown_values, styles in rows:
                 sheet.append(xlsx.streamed(sheet, values, styles))
 
@@ -274,18 +271,40 @@ def _cells(columns: list[Column], rows: list[list]) -> list[tuple[list, list, li
     return cells
 
 
-def _widest(rows: list[tuple[list, list, list]], index: int) -> int:
-    """The widest shown value of column ``index`` of a block's rows
-    (``_cells``): every text measured; of the numbers of each style only the
-    largest and the smallest, which are the widest shown (digits,
-    separators and sign grow with the magnitude)."""
+def _column_widths(columns: list[Column], rows: list[tuple[list, list, list]]) -> list[int]:
+    """Per column of a block (its rows as ``_cells`` answers them), the
+    widest shown value (``_widest``); the columns taken apart at once."""
+    if not rows:
+        return [0] * len(columns)
+    styles = [column.style for column in columns]
+    by_column = zip(*(given for _values, given, _styles in rows), strict=True)
+    if all(row_styles == styles for _values, _given, row_styles in rows):
+        return [_widest(values, style) for values, style in zip(by_column, styles, strict=True)]
+    styles_by_column = zip(*(row_styles for _values, _given, row_styles in rows), strict=True)
+    return [_widest(*pair) for pair in zip(by_column, styles_by_column, strict=True)]
+
+
+_NUMBERS = (int, float, Decimal)
+
+
+def _widest(values, styles) -> int:
+    """The widest shown value of a column's cells (``styles``: the one style
+    of them all, or each cell's): every text measured; of the numbers of each
+    style only the largest and the smallest, which are the widest shown
+    (digits, separators and sign grow with the magnitude)."""
+    if isinstance(styles, str):  # one style (a column with no ``Styled`` value)
+        present = [value for value in values if value is not None]
+        if styles != TEXT and all(isinstance(value, _NUMBERS) for value in present):
+            if not present:
+                return 0
+            low, high = min(present), max(present)  # the first of equals, as below
+            return max(_width(_shown(low, styles)), _width(_shown(high, styles)))
+        styles = [styles] * len(values)
     width, extremes = 0, {}
-    for _values, given, styles in rows:
-        value = given[index]
+    for value, style in zip(values, styles, strict=True):
         if value is None:
             continue
-        style = styles[index]
-        if style == TEXT or not isinstance(value, int | float | Decimal):
+        if style == TEXT or not isinstance(value, _NUMBERS):
             width = max(width, _width(_shown(value, style)))
             continue
         low, high = extremes.get(style, (value, value))

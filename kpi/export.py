@@ -36,7 +36,10 @@ Decisions:
   ``compute`` per agent), for every store at once when several workbooks
   are built (``build_workbooks``: the job on the 1st); the workbook is
   written by openpyxl in write-only mode, each cell taking its column's
-  named style.
+  named style, through ``dcc.xlsx.streamed`` on ``dcc.xlsx.cells_only``
+  sheets (one refilled cell per style; no per-value typing by openpyxl):
+  at most 1.5× raw openpyxl writing the same values (issue 20,
+  ``tests/bench/test_kpi_bench.py``).
 
 Whose figures (issue "Hold under attack and faults", point 2): a workbook
 holds only what its reader may see on the KPI pages (``dcc.policy``,
@@ -215,7 +218,7 @@ class _Sheet:
                 sheet.append([])
             headers = [column.header for column in columns]
             sheet.append(xlsx.streamed(sheet, headers, [HEADER] * len(headers)))
-            for values, _shown_values, styles in rows:
+            for values, _given, styles in rows:
                 sheet.append(xlsx.streamed(sheet, values, styles))
 
 

@@ -36,7 +36,10 @@ Decisions:
   ``compute`` per agent), for every store at once when several workbooks
   are built (``build_workbooks``: the job on the 1st); the workbook is
   written by openpyxl in write-only mode, each cell taking its column's
-  named style.
+  named style, through ``dcc.xlsx.streamed`` on ``dcc.xlsx.cells_only``
+  sheets (one refilled cell per style; no per-value typing by openpyxl):
+  at most 1.5× raw openpyxl writing the same values (issue 20,
+  ``tests/bench/test_kpi_bench.py``).
 
 Whose figures (issue "Hold under attack and faults", point 2): a workbook
 holds only what its reader may see on the KPI pages (``dcc.policy``,
@@ -196,32 +199,27 @@ class _Sheet:
 
     def write(self, workbook: Workbook, *, frozen_columns: int = 0) -> None:
         sheet = workbook.create_sheet(self.title)
+        xlsx.cells_only(sheet)
+        # Each row's values (as Excel stores them and as given) and styles,
+        # worked out once for the widths and the writing.
+        blocks = [(columns, _cells(columns, rows)) for columns, rows in self.blocks]
         widths: dict[int, int] = {}
-        for columns, rows in self.blocks:
-            for index, column in enumerate(columns):
-                widths[index] = max(
-                    widths.get(index, 0),
-                    _width(column.header),
-                    _widest([_split(row[index], column.style) for row in rows]),
-                )
+        for columns, rows in blocks:
+            for index, width in enumerate(_column_widths(columns, rows)):
+                widths[index] = max(widths.get(index, 0), _width(columns[index].header), width)
         for index, width in widths.items():
             letter = _letter(index)
             sheet.column_dimensions[letter].width = min(width + 2, MAX_WIDTH)
         # 1. The title row and the first header row stay in view.
         sheet.freeze_panes = f"{_letter(frozen_columns)}3"
         sheet.append([_cell(sheet, self.caption, TITLE)])
-        for number, (columns, rows) in enumerate(self.blocks):
+        for number, (columns, rows) in enumerate(blocks):
             if number:
                 sheet.append([])
-            sheet.append([_cell(sheet, column.header, HEADER) for column in columns])
-            styles = [column.style for column in columns]
-            for row in rows:
-                values, row_styles = [], []
-                for value, style in zip(row, styles, strict=True):
-                    value, style = _split(value, style)
-                    values.append(_excel(value, style))
-                    row_styles.append(style)
-                sheet.append(xlsx.streamed(sheet, values, row_styles))
+            headers = [column.header for column in columns]
+            sheet.append(xlsx.streamed(sheet, headers, [HEADER] * len(headers)))
+            for values, _given, styles in rows:
+                sheet.append(xlsx.streamed(sheet, values, styles))
 
 
 def _letter(index: int) -> str:
@@ -255,15 +253,61 @@ def _shown(value, style: str) -> str:
     return str(value)
 
 
-def _widest(cells: list[tuple[object, str]]) -> int:
-    """The widest shown value of a column's cells: every text measured; of
-    the numbers of each style only the largest and the smallest, which are
-    the widest shown (digits, separators and sign grow with the magnitude)."""
+def _cells(columns: list[Column], rows: list[list]) -> list[tuple[list, list, list]]:
+    """Per row of a block: its values as Excel stores them (``_excel``), as
+    given (what ``_widest`` measures) and their styles (the column's, or a
+    ``Styled`` value's own)."""
+    styles = [column.style for column in columns]
+    cells = []
+    for row in rows:
+        given, row_styles = row, styles
+        if len(row) != len(styles):
+            raise ValueError(f"a row of {len(row)} cells under {len(styles)} columns")
+        if any(isinstance(value, Styled) for value in row):
+            given, row_styles = [], []
+            for value, style in zip(row, styles, strict=True):
+                value, style = _split(value, style)
+                given.append(value)
+                row_styles.append(style)
+        values = [_excel(value, style) for value, style in zip(given, row_styles, strict=True)]
+        cells.append((values, given, row_styles))
+    return cells
+
+
+def _column_widths(columns: list[Column], rows: list[tuple[list, list, list]]) -> list[int]:
+    """Per column of a block (its rows as ``_cells`` answers them), the
+    widest shown value (``_widest``); the columns taken apart at once."""
+    if not rows:
+        return [0] * len(columns)
+    styles = [column.style for column in columns]
+    by_column = zip(*(given for _values, given, _styles in rows), strict=True)
+    if all(row_styles == styles for _values, _given, row_styles in rows):
+        return [_widest(values, style) for values, style in zip(by_column, styles, strict=True)]
+    styles_by_column = zip(*(row_styles for _values, _given, row_styles in rows), strict=True)
+    return [_widest(*pair) for pair in zip(by_column, styles_by_column, strict=True)]
+
+
+_NUMBERS = (int, float, Decimal)
+
+
+def _widest(values, styles) -> int:
+    """The widest shown value of a column's cells (``styles``: the one style
+    of them all, or each cell's): every text measured; of the numbers of each
+    style only the largest and the smallest, which are the widest shown
+    (digits, separators and sign grow with the magnitude)."""
+    if isinstance(styles, str):  # one style (a column with no ``Styled`` value)
+        present = [value for value in values if value is not None]
+        if styles != TEXT and all(isinstance(value, _NUMBERS) for value in present):
+            if not present:
+                return 0
+            low, high = min(present), max(present)  # the first of equals, as below
+            return max(_width(_shown(low, styles)), _width(_shown(high, styles)))
+        styles = [styles] * len(values)
     width, extremes = 0, {}
-    for value, style in cells:
+    for value, style in zip(values, styles, strict=True):
         if value is None:
             continue
-        if style == TEXT or not isinstance(value, int | float | Decimal):
+        if style == TEXT or not isinstance(value, _NUMBERS):
             width = max(width, _width(_shown(value, style)))
             continue
         low, high = extremes.get(style, (value, value))

@@ -106,6 +106,8 @@ HEADLINE = (
     "calls_inbound",
     "calls_outbound",
 )
+# The base tables the headline reads for a period that is not stored.
+HEADLINE_TABLES = grouped.tables_for(HEADLINE)
 TREND = ("followup_rate", "invite_to_store_rate", "deals", "conversion_30d")
 COMPARED = (
     "new_leads",
@@ -223,7 +225,9 @@ def headline(scope: Scope, period: Period, *, today: date | None = None) -> list
     # Figures of the current month cover the whole month (a target is the
     # month's); the earlier periods only its days so far.
     # Closed months come from their stored figures (kpi.monthly).
-    counts = monthly.kpis(scope, [period, before, year_before], today=today)
+    counts = monthly.kpis(
+        scope, [period, before, year_before], today=today, tables=HEADLINE_TABLES
+    )
     current, last_month, last_year = (
         metrics_from(counts[p.start]) for p in (period, before, year_before)
     )

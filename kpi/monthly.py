@@ -89,14 +89,26 @@ def months(
 
 
 def kpis(
-    scope: Scope, periods: list[Period], *, today: date | None = None
+    scope: Scope,
+    periods: list[Period],
+    *,
+    today: date | None = None,
+    tables: tuple[str, ...] | None = None,
 ) -> dict[date, dict[str, int]]:
     """Every KPI's counts (``kpi.metrics.figures.compute_counts``) of each
-    period: ``metrics_from`` turns them into the figures of ``compute``."""
+    period: ``metrics_from`` turns them into the figures of ``compute``.
+    ``tables``: a page showing only some KPIs reads only their tables for a
+    period that is never stored (the current month, days of a month); a
+    closed month is always counted whole, to be stored."""
     today = today or timezone.localdate()
 
     def count(todo):
-        return {p.start: compute_counts(scope, p, today=today) for p in todo}
+        return {
+            p.start: compute_counts(
+                scope, p, today=today, tables=None if is_closed(p, today) else tables
+            )
+            for p in todo
+        }
 
     return months(scope, periods, KPIS_SET, count, today=today)
 

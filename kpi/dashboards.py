@@ -225,9 +225,7 @@ def headline(scope: Scope, period: Period, *, today: date | None = None) -> list
     # Figures of the current month cover the whole month (a target is the
     # month's); the earlier periods only its days so far.
     # Closed months come from their stored figures (kpi.monthly).
-    counts = monthly.kpis(
-        scope, [period, before, year_before], today=today, tables=HEADLINE_TABLES
-    )
+    counts = monthly.kpis(scope, [period, before, year_before], today=today, tables=HEADLINE_TABLES)
     current, last_month, last_year = (
         metrics_from(counts[p.start]) for p in (period, before, year_before)
     )
@@ -337,19 +335,30 @@ def _grouped(queryset, path: str, **counts) -> dict:
     return {row.pop(path): row for row in rows}
 
 
-def compare(scope: Scope, period: Period, by: str, *, names=COMPARED) -> list[dict]:
+def compare(
+    scope: Scope, period: Period, by: str, *, names=COMPARED, today: date | None = None
+) -> list[dict]:
     """The KPIs ``names`` per agent, team or store of the scope: one grouped
     query per base table they need (``kpi.grouped``), each row equal to
-    ``compute`` of that unit."""
+    ``compute`` of that unit. The dashboard's (``COMPARED``) of a closed
+    month are stored (``kpi.monthly.unit_counts``)."""
     units = compared_units(scope, by)
-    counts = grouped.unit_counts(
-        by, [unit.id for unit, _label in units], period, tables=grouped.tables_for(names)
-    )
+    ids = [unit.id for unit, _label in units]
+    tables = grouped.tables_for(names)
+
+    def count(month: Period) -> dict[int, dict[str, int]]:
+        # Counts of tables not read are zeros: only ``names`` are kept.
+        counts = grouped.unit_counts(by, ids, month, tables=tables)
+        return {pk: grouped.filled(counts[pk]) for pk in ids}
+
+    if names == COMPARED:
+        counts = monthly.unit_counts(scope, period, by, ids, count, today=today)
+    else:
+        counts = count(period)
     rows = []
     for unit, label in units:
-        # Counts of tables not read are zeros: only ``names`` are kept. No
-        # meeting figure is compared (a placeholder).
-        figures = figures_from(grouped.filled(counts[unit.id]), Metric.rate(0, 0))
+        # No meeting figure is compared (a placeholder).
+        figures = figures_from(counts[unit.id], Metric.rate(0, 0))
         rows.append(
             {"scope": unit, "label": label, "figures": {name: figures[name] for name in names}}
         )

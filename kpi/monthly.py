@@ -40,7 +40,10 @@ from kpi.metrics.figures import compute_counts
 from kpi.models import MonthlyInvalidation, MonthlyResult
 
 KPIS_SET, TREND_SET = "kpis", "trend"
-VERSIONS = {KPIS_SET: 1, TREND_SET: 1}
+# The dashboards' comparisons: the compared KPIs' counts of every agent,
+# team or store of the scope (``kpi.dashboards.compare``).
+COMPARE_SETS = {by: f"compare-{by}" for by in ("agent", "team", "store")}
+VERSIONS = {KPIS_SET: 1, TREND_SET: 1, **dict.fromkeys(COMPARE_SETS.values(), 1)}
 # Invalidating "every month" marks the months from this one on.
 EPOCH = date(2015, 1, 1)
 
@@ -54,14 +57,16 @@ def months(
     scope: Scope,
     periods: list[Period],
     metric_set: str,
-    count: Callable[[list[Period]], dict[date, dict[str, int]]],
+    count: Callable[[list[Period]], dict[date, dict]],
     *,
     today: date | None = None,
-) -> dict[date, dict[str, int]]:
+    usable: Callable[[dict], bool] | None = None,
+) -> dict[date, dict]:
     """``{period.start: counts}`` for every period: stored counts for the
-    closed months computed at their current invalidation number; the rest
-    from ``count(periods still to compute)`` (answering ``{start: counts}``),
-    whose closed months are then stored."""
+    closed months computed at their current invalidation number (and, with
+    ``usable``, that it accepts); the rest from ``count(periods still to
+    compute)`` (answering ``{start: counts}``), whose closed months are then
+    stored."""
     today = today or timezone.localdate()
     closed = [p.start for p in periods if is_closed(p, today)]
     found: dict[date, dict[str, int]] = {}
@@ -74,7 +79,7 @@ def months(
         for month, seq, counts in MonthlyResult.objects.filter(month__in=closed, **key).values_list(
             "month", "seq", "counts"
         ):
-            if seq == seqs.get(month, 0):
+            if seq == seqs.get(month, 0) and (usable is None or usable(counts)):
                 found[month] = counts
     missing = [p for p in periods if p.start not in found]
     if missing:
@@ -111,6 +116,33 @@ def kpis(
         }
 
     return months(scope, periods, KPIS_SET, count, today=today)
+
+
+def unit_counts(
+    scope: Scope,
+    period: Period,
+    by: str,
+    ids: list[int],
+    count: Callable[[Period], dict[int, dict[str, int]]],
+    *,
+    today: date | None = None,
+) -> dict[int, dict[str, int]]:
+    """The counts of each agent, team or store (``by``) of ``ids`` in the
+    scope's comparison for one period: ``count(period)`` answers them
+    (``{id: counts}``); a closed month's are stored for the scope, and read
+    back only for the same units (staff changes mark every month anyway)."""
+    wanted = sorted(str(pk) for pk in ids)
+
+    def fetch(todo):
+        return {p.start: {str(pk): c for pk, c in count(p).items()} for p in todo}
+
+    def same_units(stored: dict) -> bool:
+        return sorted(stored) == wanted
+
+    stored = months(scope, [period], COMPARE_SETS[by], fetch, today=today, usable=same_units)[
+        period.start
+    ]
+    return {int(pk): counts for pk, counts in stored.items()}
 
 
 def _key(scope: Scope, metric_set: str) -> dict:

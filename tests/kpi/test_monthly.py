@@ -277,3 +277,42 @@ def test_the_dashboard_and_kpi_page_read_a_stored_month(
     with CaptureQueriesContext(connection) as warm:
         assert client.get("/kpi/dashboard/", params).status_code == 200
     assert len(warm) < len(cold) - 5
+
+
+def _compared(scope, by):
+    return [
+        (row["scope"], row["label"], row["figures"])
+        for row in dashboards.compare(scope, OCTOBER, by)
+    ]
+
+
+def test_the_dashboard_comparison_of_a_closed_month_is_stored_and_equal(
+    october_activity,
+    store_a,
+    team_a1,
+    alice,
+    django_assert_max_num_queries,
+    django_capture_on_commit_callbacks,
+):
+    store = Scope("store", store_a.pk)
+    cases = [(store, "agent"), (store, "team"), (Scope("team", team_a1.pk), "agent")]
+    first = {case: _compared(*case) for case in cases}
+    assert MonthlyResult.objects.filter(metric_set__startswith="compare-").count() == 3
+    for (scope, by), rows in first.items():
+        # The units, the month's number and the stored row.
+        with django_assert_max_num_queries(3):
+            assert _compared(scope, by) == rows
+        for unit, _label, figures in rows:
+            fresh = compute(unit, OCTOBER)
+            assert figures == {name: fresh[name] for name in dashboards.COMPARED}
+    # A late call log of alice's: computed again, never served stale.
+    with django_capture_on_commit_callbacks(execute=True):
+        call_log_imported_late({"store": store_a, "alice": alice})
+    for (scope, by), rows in first.items():
+        with CaptureQueriesContext(connection) as again:
+            after = _compared(scope, by)
+        assert len(again) > 3
+        assert after != rows
+        for unit, _label, figures in after:
+            fresh = compute(unit, OCTOBER)
+            assert figures == {name: fresh[name] for name in dashboards.COMPARED}

@@ -67,7 +67,7 @@ from followups.selectors import FIRST_CONTACT_WITHIN
 from kpi import grouped, monthly
 from kpi.metrics import KPIS, Metric, Period, Scope, percent
 from kpi.metrics.base import TARGET_PATHS
-from kpi.metrics.figures import figures_from, metrics_from
+from kpi.metrics.figures import compute_counts, figures_from, metrics_from
 from kpi.metrics.rows import (
     between,
     carried_over_q,
@@ -227,7 +227,17 @@ def headline(scope: Scope, period: Period, *, today: date | None = None) -> list
     # Figures of the current month cover the whole month (a target is the
     # month's); the earlier periods only its days so far.
     # Closed months come from their stored figures (kpi.monthly).
-    counts = monthly.kpis(scope, [period, before, year_before], today=today, tables=HEADLINE_TABLES)
+    # The earlier periods of a month so far are the first days of closed
+    # months, stored too (kpi.monthly.first_days).
+    whole = [p for p in (period, before, year_before) if p.is_month]
+    counts = monthly.kpis(scope, whole, today=today, tables=HEADLINE_TABLES)
+
+    def count(days: Period) -> dict[str, int]:
+        return compute_counts(scope, days, today=today, tables=HEADLINE_TABLES)
+
+    for days in (before, year_before):
+        if not days.is_month:
+            counts[days.start] = monthly.first_days(scope, days, count, today=today)
     current, last_month, last_year = (
         metrics_from(counts[p.start]) for p in (period, before, year_before)
     )

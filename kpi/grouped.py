@@ -44,6 +44,7 @@ from kpi.metrics.base import (
     TARGET_PATHS,
     VISIT_LEAD_PATHS,
     VISIT_PATHS,
+    unit_q,
 )
 from kpi.metrics.figures import (
     call_counts,
@@ -142,7 +143,7 @@ def counts_by(
         columns = [paths[level] for level in levels]
         where = Q(pk__in=[])
         for level, ids in levels.items():
-            where |= Q(**{f"{paths[level]}__in": ids})
+            where |= unit_q(paths[level], ids)
         units = []
         for row in rows.filter(where).values(*columns).annotate(**aggregates).order_by():
             unit = {level: row.pop(paths[level]) for level in levels}

@@ -43,7 +43,17 @@ KPIS_SET, TREND_SET = "kpis", "trend"
 # The dashboards' comparisons: the compared KPIs' counts of every agent,
 # team or store of the scope (``kpi.dashboards.compare``).
 COMPARE_SETS = {by: f"compare-{by}" for by in ("agent", "team", "store")}
-VERSIONS = {KPIS_SET: 1, TREND_SET: 1, **dict.fromkeys(COMPARE_SETS.values(), 1)}
+# The dashboard headline's counts of the first days of a closed month (the
+# current month so far is compared with as many days of earlier months):
+# stored as "headline:<days>", the counts of ``kpi.dashboards.HEADLINE``'s
+# tables only. Raise its version when the headline's KPIs change.
+HEADLINE_SET = "headline"
+VERSIONS = {
+    KPIS_SET: 1,
+    TREND_SET: 1,
+    HEADLINE_SET: 1,
+    **dict.fromkeys(COMPARE_SETS.values(), 1),
+}
 # Invalidating "every month" marks the months from this one on.
 EPOCH = date(2015, 1, 1)
 
@@ -51,6 +61,17 @@ EPOCH = date(2015, 1, 1)
 def is_closed(period: Period, today: date) -> bool:
     """A whole month that ended before today's month began."""
     return period.is_month and period.start < today.replace(day=1)
+
+
+def is_closed_first_days(period: Period, today: date) -> bool:
+    """The first days (not all) of a month that ended before today's month
+    began."""
+    month = Period.month(period.start.year, period.start.month)
+    return (
+        period.start == month.start
+        and month.start <= period.end < month.end
+        and month.start < today.replace(day=1)
+    )
 
 
 def months(
@@ -61,14 +82,17 @@ def months(
     *,
     today: date | None = None,
     usable: Callable[[dict], bool] | None = None,
+    storable: Callable[[Period, date], bool] = is_closed,
 ) -> dict[date, dict]:
     """``{period.start: counts}`` for every period: stored counts for the
     closed months computed at their current invalidation number (and, with
     ``usable``, that it accepts); the rest from ``count(periods still to
     compute)`` (answering ``{start: counts}``), whose closed months are then
-    stored."""
+    stored. ``storable``: which periods are stored (by default the closed
+    months; each period is keyed by its month, so a metric set holds one
+    kind of period)."""
     today = today or timezone.localdate()
-    closed = [p.start for p in periods if is_closed(p, today)]
+    closed = [p.start for p in periods if storable(p, today)]
     found: dict[date, dict[str, int]] = {}
     seqs: dict[date, int] = {}
     if closed:
@@ -118,6 +142,30 @@ def kpis(
     return months(scope, periods, KPIS_SET, count, today=today)
 
 
+def first_days(
+    scope: Scope,
+    period: Period,
+    count: Callable[[Period], dict[str, int]],
+    *,
+    today: date | None = None,
+) -> dict[str, int]:
+    """The headline's counts (``count(period)``) of the first days of a
+    month: stored, as "headline:<days>", when the month is closed (late data
+    marks the month, as for its whole figures); computed otherwise."""
+    today = today or timezone.localdate()
+    if not is_closed_first_days(period, today):
+        return count(period)
+    days = (period.end - period.start).days + 1
+    return months(
+        scope,
+        [period],
+        f"{HEADLINE_SET}:{days}",
+        lambda todo: {p.start: count(p) for p in todo},
+        today=today,
+        storable=is_closed_first_days,
+    )[period.start]
+
+
 def unit_counts(
     scope: Scope,
     period: Period,
@@ -150,7 +198,8 @@ def _key(scope: Scope, metric_set: str) -> dict:
         "scope_kind": scope.kind,
         "scope_id": scope.id or 0,
         "metric_set": metric_set,
-        "version": VERSIONS[metric_set],
+        # "headline:8": the headline set's version.
+        "version": VERSIONS[metric_set.partition(":")[0]],
     }
 
 

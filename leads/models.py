@@ -702,6 +702,12 @@ class Lead(models.Model):
             models.Index(
                 fields=["owner", "received_at"], include=["id"], name="lead_owner_received_idx"
             ),
+            # The KPI lead figures of each agent or of a team's members
+            # (kpi.grouped): with lead_owner_received_idx, the leads not
+            # called before the period's start are a BitmapOr too, instead
+            # of every lead of the owners (0.2 s to 0.02 s for a store's
+            # agents at 1M leads).
+            models.Index(fields=["owner", "first_contacted_at"], name="lead_owner_first_call_idx"),
             # The dashboards' defeat analysis (kpi.dashboards.defeats): a
             # store's leads defeated in the month, not all its leads.
             models.Index(

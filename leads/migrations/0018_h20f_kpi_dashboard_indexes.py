@@ -21,6 +21,12 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="lead",
             index=models.Index(
+                fields=["owner", "first_contacted_at"], name="lead_owner_first_call_idx"
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="lead",
+            index=models.Index(
                 condition=models.Q(("status", "defeated")),
                 fields=["store", "defeated_at"],
                 name="lead_store_defeated_idx",

@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from kpi.metrics import Period, Scope
 from kpi.metrics.figures import compute_counts
+from kpi.metrics.table import COUNTS
 from kpi.models import MonthlyInvalidation, MonthlyResult
 
 KPIS_SET, TREND_SET = "kpis", "trend"
@@ -132,14 +133,55 @@ def kpis(
     today = today or timezone.localdate()
 
     def count(todo):
-        return {
-            p.start: compute_counts(
-                scope, p, today=today, tables=None if is_closed(p, today) else tables
-            )
-            for p in todo
-        }
+        result = {}
+        for p in todo:
+            if closed_months(p, today):
+                result[p.start] = _over_months(scope, p, today)
+            else:
+                result[p.start] = compute_counts(
+                    scope, p, today=today, tables=None if is_closed(p, today) else tables
+                )
+        return result
 
     return months(scope, periods, KPIS_SET, count, today=today)
+
+
+# Counts of a run of months that are not the sum of the months' counts:
+# leads carried over into the run are those carried into its first month
+# (``carried_over_q`` reads only the period's start); a first-time caller is
+# the earliest call of a number within the whole run (a number unknown to
+# every lead can call as one in two months), counted live.
+FIRST_MONTH_COUNTS = ("carried_over",)
+LIVE_TABLES = ("callers",)
+
+
+def closed_months(period: Period, today: date) -> list[Period]:
+    """The months of a period of two or more whole closed months (the KPI
+    page's twelve months), else []."""
+    if period.is_month or period.start.day != 1:
+        return []
+    runs = [Period.month(m.year, m.month) for m in period.months()]
+    if runs[-1].end != period.end or not all(is_closed(m, today) for m in runs):
+        return []
+    return runs
+
+
+def _over_months(scope: Scope, period: Period, today: date) -> dict[str, int]:
+    """The counts of a run of closed months from the months' stored counts
+    (computed and stored when missing): sums, but for ``FIRST_MONTH_COUNTS``
+    and the first-time callers (``LIVE_TABLES``, counted over the run)."""
+    runs = closed_months(period, today)
+    stored = kpis(scope, runs, today=today)
+    counts = {
+        name: sum(stored[month.start][name] for month in runs) for name in stored[runs[0].start]
+    }
+    for name in FIRST_MONTH_COUNTS:
+        counts[name] = stored[runs[0].start][name]
+    live = compute_counts(scope, period, today=today, tables=LIVE_TABLES)
+    for name, value in live.items():
+        if COUNTS[name].table in LIVE_TABLES:
+            counts[name] = value
+    return counts
 
 
 def first_days(

@@ -316,3 +316,47 @@ def test_the_dashboard_comparison_of_a_closed_month_is_stored_and_equal(
         for unit, _label, figures in after:
             fresh = compute(unit, OCTOBER)
             assert figures == {name: fresh[name] for name in dashboards.COMPARED}
+
+
+def test_the_headline_first_days_of_closed_months_are_stored_and_equal(october_activity, store_a):
+    # November so far (1–10) against 1–10 October and 1–10 November 2025.
+    scope, today = Scope("store", store_a.pk), date(2026, 11, 10)
+    november = Period.month(2026, 11)
+    with CaptureQueriesContext(connection) as cold:
+        first = dashboards.headline(scope, november, today=today)
+    assert MonthlyResult.objects.filter(metric_set="headline:10").count() == 2
+    assert not MonthlyResult.objects.filter(month=november.start).exists()
+    with CaptureQueriesContext(connection) as warm:
+        assert dashboards.headline(scope, november, today=today) == first
+    assert len(warm) < len(cold) - 5
+    october_days = compute(scope, Period(date(2026, 10, 1), date(2026, 10, 10)), today=today)
+    last_year = compute(scope, Period(date(2025, 11, 1), date(2025, 11, 10)), today=today)
+    current = compute(scope, november, today=today)
+    for row in first:
+        assert row["current"] == current[row["name"]]
+        assert row["last_month"] == october_days[row["name"]]
+        assert row["last_year"] == last_year[row["name"]]
+    assert any(row["last_month"].numerator for row in first)
+
+
+def test_a_run_of_closed_months_is_summed_from_the_stored_months(
+    october_activity, store_a, alice, team_a1
+):
+    # September to October: the months stored, their sums equal compute of
+    # the run (carried-over leads: the first month's; first-time callers:
+    # counted over the run).
+    run = Period(date(2026, 9, 1), OCTOBER.end)
+    for scope in (
+        Scope("store", store_a.pk),
+        Scope("agent", alice.pk),
+        Scope("team", team_a1.pk),
+        Scope("group"),
+    ):
+        counts = _served(scope, run)
+        assert counts == compute_counts(scope, run)
+        assert metrics_from(counts) == compute(scope, run)
+    assert MonthlyResult.objects.filter(month=date(2026, 9, 1)).count() == 4
+    assert any(counts.values())
+    # Not whole months, or the current month among them: computed.
+    part = Period(date(2026, 9, 2), OCTOBER.end)
+    assert _served(Scope("group"), part) == compute_counts(Scope("group"), part)

@@ -360,27 +360,45 @@ def compare(
     query per base table they need (``kpi.grouped``), each row equal to
     ``compute`` of that unit. The dashboard's (``COMPARED``) of a closed
     month are stored (``kpi.monthly.unit_counts``)."""
-    units = compared_units(scope, by)
-    ids = [unit.id for unit, _label in units]
+    return compare_all(scope, period, (by,), names=names, today=today)[by]
+
+
+def compare_all(
+    scope: Scope, period: Period, bys, *, names=COMPARED, today: date | None = None
+) -> dict[str, list[dict]]:
+    """``compare`` by each of ``bys`` (the store's agents and teams): the
+    levels still to count are counted together, each base table grouped once
+    by all their paths (``kpi.grouped.counts_by``)."""
+    units = {by: compared_units(scope, by) for by in bys}
+    ids = {by: [unit.id for unit, _label in units[by]] for by in bys}
     tables = grouped.tables_for(names)
+    computed: dict[date, dict] = {}
 
-    def count(month: Period) -> dict[int, dict[str, int]]:
-        # Counts of tables not read are zeros: only ``names`` are kept.
-        counts = grouped.unit_counts(by, ids, month, tables=tables)
-        return {pk: grouped.filled(counts[pk]) for pk in ids}
+    def counter(by: str):
+        def count(month: Period) -> dict[int, dict[str, int]]:
+            if month.start not in computed:
+                computed[month.start] = grouped.counts_by(ids, month, tables=tables)
+            # Counts of tables not read are zeros: only ``names`` are kept.
+            counts = computed[month.start][by]
+            return {pk: grouped.filled(counts[pk]) for pk in ids[by]}
 
-    if names == COMPARED:
-        counts = monthly.unit_counts(scope, period, by, ids, count, today=today)
-    else:
-        counts = count(period)
-    rows = []
-    for unit, label in units:
-        # No meeting figure is compared (a placeholder).
-        figures = figures_from(counts[unit.id], Metric.rate(0, 0))
-        rows.append(
-            {"scope": unit, "label": label, "figures": {name: figures[name] for name in names}}
-        )
-    return rows
+        return count
+
+    result = {}
+    for by in bys:
+        if names == COMPARED:
+            counts = monthly.unit_counts(scope, period, by, ids[by], counter(by), today=today)
+        else:
+            counts = counter(by)(period)
+        rows = []
+        for unit, label in units[by]:
+            # No meeting figure is compared (a placeholder).
+            figures = figures_from(counts[unit.id], Metric.rate(0, 0))
+            rows.append(
+                {"scope": unit, "label": label, "figures": {name: figures[name] for name in names}}
+            )
+        result[by] = rows
+    return result
 
 
 # ---------------------------------------------------------------- drill-down sets

@@ -22,6 +22,15 @@ the day, so a stored copy would be stale at once (a short time-to-live would
 show figures minutes old on the pages agents and supervisors watch during
 the day). It is cheap anyway: one month of one scope, by index.
 
+Besides every KPI's counts of a scope and month (``kpis``) and the trend's,
+the dashboards store, under the same numbers, a closed month's comparison
+(the counts of each agent, team or store of the scope: ``unit_counts``) and
+the headline's counts of the first days of a closed month (the current
+month so far is compared with as many days of earlier months:
+``first_days``). A run of whole closed months (the KPI page's twelve
+months) is the sum of its months' counts, but for the leads carried over
+(the first month's) and the first-time callers (counted over the run).
+
 ``metric_set`` names what is stored and ``VERSIONS`` its version: change a
 definition (the counts a KPI is made of, the trend's counts), raise the
 version, and earlier rows are simply never read again.

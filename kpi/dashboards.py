@@ -563,6 +563,24 @@ def _source_counts(scope: Scope, period: Period) -> dict[tuple, dict[str, int]]:
     return counts
 
 
+def _stored_source_counts(
+    scope: Scope, period: Period, today: date | None
+) -> dict[tuple, dict[str, int]]:
+    """``_source_counts``, stored for a closed month or its first days
+    (``kpi.monthly.closed_period``; the same late-data events move them:
+    a lead's channel corrected, calls or deals recorded late)."""
+
+    def count(p: Period) -> dict:
+        rows = _source_counts(scope, p)
+        return {"rows": [[*key, *(n[what] for what in SOURCE_COUNTS)] for key, n in rows.items()]}
+
+    stored = monthly.closed_period(scope, period, monthly.SOURCES_SET, count, today=today)
+    counts: dict = defaultdict(lambda: dict.fromkeys(SOURCE_COUNTS, 0))
+    for source, channel, *values in stored["rows"]:
+        counts[(source, channel)] = dict(zip(SOURCE_COUNTS, values, strict=True))
+    return counts
+
+
 def _sum(counts: dict, keys) -> dict[str, int]:
     return {what: sum(counts[key][what] for key in keys if key in counts) for what in SOURCE_COUNTS}
 
@@ -574,8 +592,11 @@ def sources(scope: Scope, period: Period, *, today: date | None = None) -> dict:
     same days of last month (环比) and of the month a year before (同比).
     Calls of no lead are a row of their own."""
     now, before, year_before = compared_periods(period, today)
-    current = _source_counts(scope, period)
-    earlier = {"mom": _source_counts(scope, before), "yoy": _source_counts(scope, year_before)}
+    current = _stored_source_counts(scope, period, today)
+    earlier = {
+        "mom": _stored_source_counts(scope, before, today),
+        "yoy": _stored_source_counts(scope, year_before, today),
+    }
     channel_ids = {c for _s, c in (*current, *earlier["mom"], *earlier["yoy"]) if c}
     labels = dict(
         Channel.objects.filter(Q(is_active=True) | Q(pk__in=channel_ids)).values_list("pk", "label")

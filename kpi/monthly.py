@@ -58,10 +58,14 @@ COMPARE_SETS = {by: f"compare-{by}" for by in ("agent", "team", "store")}
 # stored as "headline:<days>", the counts of ``kpi.dashboards.HEADLINE``'s
 # tables only. Raise its version when the headline's KPIs change.
 HEADLINE_SET = "headline"
+# The dashboards' leads, calls and deals per source and channel of a closed
+# month ("sources") or of its first days ("sources:<days>").
+SOURCES_SET = "sources"
 VERSIONS = {
     KPIS_SET: 1,
     TREND_SET: 1,
     HEADLINE_SET: 1,
+    SOURCES_SET: 1,
     **dict.fromkeys(COMPARE_SETS.values(), 1),
 }
 # Invalidating "every month" marks the months from this one on.
@@ -196,13 +200,14 @@ def _over_months(scope: Scope, period: Period, today: date) -> dict[str, int]:
 def first_days(
     scope: Scope,
     period: Period,
-    count: Callable[[Period], dict[str, int]],
+    count: Callable[[Period], dict],
     *,
     today: date | None = None,
-) -> dict[str, int]:
-    """The headline's counts (``count(period)``) of the first days of a
-    month: stored, as "headline:<days>", when the month is closed (late data
-    marks the month, as for its whole figures); computed otherwise."""
+    metric_set: str = HEADLINE_SET,
+) -> dict:
+    """The counts (``count(period)``) of the first days of a month: stored,
+    as "<metric set>:<days>", when the month is closed (late data marks the
+    month, as for its whole figures); computed otherwise."""
     today = today or timezone.localdate()
     if not is_closed_first_days(period, today):
         return count(period)
@@ -210,11 +215,29 @@ def first_days(
     return months(
         scope,
         [period],
-        f"{HEADLINE_SET}:{days}",
+        f"{metric_set}:{days}",
         lambda todo: {p.start: count(p) for p in todo},
         today=today,
         storable=is_closed_first_days,
     )[period.start]
+
+
+def closed_period(
+    scope: Scope,
+    period: Period,
+    metric_set: str,
+    count: Callable[[Period], dict],
+    *,
+    today: date | None = None,
+) -> dict:
+    """``count(period)``, stored for a closed month (as ``metric_set``) or
+    the first days of one (``first_days``); computed for any other period."""
+    today = today or timezone.localdate()
+    if is_closed(period, today):
+        return months(
+            scope, [period], metric_set, lambda todo: {p.start: count(p) for p in todo}, today=today
+        )[period.start]
+    return first_days(scope, period, count, today=today, metric_set=metric_set)
 
 
 def unit_counts(

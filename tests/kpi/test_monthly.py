@@ -360,3 +360,33 @@ def test_a_run_of_closed_months_is_summed_from_the_stored_months(
     # Not whole months, or the current month among them: computed.
     part = Period(date(2026, 9, 2), OCTOBER.end)
     assert _served(Scope("group"), part) == compute_counts(Scope("group"), part)
+
+
+def test_the_dashboard_sources_of_a_closed_month_are_stored_and_moved_by_late_data(
+    october_activity, store_a, alice, mike, django_capture_on_commit_callbacks
+):
+    from leads.models import Channel
+
+    scope = Scope("store", store_a.pk)
+
+    def fresh():
+        return {key: dict(n) for key, n in dashboards._source_counts(scope, OCTOBER).items()}
+
+    with CaptureQueriesContext(connection) as cold:
+        first = dashboards.sources(scope, OCTOBER)
+    with CaptureQueriesContext(connection) as warm:
+        assert dashboards.sources(scope, OCTOBER) == first
+    assert len(warm) < len(cold)
+    assert MonthlyResult.objects.filter(metric_set=monthly.SOURCES_SET).count() == 3
+    stored = dashboards._stored_source_counts(scope, OCTOBER, None)
+    assert {key: dict(n) for key, n in stored.items()} == fresh()
+    # An October lead's channel corrected in December: computed again.
+    lead = Lead.objects.filter(owner=alice, received_at__month=10).order_by("pk").first()
+    channel = Channel.objects.exclude(pk=lead.channel_id).first()
+    with django_capture_on_commit_callbacks(execute=True):
+        leads.lead_update(actor=mike, lead=lead, channel=channel)
+    after = dashboards._stored_source_counts(scope, OCTOBER, None)
+    assert {key: dict(n) for key, n in after.items()} == fresh()
+    assert {key: dict(n) for key, n in after.items()} != {
+        key: dict(n) for key, n in stored.items()
+    }

@@ -387,6 +387,4 @@ def test_the_dashboard_sources_of_a_closed_month_are_stored_and_moved_by_late_da
         leads.lead_update(actor=mike, lead=lead, channel=channel)
     after = dashboards._stored_source_counts(scope, OCTOBER, None)
     assert {key: dict(n) for key, n in after.items()} == fresh()
-    assert {key: dict(n) for key, n in after.items()} != {
-        key: dict(n) for key, n in stored.items()
-    }
+    assert {key: dict(n) for key, n in after.items()} != {key: dict(n) for key, n in stored.items()}

@@ -9,6 +9,7 @@ from collections import defaultdict
 from datetime import time, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -16,7 +17,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from dcc.policy import ScopedQuerySet, ScopePaths
+from dcc.policy import Level, ScopedQuerySet, ScopePaths
 from dcc.validators import no_control_characters
 
 
@@ -479,6 +480,14 @@ class Appointment(models.Model):
             models.Index(fields=["agent", "scheduled_at"], name="appt_agent_time_idx"),
             # KPIs: visits by store and arrival day.
             models.Index(fields=["store", "arrived_at"], name="appt_store_arrived_idx"),
+            # KPIs of a team or an agent (kpi.metrics.figures._visit_figures):
+            # a period's arrived visits, whoever hosted, booked or owns them
+            # (a team's month so far at 1M leads: 70 ms to 20 ms).
+            models.Index(
+                fields=["arrived_at"],
+                condition=Q(status=AppointmentStatus.ARRIVED),
+                name="appt_arrived_idx",
+            ),
             # Grace sweep: pending appointments by time (called by flag_overdue_appointments).
             models.Index(
                 fields=["scheduled_at"],
@@ -498,6 +507,17 @@ class BreachKind(models.TextChoices):
 
 class SlaBreachQuerySet(ScopedQuerySet):
     scope_paths = ScopePaths(store="store", team="lead__owner__team", own="lead__owner")
+
+    def scope_q(self, user, level: Level) -> Q:
+        """A team's rows as the scope paths define them (the lead's owner is
+        in the team, or is the user), written as the owners' leads: the
+        same rows, but the condition on the team and the user's own id no
+        longer ORs two joined tables, which made PostgreSQL read every lead
+        for the supervisor's layout badge."""
+        if level is Level.TEAM and user.team_id:
+            owners = get_user_model().objects.filter(Q(team=user.team_id) | Q(pk=user.pk))
+            return Q(lead__owner__in=owners.values("pk"))
+        return super().scope_q(user, level)
 
     def open(self):
         """Not acknowledged, and not proven false by a call log that came

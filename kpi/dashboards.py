@@ -48,10 +48,12 @@ KPIs), so a number and its rows cannot disagree.
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import reduce
 
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
@@ -65,7 +67,7 @@ from followups.selectors import FIRST_CONTACT_WITHIN
 from kpi import grouped, monthly
 from kpi.metrics import KPIS, Metric, Period, Scope, percent
 from kpi.metrics.base import TARGET_PATHS
-from kpi.metrics.figures import figures_from, metrics_from
+from kpi.metrics.figures import compute_counts, figures_from, metrics_from
 from kpi.metrics.rows import (
     between,
     carried_over_q,
@@ -106,6 +108,8 @@ HEADLINE = (
     "calls_inbound",
     "calls_outbound",
 )
+# The base tables the headline reads for a period that is not stored.
+HEADLINE_TABLES = grouped.tables_for(HEADLINE)
 TREND = ("followup_rate", "invite_to_store_rate", "deals", "conversion_30d")
 COMPARED = (
     "new_leads",
@@ -223,7 +227,17 @@ def headline(scope: Scope, period: Period, *, today: date | None = None) -> list
     # Figures of the current month cover the whole month (a target is the
     # month's); the earlier periods only its days so far.
     # Closed months come from their stored figures (kpi.monthly).
-    counts = monthly.kpis(scope, [period, before, year_before], today=today)
+    # The earlier periods of a month so far are the first days of closed
+    # months, stored too (kpi.monthly.first_days).
+    whole = [p for p in (period, before, year_before) if p.is_month]
+    counts = monthly.kpis(scope, whole, today=today, tables=HEADLINE_TABLES)
+
+    def count(days: Period) -> dict[str, int]:
+        return compute_counts(scope, days, today=today, tables=HEADLINE_TABLES)
+
+    for days in (before, year_before):
+        if not days.is_month:
+            counts[days.start] = monthly.first_days(scope, days, count, today=today)
     current, last_month, last_year = (
         metrics_from(counts[p.start]) for p in (period, before, year_before)
     )
@@ -277,8 +291,14 @@ def trend_counts(scope: Scope, periods: list[Period]) -> dict[date, dict[str, in
         received=Count("pk"),
         converted=Count("pk", filter=converted_q(span)),
     )
-    carried = leads(scope).aggregate(
-        **{f"m{i}": Count("pk", filter=carried_over_q(p)) for i, p in enumerate(periods)}
+    # Narrowed to the leads any month counts, so that the scan can use the
+    # indexes of carried_over_q instead of reading every lead of the scope.
+    carried = (
+        leads(scope)
+        .filter(reduce(operator.or_, (carried_over_q(p) for p in periods)))
+        .aggregate(
+            **{f"m{i}": Count("pk", filter=carried_over_q(p)) for i, p in enumerate(periods)}
+        )
     )
     invited = _by_month(visits(scope, span).filter(first_invited_q()), "arrived_at", n=Count("pk"))
     sold = _by_month(deals(scope, span), "counted_at", n=Count("pk"))
@@ -333,23 +353,52 @@ def _grouped(queryset, path: str, **counts) -> dict:
     return {row.pop(path): row for row in rows}
 
 
-def compare(scope: Scope, period: Period, by: str, *, names=COMPARED) -> list[dict]:
+def compare(
+    scope: Scope, period: Period, by: str, *, names=COMPARED, today: date | None = None
+) -> list[dict]:
     """The KPIs ``names`` per agent, team or store of the scope: one grouped
     query per base table they need (``kpi.grouped``), each row equal to
-    ``compute`` of that unit."""
-    units = compared_units(scope, by)
-    counts = grouped.unit_counts(
-        by, [unit.id for unit, _label in units], period, tables=grouped.tables_for(names)
-    )
-    rows = []
-    for unit, label in units:
-        # Counts of tables not read are zeros: only ``names`` are kept. No
-        # meeting figure is compared (a placeholder).
-        figures = figures_from(grouped.filled(counts[unit.id]), Metric.rate(0, 0))
-        rows.append(
-            {"scope": unit, "label": label, "figures": {name: figures[name] for name in names}}
-        )
-    return rows
+    ``compute`` of that unit. The dashboard's (``COMPARED``) of a closed
+    month are stored (``kpi.monthly.unit_counts``)."""
+    return compare_all(scope, period, (by,), names=names, today=today)[by]
+
+
+def compare_all(
+    scope: Scope, period: Period, bys, *, names=COMPARED, today: date | None = None
+) -> dict[str, list[dict]]:
+    """``compare`` by each of ``bys`` (the store's agents and teams): the
+    levels still to count are counted together, each base table grouped once
+    by all their paths (``kpi.grouped.counts_by``)."""
+    units = {by: compared_units(scope, by) for by in bys}
+    ids = {by: [unit.id for unit, _label in units[by]] for by in bys}
+    tables = grouped.tables_for(names)
+    computed: dict[date, dict] = {}
+
+    def counter(by: str):
+        def count(month: Period) -> dict[int, dict[str, int]]:
+            if month.start not in computed:
+                computed[month.start] = grouped.counts_by(ids, month, tables=tables)
+            # Counts of tables not read are zeros: only ``names`` are kept.
+            counts = computed[month.start][by]
+            return {pk: grouped.filled(counts[pk]) for pk in ids[by]}
+
+        return count
+
+    result = {}
+    for by in bys:
+        if names == COMPARED:
+            counts = monthly.unit_counts(scope, period, by, ids[by], counter(by), today=today)
+        else:
+            counts = counter(by)(period)
+        rows = []
+        for unit, label in units[by]:
+            # No meeting figure is compared (a placeholder).
+            figures = figures_from(counts[unit.id], Metric.rate(0, 0))
+            rows.append(
+                {"scope": unit, "label": label, "figures": {name: figures[name] for name in names}}
+            )
+        result[by] = rows
+    return result
 
 
 # ---------------------------------------------------------------- drill-down sets
@@ -514,6 +563,24 @@ def _source_counts(scope: Scope, period: Period) -> dict[tuple, dict[str, int]]:
     return counts
 
 
+def _stored_source_counts(
+    scope: Scope, period: Period, today: date | None
+) -> dict[tuple, dict[str, int]]:
+    """``_source_counts``, stored for a closed month or its first days
+    (``kpi.monthly.closed_period``; the same late-data events move them:
+    a lead's channel corrected, calls or deals recorded late)."""
+
+    def count(p: Period) -> dict:
+        rows = _source_counts(scope, p)
+        return {"rows": [[*key, *(n[what] for what in SOURCE_COUNTS)] for key, n in rows.items()]}
+
+    stored = monthly.closed_period(scope, period, monthly.SOURCES_SET, count, today=today)
+    counts: dict = defaultdict(lambda: dict.fromkeys(SOURCE_COUNTS, 0))
+    for source, channel, *values in stored["rows"]:
+        counts[(source, channel)] = dict(zip(SOURCE_COUNTS, values, strict=True))
+    return counts
+
+
 def _sum(counts: dict, keys) -> dict[str, int]:
     return {what: sum(counts[key][what] for key in keys if key in counts) for what in SOURCE_COUNTS}
 
@@ -525,8 +592,11 @@ def sources(scope: Scope, period: Period, *, today: date | None = None) -> dict:
     same days of last month (环比) and of the month a year before (同比).
     Calls of no lead are a row of their own."""
     now, before, year_before = compared_periods(period, today)
-    current = _source_counts(scope, period)
-    earlier = {"mom": _source_counts(scope, before), "yoy": _source_counts(scope, year_before)}
+    current = _stored_source_counts(scope, period, today)
+    earlier = {
+        "mom": _stored_source_counts(scope, before, today),
+        "yoy": _stored_source_counts(scope, year_before, today),
+    }
     channel_ids = {c for _s, c in (*current, *earlier["mom"], *earlier["yoy"]) if c}
     labels = dict(
         Channel.objects.filter(Q(is_active=True) | Q(pk__in=channel_ids)).values_list("pk", "label")

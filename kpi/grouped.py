@@ -44,6 +44,8 @@ from kpi.metrics.base import (
     TARGET_PATHS,
     VISIT_LEAD_PATHS,
     VISIT_PATHS,
+    staff_q,
+    unit_q,
 )
 from kpi.metrics.figures import (
     call_counts,
@@ -140,9 +142,14 @@ def counts_by(
         """Group ``rows`` by every level's path; add each group's counts to
         its unit of each level; answer the groups' units."""
         columns = [paths[level] for level in levels]
-        where = Q(pk__in=[])
+        where, staff = Q(pk__in=[]), set()
+        if {"agent", "team"} <= set(levels) and paths["team"] == f"{paths['agent']}__team":
+            # Agents and teams: one condition on the staff member's column.
+            staff = {"agent", "team"}
+            where = staff_q(paths["agent"], agents=levels["agent"], teams=levels["team"])
         for level, ids in levels.items():
-            where |= Q(**{f"{paths[level]}__in": ids})
+            if level not in staff:
+                where |= unit_q(paths[level], ids)
         units = []
         for row in rows.filter(where).values(*columns).annotate(**aggregates).order_by():
             unit = {level: row.pop(paths[level]) for level in levels}

@@ -139,8 +139,9 @@ def dashboard(request):
             for name in dashboards.TREND
         ]
     comparisons = []
+    compared = dashboards.compare_all(scope, period, dashboards.COMPARISONS[scope.kind])
     for by in dashboards.COMPARISONS[scope.kind]:
-        rows = dashboards.compare(scope, period, by)
+        rows = compared[by]
         for row in rows:
             row["cells"] = [
                 _metric_cell(row["figures"][name], links.kpi(name, scope=row["scope"]))

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import BooleanField, F, Func, Q
 from django.utils import timezone
 
 from dcc.models import Store, Team, User
@@ -42,6 +43,42 @@ _HUNDREDTH = Decimal("0.01")
 # ---------------------------------------------------------------- scope, period, metric
 
 
+def unit_q(path: str, ids) -> Q:
+    """The rows whose unit by ``path`` is one of ``ids``. A team's path
+    through a staff member (``owner__team``) is written as the member
+    (``owner`` one of the teams' staff): the same rows, found by the staff
+    member's indexes instead of reading every row to join its team."""
+    head, _sep, last = path.rpartition("__")
+    if not head or last != "team":
+        return Q(**{f"{path}__in": ids})
+    return staff_q(head, teams=ids)
+
+
+def staff_q(path: str, *, agents=(), teams=()) -> Q:
+    """The rows whose staff member (``path``) is one of ``agents`` or in one
+    of ``teams``: one index condition on the member's column."""
+    members = User.objects.filter(Q(pk__in=agents) | Q(team__in=teams)).order_by().values("pk")
+    if connection.vendor != "postgresql":
+        return Q(**{f"{path}__in": members})
+    # "= ANY(ARRAY(subquery))": the members are read once (an InitPlan) and
+    # the condition is an index condition on the member's column, which
+    # "IN (subquery)" or a join to the team is not (0.2 s to 0.02 s for a
+    # store's teams' lead figures at 1M leads).
+    return Q(AnyOf(F(path), ArraySubquery(members)))
+
+
+class AnyOf(Func):
+    """``lhs = ANY(array)``, a condition (PostgreSQL)."""
+
+    output_field = BooleanField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        lhs, array = self.get_source_expressions()
+        lhs_sql, lhs_params = compiler.compile(lhs)
+        array_sql, array_params = compiler.compile(array)
+        return f"{lhs_sql} = ANY({array_sql})", (*lhs_params, *array_params)
+
+
 @dataclass(frozen=True)
 class Scope:
     kind: str
@@ -57,6 +94,8 @@ class Scope:
         """The filter putting a base table's rows in this scope."""
         if self.kind == "group":
             return Q()
+        if self.kind == "team":
+            return unit_q(paths["team"], [self.id])
         return Q(**{paths[self.kind]: self.id})
 
     def stores(self):

@@ -38,7 +38,7 @@ from kpi.metrics.rows import (
     sla_due_q,
     targets,
 )
-from kpi.metrics.table import KPIS, counted_with
+from kpi.metrics.table import COUNTS, KPIS, counted_with
 from kpi.models import DEFAULT_WORKING_WEEKDAYS, KpiSettings, Meeting, MeetingKind
 from telephony.models import Call
 
@@ -50,19 +50,41 @@ def compute(scope: Scope, period: Period, *, today: date | None = None) -> dict[
     return metrics_from(compute_counts(scope, period, today=today))
 
 
-def compute_counts(scope: Scope, period: Period, *, today: date | None = None) -> dict[str, int]:
+def compute_counts(
+    scope: Scope,
+    period: Period,
+    *,
+    today: date | None = None,
+    tables: tuple[str, ...] | None = None,
+) -> dict[str, int]:
     """The named counts every KPI of ``KPIS`` is made of (``metrics_from``),
-    meetings included: what ``kpi.monthly`` stores for a closed month."""
+    meetings included: what ``kpi.monthly`` stores for a closed month.
+    ``tables`` (``kpi.grouped.tables_for``) reads only those base tables
+    (``meetings`` among them for the meetings figure); the counts of the
+    others are 0, so only the KPIs of those tables are right (a page showing
+    some KPIs of a period that is never stored)."""
     today = today or timezone.localdate()
-    counts = {
-        **_lead_figures(scope, period),
-        "first_calls": followups(scope).filter(first_call_q(period)).count(),
-        **_visit_figures(scope, period),
-        "deals": _deal_figures(scope, period)[0],
-        "target_units": sum(_target_figures(scope, period).values()),
-        **_card_figures(scope, period),
-        **_call_figures(scope, period),
-    }
+
+    def wanted(table: str) -> bool:
+        return tables is None or table in tables
+
+    counts: dict[str, int] = {} if tables is None else dict.fromkeys(COUNTS, 0)
+    if wanted("leads"):
+        counts.update(_lead_figures(scope, period))
+    if wanted("first_calls"):
+        counts["first_calls"] = followups(scope).filter(first_call_q(period)).count()
+    if wanted("visits") or wanted("invitations"):
+        counts.update(_visit_figures(scope, period))
+    if wanted("deals"):
+        counts["deals"] = _deal_figures(scope, period)[0]
+    if wanted("targets"):
+        counts["target_units"] = sum(_target_figures(scope, period).values())
+    if wanted("callers"):
+        counts.update(_card_figures(scope, period))
+    if wanted("calls"):
+        counts.update(_call_figures(scope, period))
+    if not wanted("meetings"):
+        return counts
     return with_meetings(counts, meetings_on_time(scope, period, today=today))
 
 

@@ -277,3 +277,114 @@ def test_the_dashboard_and_kpi_page_read_a_stored_month(
     with CaptureQueriesContext(connection) as warm:
         assert client.get("/kpi/dashboard/", params).status_code == 200
     assert len(warm) < len(cold) - 5
+
+
+def _compared(scope, by):
+    return [
+        (row["scope"], row["label"], row["figures"])
+        for row in dashboards.compare(scope, OCTOBER, by)
+    ]
+
+
+def test_the_dashboard_comparison_of_a_closed_month_is_stored_and_equal(
+    october_activity,
+    store_a,
+    team_a1,
+    alice,
+    django_assert_max_num_queries,
+    django_capture_on_commit_callbacks,
+):
+    store = Scope("store", store_a.pk)
+    cases = [(store, "agent"), (store, "team"), (Scope("team", team_a1.pk), "agent")]
+    first = {case: _compared(*case) for case in cases}
+    assert MonthlyResult.objects.filter(metric_set__startswith="compare-").count() == 3
+    for (scope, by), rows in first.items():
+        # The units, the month's number and the stored row.
+        with django_assert_max_num_queries(3):
+            assert _compared(scope, by) == rows
+        for unit, _label, figures in rows:
+            fresh = compute(unit, OCTOBER)
+            assert figures == {name: fresh[name] for name in dashboards.COMPARED}
+    # A late call log of alice's: computed again, never served stale.
+    with django_capture_on_commit_callbacks(execute=True):
+        call_log_imported_late({"store": store_a, "alice": alice})
+    for (scope, by), rows in first.items():
+        with CaptureQueriesContext(connection) as again:
+            after = _compared(scope, by)
+        assert len(again) > 3
+        assert after != rows
+        for unit, _label, figures in after:
+            fresh = compute(unit, OCTOBER)
+            assert figures == {name: fresh[name] for name in dashboards.COMPARED}
+
+
+def test_the_headline_first_days_of_closed_months_are_stored_and_equal(october_activity, store_a):
+    # November so far (1–10) against 1–10 October and 1–10 November 2025.
+    scope, today = Scope("store", store_a.pk), date(2026, 11, 10)
+    november = Period.month(2026, 11)
+    with CaptureQueriesContext(connection) as cold:
+        first = dashboards.headline(scope, november, today=today)
+    assert MonthlyResult.objects.filter(metric_set="headline:10").count() == 2
+    assert not MonthlyResult.objects.filter(month=november.start).exists()
+    with CaptureQueriesContext(connection) as warm:
+        assert dashboards.headline(scope, november, today=today) == first
+    assert len(warm) < len(cold) - 5
+    october_days = compute(scope, Period(date(2026, 10, 1), date(2026, 10, 10)), today=today)
+    last_year = compute(scope, Period(date(2025, 11, 1), date(2025, 11, 10)), today=today)
+    current = compute(scope, november, today=today)
+    for row in first:
+        assert row["current"] == current[row["name"]]
+        assert row["last_month"] == october_days[row["name"]]
+        assert row["last_year"] == last_year[row["name"]]
+    assert any(row["last_month"].numerator for row in first)
+
+
+def test_a_run_of_closed_months_is_summed_from_the_stored_months(
+    october_activity, store_a, alice, team_a1
+):
+    # September to October: the months stored, their sums equal compute of
+    # the run (carried-over leads: the first month's; first-time callers:
+    # counted over the run).
+    run = Period(date(2026, 9, 1), OCTOBER.end)
+    for scope in (
+        Scope("store", store_a.pk),
+        Scope("agent", alice.pk),
+        Scope("team", team_a1.pk),
+        Scope("group"),
+    ):
+        counts = _served(scope, run)
+        assert counts == compute_counts(scope, run)
+        assert metrics_from(counts) == compute(scope, run)
+    assert MonthlyResult.objects.filter(month=date(2026, 9, 1)).count() == 4
+    assert any(counts.values())
+    # Not whole months, or the current month among them: computed.
+    part = Period(date(2026, 9, 2), OCTOBER.end)
+    assert _served(Scope("group"), part) == compute_counts(Scope("group"), part)
+
+
+def test_the_dashboard_sources_of_a_closed_month_are_stored_and_moved_by_late_data(
+    october_activity, store_a, alice, mike, django_capture_on_commit_callbacks
+):
+    from leads.models import Channel
+
+    scope = Scope("store", store_a.pk)
+
+    def fresh():
+        return {key: dict(n) for key, n in dashboards._source_counts(scope, OCTOBER).items()}
+
+    with CaptureQueriesContext(connection) as cold:
+        first = dashboards.sources(scope, OCTOBER)
+    with CaptureQueriesContext(connection) as warm:
+        assert dashboards.sources(scope, OCTOBER) == first
+    assert len(warm) < len(cold)
+    assert MonthlyResult.objects.filter(metric_set=monthly.SOURCES_SET).count() == 3
+    stored = dashboards._stored_source_counts(scope, OCTOBER, None)
+    assert {key: dict(n) for key, n in stored.items()} == fresh()
+    # An October lead's channel corrected in December: computed again.
+    lead = Lead.objects.filter(owner=alice, received_at__month=10).order_by("pk").first()
+    channel = Channel.objects.exclude(pk=lead.channel_id).first()
+    with django_capture_on_commit_callbacks(execute=True):
+        leads.lead_update(actor=mike, lead=lead, channel=channel)
+    after = dashboards._stored_source_counts(scope, OCTOBER, None)
+    assert {key: dict(n) for key, n in after.items()} == fresh()
+    assert {key: dict(n) for key, n in after.items()} != {key: dict(n) for key, n in stored.items()}

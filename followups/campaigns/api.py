@@ -62,7 +62,7 @@ class CampaignSerializer(ModelSerializer):
         required=False,
         help_text="The template's parameters in order.",
     )
-    member_count = serializers.IntegerField(read_only=True, source="members.count")
+    member_count = serializers.IntegerField(read_only=True)
 
     class Meta:
         model = Campaign
@@ -227,8 +227,11 @@ class CampaignViewSet(
     """Campaigns in the caller's scope; their launch (members frozen, the
     first SMS round planned), further rounds and members."""
 
-    queryset = Campaign.objects.select_related("store", "segment").prefetch_related(
-        "promoted_models"
+    queryset = (
+        Campaign.objects.select_related("store", "segment")
+        .prefetch_related("promoted_models")
+        .with_member_count()
+        .order_by("-created_at", "-id")  # a grouped query drops Meta.ordering
     )
     serializer_class = CampaignSerializer
     lookup_value_regex = r"\d+"
@@ -254,11 +257,12 @@ class CampaignViewSet(
         )
 
     def perform_create(self, serializer):
-        campaign = Campaign(store=_store_of(self.request))
-        serializer.instance = self._save(serializer, campaign)
+        campaign = self._save(serializer, Campaign(store=_store_of(self.request)))
+        serializer.instance = self.get_queryset().get(pk=campaign.pk)
 
     def perform_update(self, serializer):
-        serializer.instance = self._save(serializer, serializer.instance)
+        campaign = self._save(serializer, serializer.instance)
+        serializer.instance = self.get_queryset().get(pk=campaign.pk)
 
     def _reload(self, campaign):
         return Response(self.get_serializer(self.get_queryset().get(pk=campaign.pk)).data)

@@ -30,7 +30,7 @@ def campaign_list(request):
     campaigns = (
         Campaign.objects.visible_to(request.user)
         .select_related("segment", "team")
-        .annotate(member_count=Count("members"))
+        .with_member_count()
         .order_by("-created_at", "-pk")
     )
     return render(

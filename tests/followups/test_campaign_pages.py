@@ -6,6 +6,8 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -145,6 +147,25 @@ def test_api_campaigns_rounds_members_and_scope(api, mike, mary, alice, launched
     assert api(mary).get(f"/api/v1/campaign-members/{member}/").status_code == 404
     assert api(alice).get("/api/v1/campaigns/").status_code == 403
     assert api(alice).post(f"/api/v1/campaigns/{launched.pk}/rounds/").status_code == 403
+
+
+def test_api_campaign_list_counts_members_in_its_own_query(api, mike, launched):
+    client = api(mike)
+    client.get("/api/v1/campaigns/")  # warm the session and the throttle
+    one = _queries(client, "/api/v1/campaigns/")
+    for index in range(3):
+        services.campaign_save(actor=mike, campaign=Campaign(store=mike.store, name=f"活动{index}"))
+    assert _queries(client, "/api/v1/campaigns/") == one
+    listing = client.get("/api/v1/campaigns/").json()
+    counts = {c["id"]: c["member_count"] for c in listing["results"]}
+    assert counts[launched.pk] == 4
+    assert sorted(counts.values()) == [0, 0, 0, 4]
+
+
+def _queries(client, url):
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
 
 
 def test_api_creates_and_launches_a_campaign(api, mike, base, settings):

@@ -210,11 +210,18 @@ class _Queue:
             params += key_params
         self.sort_key = (f"CASE ({self.rank[0]}) {' '.join(parts)} END", params)
         sort_key = _raw(self.sort_key, DateTimeField())
-        self.order = [
+        order = [
             sql(OrderBy(sort_key, nulls_last=True)),
             sql(F("received_at").asc()),
             sql(F("pk").asc()),
         ]
+        # The order within a section, as one ORDER BY list.
+        self.order = (
+            ", ".join(part for part, _params in order),
+            [param for _part, part_params in order for param in part_params],
+        )
+        quote = connections[self.leads.db].ops.quote_name
+        self.table, self.pk = quote(Lead._meta.db_table), quote(Lead._meta.pk.column)
 
     def appointments(self):
         # The owner confirms, whoever booked; a visit of a closed lead is moot.
@@ -234,17 +241,14 @@ class _Queue:
     def _ranked(self, *, limit: int, total: int | None, kinds) -> tuple[str, list]:
         """The SQL of the ids of the rows to show: every section's first
         ``limit`` (``total`` at most), over the lead table alone."""
-        quote = connections[self.leads.db].ops.quote_name
-        table, pk = quote(Lead._meta.db_table), quote(Lead._meta.pk.column)
-        rank_sql, rank_params = self.rank
+        table, pk = self.table, self.pk
+        (rank_sql, rank_params), (order_sql, order_params) = self.rank, self.order
         where_sql, params = self.where
         where_sql, params = f"({where_sql})", list(params)
         if kinds is not None:
             ranks = ", ".join(str(self.ORDER.index(kind)) for kind in kinds)
             where_sql += f" AND ({rank_sql}) IN ({ranks})"
             params += rank_params
-        order_sql = ", ".join(part for part, _params in self.order)
-        order_params = [param for _part, part_params in self.order for param in part_params]
         if total is not None and total <= limit:
             # The page's first rows: no section can pass its limit, so the
             # most urgent ``total`` in order, no window needed.
@@ -254,6 +258,7 @@ class _Queue:
                 f"ORDER BY ({rank_sql}), {order_sql} LIMIT %s"
             )
             return sql, [*params, *rank_params, *order_params, total]
+        quote = connections[self.leads.db].ops.quote_name
         row = quote("queue_row")
         sql = (
             f"SELECT {pk} FROM (SELECT {table}.{pk} AS {pk}, ROW_NUMBER() OVER "  # noqa: S608
@@ -293,11 +298,9 @@ class _Queue:
         queries that read the agent's book once: every lead's id and section
         in queue order (narrow rows: the sections are counted and the rows
         chosen here), then the chosen rows."""
-        quote = connections[self.leads.db].ops.quote_name
-        table, pk = quote(Lead._meta.db_table), quote(Lead._meta.pk.column)
+        table, pk = self.table, self.pk
         (rank_sql, rank_params), (where_sql, where_params) = self.rank, self.where
-        order_sql = ", ".join(part for part, _params in self.order)
-        order_params = [param for _part, part_params in self.order for param in part_params]
+        order_sql, order_params = self.order
         # Compiled by the ORM, every value a parameter:
         sql = (
             f"SELECT {table}.{pk}, ({rank_sql}) FROM {table} WHERE {where_sql} "  # noqa: S608

@@ -216,7 +216,7 @@ def first_days(
         scope,
         [period],
         f"{metric_set}:{days}",
-        lambda todo: {p.start: count(p) for p in todo},
+        _each(count),
         today=today,
         storable=is_closed_first_days,
     )[period.start]
@@ -234,9 +234,7 @@ def closed_period(
     the first days of one (``first_days``); computed for any other period."""
     today = today or timezone.localdate()
     if is_closed(period, today):
-        return months(
-            scope, [period], metric_set, lambda todo: {p.start: count(p) for p in todo}, today=today
-        )[period.start]
+        return months(scope, [period], metric_set, _each(count), today=today)[period.start]
     return first_days(scope, period, count, today=today, metric_set=metric_set)
 
 
@@ -265,6 +263,11 @@ def unit_counts(
         period.start
     ]
     return {int(pk): counts for pk, counts in stored.items()}
+
+
+def _each(count: Callable[[Period], dict]) -> Callable[[list[Period]], dict[date, dict]]:
+    """``months``'s ``count`` from a function of one period."""
+    return lambda todo: {p.start: count(p) for p in todo}
 
 
 def _key(scope: Scope, metric_set: str) -> dict:

@@ -8,6 +8,7 @@ mobile ranges better than a regular expression (TELEPHONY.md "Phone numbers").
 """
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -62,6 +63,10 @@ def try_normalize(raw, *, area_code: str = "") -> str | None:
         return None
 
 
+# Pure functions of the number: a worker formats each number once (lists and
+# pages show the same book's numbers all day; libphonenumber's parse is
+# about 0.1 ms).
+@lru_cache(maxsize=65536)
 def display(e164: str) -> str:
     """``138 1234 5678`` / ``021 6234 5678``: how people read numbers."""
     if not e164:
@@ -82,6 +87,7 @@ def masked(e164: str) -> str:
     return digits[:3] + "****" + digits[-4:]
 
 
+@lru_cache(maxsize=65536)
 def region(e164: str) -> str:
     """归属地: the city or province the number is registered in."""
     if not e164:

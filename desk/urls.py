@@ -16,6 +16,7 @@ urlpatterns = [
     path("leads/<int:pk>/sms-preview/", lead.sms_preview, name="lead-sms-preview"),
     path("leads/<int:pk>/<slug:action>/", lead.lead_action, name="lead-action"),
     path("followups/queue/", queue.queue_list, name="queue-list"),
+    path("followups/desk-extras/", queue.desk_extras, name="desk-extras"),
     path("followups/queue/<slug:key>/", queue.queue_item, name="queue-item"),
     path("followups/queue/<slug:key>/log/", queue.queue_log, name="queue-log"),
     path("followups/appointments/", visits.appointments, name="appointments"),

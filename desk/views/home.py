@@ -73,9 +73,9 @@ def arrivals_context(request) -> dict:
 
 
 def agent_context(request) -> dict:
-    """An agent's or caller's home: the call queue and today's goals."""
-    user = request.user
-    return {**queue_context(request), "my_goals": daily_goals(agents=[user])[user.pk]}
+    """An agent's or caller's home: the call queue (its other sections,
+    today's goals among them, come with ``queue.desk_extras``)."""
+    return queue_context(request)
 
 
 # What each role's home page shows beyond the organisation: the agent's call

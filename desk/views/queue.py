@@ -22,6 +22,7 @@ from followups import selectors, services
 from followups.campaigns import calls as campaign_calls
 from followups.forms import FollowupForm
 from followups.models import Appointment
+from kpi.goals import daily_goals
 from leads.forms import add_service_errors
 from leads.lifecycle import LeadStateError
 from leads.models import Lead, Source
@@ -116,13 +117,11 @@ def queue_context(request) -> dict:
     """The agent's home page (desk.views.home): the queue, and the work panel
     of the item named in ``?item=``. Without one, the panel of the first item
     is fetched by the page right after it arrives (htmx, ``load``): the list
-    is what the agent waits for, and each request stays short."""
+    is what the agent waits for, and each request stays short. The other
+    sections of the desk (today's goals, missed-call callbacks, campaign
+    calls) come the same way, in one request (``desk_extras``)."""
     items, counts = _queue(request)
     context = _list_context(items, counts)
-    # Missed-call callbacks: calls, not leads, so a section of their own.
-    context["callbacks"] = callbacks.for_agent(request.user)
-    # Campaign members to call: members, not leads, so a section of their own.
-    context["campaign_calls"] = campaign_calls.for_caller(request.user)
     key = request.GET.get("item")
     if key:
         try:
@@ -133,6 +132,23 @@ def queue_context(request) -> dict:
             return {**context, "active_key": active.key, **panel_context(request, active)}
     first_key = items[0].key if items else None
     return {**context, "active_key": first_key, "lazy_key": first_key, "now": timezone.now()}
+
+
+def desk_extras(request):
+    """The desk's sections besides the queue, fetched by the page as it
+    loads (one htmx request, each section swapped into its place out of
+    band): today's goals, missed-call callbacks (calls, not leads) and
+    campaign members to call (members, not leads). They were half of the
+    queue page's time, and the queue is what the agent waits for. Without
+    htmx (the page's <noscript> link), a page of their own."""
+    user = request.user
+    context = {
+        "my_goals": daily_goals(agents=[user])[user.pk],
+        "callbacks": callbacks.for_agent(user),
+        "campaign_calls": campaign_calls.for_caller(user),
+    }
+    template = "desk/partials/desk_extras.html" if is_partial(request) else "desk/desk_extras.html"
+    return render(request, template, context)
 
 
 def queue_item(request, key):

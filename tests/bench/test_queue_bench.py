@@ -13,7 +13,9 @@ The measurement, for an agent holding 1,500 open leads: 50 requests each
 (after a warm-up) of the account page "/accounts/me/" (the floor: the
 smallest page of the same server in the same layout), the home page "/"
 (the agent's call queue), the lead page of a lead with a visit to confirm,
-the work panel, the queue API's first page and
+the desk's other sections (goals, callbacks, campaign calls: one htmx
+request the home page makes as it loads), the work panel, the queue API's
+first page and
 ``followups.selectors.queue_for_agent`` on its own, taking turns so that a
 busy machine slows them alike; each with its median, p95 and max server
 time and its number of SQL queries, then each page's ratio to the floor
@@ -727,6 +729,13 @@ def test_call_queue_at_volume(request):
         assert response.status_code == 200
         return response
 
+    def extras():
+        # The desk's other sections (goals, callbacks, campaign calls), which
+        # the page fetches as it loads.
+        response = client.get("/followups/desk-extras/", headers={"HX-Request": "true"})
+        assert response.status_code == 200
+        return response
+
     def lead_page():
         response = client.get(lead_url)
         assert response.status_code == 200
@@ -750,6 +759,7 @@ def test_call_queue_at_volume(request):
     targets = [
         ("GET /accounts/me/", floor),
         ("GET /", home),
+        ("GET desk extras", extras),
         ("GET lead page", lead_page),
         ("GET work panel", panel),
         ("GET /api/v1/queue/", queue_api),
@@ -786,7 +796,13 @@ def test_call_queue_at_volume(request):
     write("")
     write("against the floor (GET /accounts/me/, taking turns in the same run):")
     floor_samples = samples["GET /accounts/me/"]
-    for label in ("GET /", "GET lead page", "GET work panel", "GET /api/v1/queue/"):
+    for label in (
+        "GET /",
+        "GET desk extras",
+        "GET lead page",
+        "GET work panel",
+        "GET /api/v1/queue/",
+    ):
         write("  " + ratio_line(label, samples[label], floor_samples))
     write("  targets: the queue page and the lead page within 2x, the API within 3x (p95)")
     load = os.getloadavg()

@@ -63,7 +63,7 @@ def test_defaults_are_seed_001s_and_progress_counts_today(alice, bob, make_lead,
 def test_the_agents_home_shows_their_goals(web, alice, bob):
     _call(alice)
     _call(bob)
-    html = web(alice).get("/").content.decode()
+    html = web(alice).get(reverse("desk:desk-extras"), HTTP_HX_REQUEST="true").content.decode()
     assert 'data-testid="my-goals"' in html
     assert 'data-testid="goal-outbound" data-done="1" data-target="70"' in html
 

@@ -48,10 +48,28 @@ def test_queue_page_queries_are_bounded(web, alice, make_lead, django_assert_max
         )
     client = web(alice)
     client.get("/")
-    # 10 for the queue (issue 20; the callbacks' two lists are one query) and
-    # 1 for the campaign-call section (issue 18).
-    with django_assert_max_num_queries(11):
+    # Session, user, the store's policy, tomorrow's visits, the book's
+    # sections and the rows shown (issue 20).
+    with django_assert_max_num_queries(6):
         assert client.get("/").status_code == 200
+    # The desk's other sections, fetched as the page loads: session, user,
+    # the goals (calls, visits booked, targets), the callbacks' two lists in
+    # one query, the campaign calls.
+    with django_assert_max_num_queries(7):
+        assert client.get(reverse("desk:desk-extras"), **HX).status_code == 200
+
+
+def test_the_desk_extras_need_a_login_and_swap_into_place(client, web, bob):
+    response = client.get(reverse("desk:desk-extras"), **HX)
+    assert response.status_code == 302
+    assert "login" in response.url
+    html = web(bob).get(reverse("desk:desk-extras"), **HX).content.decode()
+    # Each section swaps into its place on the desk.
+    assert 'id="desk-goals" hx-swap-oob="true"' in html
+    assert 'id="desk-side" hx-swap-oob="true"' in html
+    home = web(bob).get("/").content.decode()
+    assert 'id="desk-goals"' in home
+    assert 'id="desk-side"' in home
 
 
 def test_opening_an_item_loads_its_panel(web, alice, queue):

@@ -176,8 +176,11 @@ def test_nobody_logs_on_anothers_list(campaign, alice, bob, mike):
 
 def test_the_desk_shows_the_campaign_section(campaign, alice, bob, web):
     calls.generate_for_campaign(campaign.pk)
-    page = web(alice).get("/")
+    page = web(alice).get("/followups/desk-extras/", HTTP_HX_REQUEST="true")
     assert page.status_code == 200
+    assert page.content.decode().count('data-testid="campaign-call-row"') == 3
+    # Without htmx, a page of its own with the same section.
+    page = web(alice).get("/followups/desk-extras/")
     assert page.content.decode().count('data-testid="campaign-call-row"') == 3
 
 

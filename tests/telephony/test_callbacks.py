@@ -118,10 +118,14 @@ def test_an_unknown_number_goes_to_the_stores_shared_list_and_is_taken_once(
 def test_the_desk_shows_the_section_and_an_agent_takes_a_number(web, alice, mike, now):
     load(mike, queue_abandoned("13955550009", now - timedelta(minutes=5), "ABANDON"))
     call = Call.objects.get(key="ABANDON")
-    page = web(alice).get(reverse("desk:home"))
+    home = web(alice).get(reverse("desk:home")).content.decode()
+    # The desk fetches its callbacks section as it loads (htmx, out of band).
+    assert reverse("desk:desk-extras") in home
+    page = web(alice).get(reverse("desk:desk-extras"), HTTP_HX_REQUEST="true")
     html = page.content.decode()
     assert 'data-testid="callbacks"' in html
     assert 'data-testid="callback-shared"' in html
+    assert f'name="next" value="{reverse("desk:home")}"' in html  # back to the desk
     response = web(alice).post(reverse("telephony:callback-claim", args=[call.pk]))
     assert response.status_code == 302
     call.refresh_from_db()

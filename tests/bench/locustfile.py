@@ -75,6 +75,10 @@ class Agent(_Staff):
     def queue(self):
         response = self.client.get("/", name="queue")
         self.rows = ROW.findall(response.text)[:20]
+        # What the page fetches as it loads: goals, callbacks, campaign calls.
+        self.client.get(
+            "/followups/desk-extras/", headers={"HX-Request": "true"}, name="desk extras"
+        )
 
     @task(3)
     def work_panel(self):

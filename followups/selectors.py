@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from django.db import connections
 from django.db.models import (
@@ -106,6 +107,210 @@ def _local(moment: datetime) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """What the SQL of one agent's queue at one moment depends on: the
+    owner, the sections' times and tomorrow's visits (lead id, time)."""
+
+    owner: int
+    soon: datetime
+    today: datetime
+    tomorrow: datetime
+    retry_before: datetime
+    visits: tuple[tuple[int, datetime], ...]
+
+    def slots(self) -> dict[str, object]:
+        values = {
+            "owner": self.owner,
+            "soon": self.soon,
+            "today": self.today,
+            "tomorrow": self.tomorrow,
+            "retry_before": self.retry_before,
+        }
+        for i, (pk, at) in enumerate(self.visits):
+            values[f"visit_pk_{i}"], values[f"visit_at_{i}"] = pk, at
+        return values
+
+
+def _sections(inputs: _Inputs) -> dict:
+    """Each section's own condition and the time it is ordered by, in order
+    of urgency; a lead belongs to the first section whose condition it
+    meets. Closed leads (defeated, delivered) come back on their re-contact
+    date without being reopened (issue 13). The confirmations' time
+    (tomorrow's visit) is filled in by ``_compile``."""
+    return {
+        "recontact": (Q(status__in=RECONTACT_STATUSES), F("recontact_at")),
+        "soon": (LeadRules.first_contact_due_before(inputs.soon), F("first_contact_due")),
+        "overdue": (LeadRules.overdue(inputs.today), F("next_followup_at")),
+        # New leads without a hard deadline (web, inbound) after those with one.
+        "new": (
+            LeadRules.first_contact_owed(),
+            Coalesce("first_contact_due", Value(FAR_FUTURE)),
+        ),
+        "confirm": (Q(pk__in=[pk for pk, _at in inputs.visits]), None),
+        "retry": (
+            LeadRules.retry_due(inputs.retry_before, timedelta(0)),
+            F("last_attempt_at"),
+        ),
+        "today": (LeadRules.due_between(inputs.today, inputs.tomorrow), F("next_followup_at")),
+        "unplanned": (Q(next_followup_at__isnull=True), F("received_at")),
+        "later": (Q(pk__isnull=False), F("next_followup_at")),
+    }
+
+
+def _book_parts(inputs: _Inputs):
+    """The agent's book: their open leads, and their closed ones due a
+    re-contact; read as two parts (UNION ALL) rather than one OR, so that
+    the open leads, nearly all of it, are an index-only scan of
+    lead_queue_next_idx (which covers every column the sections read)
+    instead of a visit to the table's page of every lead."""
+    return (
+        Lead.objects.filter(owner_id=inputs.owner, status__in=OPEN_STATUSES),
+        Lead.objects.filter(
+            owner_id=inputs.owner, status__in=RECONTACT_STATUSES, recontact_at__lt=inputs.tomorrow
+        ),
+    )
+
+
+def _compile(inputs: _Inputs, db: str) -> dict[str, tuple[str, list]]:
+    """The SQL of the book's filters (``wheres``), of a lead's section (its
+    place in ``_Queue.ORDER``: ``rank``), of its sort key within the section
+    (``sort_key``), of its receipt, and of the order within a section."""
+    conditions = _sections(inputs)
+    parts = _book_parts(inputs)
+    query = parts[0].query.chain()
+    compiler = query.get_compiler(using=db)
+
+    def sql(expression):
+        return compiler.compile(expression.resolve_expression(query, allow_joins=False))
+
+    order_of = _Queue.ORDER.index
+    # The section's place in ``ORDER``: the first condition a lead meets.
+    rank = sql(
+        Case(
+            *(When(cond, then=Value(order_of(kind))) for kind, (cond, _key) in conditions.items()),
+            output_field=IntegerField(),
+        )
+    )
+    # A confirmation's sort key: its visit's time.
+    pk_sql, _pk_params = sql(F("pk"))
+    whens, visit_params = [], []
+    for pk, at in inputs.visits:
+        value_sql, value_params = sql(Value(at, output_field=DateTimeField()))
+        whens.append(f"WHEN %s THEN {value_sql}")
+        visit_params += [pk, *value_params]
+    visit_time = (f"CASE {pk_sql} {' '.join(whens)} END", visit_params) if whens else None
+    # The sort key: the key of the lead's section, chosen by its rank.
+    cases, params = [], list(rank[1])
+    for kind, (_cond, key) in conditions.items():
+        key_sql, key_params = (visit_time or ("NULL", [])) if key is None else sql(key)
+        cases.append(f"WHEN {order_of(kind)} THEN {key_sql}")
+        params += key_params
+    quote = connections[db].ops.quote_name
+    # The order within a section over the book's columns (see _Queue._book).
+    key = _raw((quote("queue_key"), []))
+    order = ", ".join(
+        [
+            compiler.compile(OrderBy(key, nulls_last=True))[0],
+            quote("queue_received"),
+            quote("queue_pk"),
+        ]
+    )
+    return {
+        "rank": rank,
+        "sort_key": (f"CASE ({rank[0]}) {' '.join(cases)} END", params),
+        "received": sql(F("received_at")),
+        "wheres": [part.query.get_compiler(using=db).compile(part.query.where) for part in parts],
+        "order": (order, []),
+    }
+
+
+class _Shape:
+    """The compiled SQL of every queue with a given number of visits to
+    confirm, its parameters a template: the ORM resolved and compiled the
+    sections' dozens of expressions on every request, a tenth of a queue
+    page. Compiled once per shape with stand-in values (``_SENTINELS``),
+    each found again among the parameters; a request fills in its own."""
+
+    def __init__(self, db: str, visits: int):
+        self.db = db
+        stand_in = _stand_in(visits)
+        adapt = connections[db].ops.adapt_datetimefield_value
+        # Each stand-in value as the compiler passes it on, to its slot and
+        # whether the compiler adapted it (SQLite's times are text).
+        found: dict[object, tuple[str, bool]] = {}
+        for slot, value in stand_in.slots().items():
+            if isinstance(value, datetime) and adapt(value) != value:
+                found[adapt(value)] = (slot, True)
+            found[value] = (slot, False)
+        compiled = _compile(stand_in, db)
+        used = set()
+
+        def template(params):
+            out = []
+            for param in params:
+                hit = found.get(param) if isinstance(param, int | str | datetime) else None
+                if hit is None:
+                    out.append((None, param))
+                else:
+                    used.add(hit[0])
+                    out.append(hit)
+            return out
+
+        self.sql = {}
+        for name, value in compiled.items():
+            if name == "wheres":
+                self.sql[name] = [(sql, template(params)) for sql, params in value]
+            else:
+                self.sql[name] = (value[0], template(value[1]))
+        missing = set(stand_in.slots()) - used
+        if missing:  # a value the compiler changed beyond recognition
+            raise RuntimeError(f"queue SQL: no parameter for {sorted(missing)}")
+
+    def fill(self, inputs: _Inputs) -> dict:
+        """The SQL of ``inputs``'s queue, each parameter in its place."""
+        values = inputs.slots()
+        adapt = connections[self.db].ops.adapt_datetimefield_value
+
+        def params(template):
+            # (None, a constant) or (a slot, whether the compiler adapted it)
+            return [
+                value if slot is None else adapt(values[slot]) if value else values[slot]
+                for slot, value in template
+            ]
+
+        return {
+            name: [(sql, params(t)) for sql, t in value]
+            if name == "wheres"
+            else (value[0], params(value[1]))
+            for name, value in self.sql.items()
+        }
+
+
+_SENTINEL_TIME = datetime(1901, 1, 1, tzinfo=UTC)
+
+
+def _stand_in(visits: int) -> _Inputs:
+    """Values no queue has, to find where each goes among the parameters."""
+
+    def at(n):
+        return _SENTINEL_TIME + timedelta(seconds=n)
+
+    return _Inputs(
+        owner=-7_000_001,
+        soon=at(1),
+        today=at(2),
+        tomorrow=at(3),
+        retry_before=at(4),
+        visits=tuple((-8_000_000 - i, at(100 + i)) for i in range(visits)),
+    )
+
+
+@lru_cache(maxsize=128)
+def _compiled(db: str, visits: int) -> _Shape:
+    return _Shape(db, visits)
+
+
 class _Queue:
     """The queue's sections for one agent at one moment: which of their
     leads each holds, in order of urgency. The lead sections exclude each
@@ -143,93 +348,21 @@ class _Queue:
             visit.lead_id: visit
             for visit in self.appointments().select_related("receiver").order_by("scheduled_at")
         }
-        closed = Q(status__in=RECONTACT_STATUSES)
-        # Each section's own condition and the time it is ordered by, in
-        # order of urgency; a lead belongs to the first section whose
-        # condition it meets. Closed leads (defeated, delivered) come back
-        # on their re-contact date without being reopened (issue 13).
-        # The confirmations' time (tomorrow's visit) is filled in below.
-        self.conditions = {
-            "recontact": (closed, F("recontact_at")),
-            "soon": (LeadRules.first_contact_due_before(soon), F("first_contact_due")),
-            "overdue": (LeadRules.overdue(today_start), F("next_followup_at")),
-            # New leads without a hard deadline (web, inbound) after those with one.
-            "new": (
-                LeadRules.first_contact_owed(),
-                Coalesce("first_contact_due", Value(FAR_FUTURE)),
-            ),
-            "confirm": (Q(pk__in=list(self.visits)), None),
-            "retry": (LeadRules.retry_due(now, self.retry_after), F("last_attempt_at")),
-            "today": (LeadRules.due_between(today_start, tomorrow_start), F("next_followup_at")),
-            "unplanned": (Q(next_followup_at__isnull=True), F("received_at")),
-            "later": (Q(pk__isnull=False), F("next_followup_at")),
-        }
-        # The agent's book: their open leads, and their closed ones due a
-        # re-contact; read as two parts (UNION ALL) rather than one OR, so
-        # that the open leads, nearly all of it, are an index-only scan of
-        # lead_queue_next_idx (which covers every column the sections read)
-        # instead of a visit to the table's page of every lead.
-        self.parts = (
-            Lead.objects.filter(owner=agent, status__in=OPEN_STATUSES),
-            Lead.objects.filter(
-                owner=agent, status__in=RECONTACT_STATUSES, recontact_at__lt=tomorrow_start
-            ),
+        self.db = Lead.objects.db
+        inputs = _Inputs(
+            owner=agent.pk,
+            soon=soon,
+            today=today_start,
+            tomorrow=tomorrow_start,
+            retry_before=now - self.retry_after,
+            visits=tuple((pk, visit.scheduled_at) for pk, visit in self.visits.items()),
         )
-        self.db = self.parts[0].db
-        self._compile()
-
-    def _compile(self) -> None:
-        """The SQL of the agent's filter, of a lead's section (its place in
-        ``ORDER``) and of its sort key within the section, each built once."""
-        query = self.parts[0].query.chain()
-        compiler = query.get_compiler(using=self.db)
-
-        def sql(expression):
-            return compiler.compile(expression.resolve_expression(query, allow_joins=False))
-
-        self.wheres = [
-            part.query.get_compiler(using=self.db).compile(part.query.where) for part in self.parts
-        ]
-        # The section's place in ``ORDER``: the first condition a lead meets.
-        self.rank = sql(
-            Case(
-                *(
-                    When(cond, then=Value(self.ORDER.index(kind)))
-                    for kind, (cond, _key) in self.conditions.items()
-                ),
-                output_field=IntegerField(),
-            )
-        )
-        # A confirmation's sort key: its visit's time.
-        pk_sql, _pk_params = sql(F("pk"))
-        whens, visit_params = [], []
-        for pk, visit in self.visits.items():
-            value_sql, value_params = sql(Value(visit.scheduled_at, output_field=DateTimeField()))
-            whens.append(f"WHEN %s THEN {value_sql}")
-            visit_params += [pk, *value_params]
-        visit_time = (f"CASE {pk_sql} {' '.join(whens)} END", visit_params) if whens else None
-        # The sort key: the key of the lead's section, chosen by its rank.
-        parts, params = [], list(self.rank[1])
-        for kind, (_cond, key) in self.conditions.items():
-            if key is None:
-                key_sql, key_params = visit_time or ("NULL", [])
-            else:
-                key_sql, key_params = sql(key)
-            parts.append(f"WHEN {self.ORDER.index(kind)} THEN {key_sql}")
-            params += key_params
-        self.sort_key = (f"CASE ({self.rank[0]}) {' '.join(parts)} END", params)
+        compiled = _compiled(self.db, len(inputs.visits)).fill(inputs)
+        self.rank, self.sort_key = compiled["rank"], compiled["sort_key"]
+        self.wheres, self.received = compiled["wheres"], compiled["received"]
+        self.order = compiled["order"][0]
         quote = connections[self.db].ops.quote_name
         self.table, self.pk = quote(Lead._meta.db_table), quote(Lead._meta.pk.column)
-        self.received = sql(F("received_at"))
-        # The order within a section over the book's columns (see _book).
-        key = _raw((quote("queue_key"), []))
-        self.order = ", ".join(
-            [
-                compiler.compile(OrderBy(key, nulls_last=True))[0],
-                quote("queue_received"),
-                quote("queue_pk"),
-            ]
-        )
 
     def _book(self, kinds=None) -> tuple[str, list]:
         """The SQL of the book's rows, narrow: each lead's id (``queue_pk``),

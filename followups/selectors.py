@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,8 @@ from dcc.roles import Role
 from dcc.timeutils import local_day_start
 from followups.models import Appointment, AppointmentStatus, FollowUp, FollowupPolicy, SlaBreach
 from leads.models import OPEN_STATUSES, RECONTACT_STATUSES, Lead, LeadRules, Status
+
+log = logging.getLogger(__name__)
 
 QUEUE_SECTION_LIMIT = 200
 # Sorts new leads without a first-contact deadline after those with one.
@@ -229,7 +232,7 @@ class _Shape:
     """The compiled SQL of every queue with a given number of visits to
     confirm, its parameters a template: the ORM resolved and compiled the
     sections' dozens of expressions on every request, a tenth of a queue
-    page. Compiled once per shape with stand-in values (``_SENTINELS``),
+    page. Compiled once per shape with stand-in values (``_stand_in``),
     each found again among the parameters; a request fills in its own."""
 
     def __init__(self, db: str, visits: int):
@@ -263,12 +266,16 @@ class _Shape:
                 self.sql[name] = [(sql, template(params)) for sql, params in value]
             else:
                 self.sql[name] = (value[0], template(value[1]))
-        missing = set(stand_in.slots()) - used
-        if missing:  # a value the compiler changed beyond recognition
-            raise RuntimeError(f"queue SQL: no parameter for {sorted(missing)}")
+        if set(stand_in.slots()) - used:
+            # A value the compiler changed beyond recognition (a new kind of
+            # condition): compiled for each queue, as before, rather than wrong.
+            log.warning("queue SQL: not every stand-in was found; compiled per request")
+            self.sql = None
 
     def fill(self, inputs: _Inputs) -> dict:
         """The SQL of ``inputs``'s queue, each parameter in its place."""
+        if self.sql is None:
+            return _compile(inputs, self.db)
         values = inputs.slots()
         adapt = connections[self.db].ops.adapt_datetimefield_value
 

@@ -838,7 +838,8 @@ def test_queue_query_count_does_not_grow_with_rows(
     api, alice, mike, make_lead, django_assert_max_num_queries
 ):
     client = api(alice)
-    # token, the store's retry interval, tomorrow's visits, the page's rows
+    # token, the store's retry interval, tomorrow's visits, the page's ids and
+    # sections (then, when there are some, the rows: see below)
     with django_assert_max_num_queries(4):
         assert client.get(QUEUE).json()["results"] == []
     now = timezone.now()
@@ -847,7 +848,9 @@ def test_queue_query_count_does_not_grow_with_rows(
         log(client, make_lead(alice), next_followup_at=(now - timedelta(days=1)).isoformat())
         make_lead(mike, source=Source.MANUFACTURER, owner=alice)
         book(client, make_lead(alice), scheduled_at=tomorrow.isoformat())
-    with django_assert_max_num_queries(4):
+    # ... and the rows themselves: choosing them and reading them are two
+    # queries (issue 20: as one, PostgreSQL spent 5 ms planning it).
+    with django_assert_max_num_queries(5):
         response = client.get(QUEUE)
     assert len(response.json()["results"]) == 12
 

@@ -655,6 +655,10 @@ def _copy_calls_floor(store, folder: str, runs: int) -> list[float]:
     query = f"SELECT {names} FROM telephony_call WHERE store_id = {int(store.pk)}"  # noqa: S608
     with dump.open("wb") as out, connection.cursor() as cursor:
         cursor.copy_expert(f"COPY ({query}) TO STDOUT", out)
+    if os.environ.get("BENCH_KEEP_CALLS"):  # for experiments on the write
+        import shutil
+
+        shutil.copy(dump, os.environ["BENCH_KEEP_CALLS"])
     floors = []
     for _run in range(runs):
         with transaction.atomic(), connection.cursor() as cursor:

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.fields.json import KeyTransform
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -423,6 +424,19 @@ class CallQuerySet(CallLikeQuerySet):
         return self.filter(answered_q())
 
 
+class LegsField(models.JSONField):
+    """A call's legs, stored compact (telephony.cdr.legs: each leg an array
+    of its values), read as objects naming them, as before."""
+
+    def from_db_value(self, value, expression, connection):
+        value = super().from_db_value(value, expression, connection)
+        if value.__class__ is not list or isinstance(expression, KeyTransform):
+            return value
+        from telephony.cdr.legs import expand
+
+        return [expand(leg) for leg in value]
+
+
 class Call(models.Model):
     """One call, its CDR legs merged (TELEPHONY.md: one call, several legs
     sharing linkedid). ``legs`` keeps every leg as read."""
@@ -511,7 +525,7 @@ class Call(models.Model):
     # first-time caller (来电客流), the base of the card-creation rate. Stays
     # true when the caller later becomes a lead.
     new_caller = models.BooleanField(_("first-time caller"), default=False)
-    legs = models.JSONField(default=list, verbose_name=_("legs"))
+    legs = LegsField(default=list, verbose_name=_("legs"))
     # A missed call from a number no lead has: the agent who took its call
     # back from the store's shared list (telephony.callbacks).
     callback_claimed_by = models.ForeignKey(

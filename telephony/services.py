@@ -182,8 +182,10 @@ def import_cdr(
     )
     try:
         # JIT off: the import's statements are many and short (COPY, index
-        # probes); compiling them costs more than it saves.
-        with transaction.atomic(), pg_settings(jit="off"):
+        # probes); compiling them costs more than it saves. The commit does
+        # not wait for its WAL to reach the disk (a crash in the next split
+        # second loses the import, and its report with it: never half of it).
+        with transaction.atomic(), pg_settings(jit="off", synchronous_commit="off"):
             Store.objects.select_for_update().get(pk=store.pk)
             cdr.CdrImport(report, config, group=True, actor=actor).run(fileobj)
     except parsers.FileRejected as error:

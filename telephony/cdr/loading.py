@@ -21,7 +21,15 @@ from django.db import connection
 from dcc.bulk import copy_escape, copy_rows, copy_text
 from telephony import events, parsers
 from telephony.cdr import stores
-from telephony.cdr.legs import call_legs_text, iso, leg_from_json, leg_json, leg_text, legs_text
+from telephony.cdr.legs import (
+    KEY_AT,
+    call_legs_text,
+    iso,
+    leg_from_json,
+    leg_json,
+    leg_text,
+    legs_text,
+)
 from telephony.cdr.matching import Matcher
 from telephony.cdr.reading import Reader, batches, no_collections
 from telephony.models import Call, CallImport
@@ -385,12 +393,15 @@ class CdrImport:
                 # each, so they hold no line break).
                 cursor.execute(
                     "SELECT c.key, c.id,"
-                    " ARRAY(SELECT leg->>'key' FROM jsonb_array_elements(c.legs) leg),"
+                    # A leg's key: its place in a stored leg (legs.LEG_KEYS), or
+                    # its name in a leg stored as an object before.
+                    " ARRAY(SELECT coalesce(leg->>%s, leg->>'key')"
+                    " FROM jsonb_array_elements(c.legs) leg),"
                     " c.call_import_id, c.agent_id, c.lead_id, c.extension, c.external_number"
                     " FROM unnest(string_to_array(%s, E'\\n')) AS wanted (key)"
                     " CROSS JOIN LATERAL (SELECT * FROM telephony_call"
                     " WHERE store_id = %s AND key = wanted.key OFFSET 0) c",
-                    ["\n".join(keys), self.store_id],
+                    [KEY_AT, "\n".join(keys), self.store_id],
                 )
                 return {row[0]: row[1:] for row in cursor.fetchall()}
         rows = Call.objects.filter(store_id=self.store_id, key__in=keys).values_list(

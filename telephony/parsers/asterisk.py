@@ -136,6 +136,9 @@ def parse(fileobj, config: SourceConfig) -> Iterator[CallLeg | ParseError]:
         layouts = {count: _layout(_indexes(columns), count) for count, columns in LAYOUTS.items()}
     expected = column_counts(sorted(layouts))
     read_time = time_reader(config.zone)
+    # (number as written, dialled) → E.164: each distinct number normalised
+    # once per file (a million lines are a few hundred thousand numbers).
+    numbers: dict[tuple[str, bool], str | None] = {}
     for item in iter_rows(fileobj):
         if item.__class__ is ParseError:
             yield item
@@ -150,7 +153,7 @@ def parse(fileobj, config: SourceConfig) -> Iterator[CallLeg | ParseError]:
             )
             continue
         try:
-            yield _leg(number, row, layout, config, read_time)
+            yield _leg(number, row, layout, config, read_time, numbers)
         except ValueError as error:
             yield ParseError(number, str(error))
 
@@ -209,7 +212,7 @@ def _seconds(text: str, name: str) -> int:
     return value
 
 
-def _leg(number, row, layout, config, read_time) -> CallLeg:
+def _leg(number, row, layout, config, read_time, numbers) -> CallLeg:
     raw = tuple(row)
     row.append("")  # what a field the layout lacks reads
     (
@@ -246,13 +249,18 @@ def _leg(number, row, layout, config, read_time) -> CallLeg:
     disposition = DISPOSITIONS.get(written) or DISPOSITIONS.get(written.strip().upper())
     if disposition is None:
         raise ValueError(_("unknown disposition %(value)s") % {"value": repr(written)})
-    started_at = _time(read_time, "start", start)
-    if started_at is None:
-        raise _empty("start")
-    answered_at = _time(read_time, "answer", answer)
-    ended_at = _time(read_time, "end", end)
-    if ended_at is None:
-        raise _empty("end")
+    try:  # the usual case first (an empty start or end is no time either)
+        started_at = read_time(start)
+        answered_at = read_time(answer) if answer else None
+        ended_at = read_time(end)
+    except ValueError:  # which field is wrong, and how, in the fields' order
+        started_at = _time(read_time, "start", start)
+        if started_at is None:
+            raise _empty("start") from None
+        answered_at = _time(read_time, "answer", answer)
+        ended_at = _time(read_time, "end", end)
+        if ended_at is None:
+            raise _empty("end") from None
     if ended_at < started_at:
         raise ValueError(
             _("end is before start: %(end)s < %(start)s") % {"end": end, "start": start}
@@ -265,6 +273,13 @@ def _leg(number, row, layout, config, read_time) -> CallLeg:
     direction, extension, customer = direction_and_parties(
         config, src, dst, channel, dstchannel, clid
     )
+    if customer:
+        dialled = direction == OUTBOUND
+        e164 = numbers.get((customer, dialled), False)
+        if e164 is False:
+            e164 = numbers[customer, dialled] = external_number(customer, config, dialled=dialled)
+    else:
+        e164 = None
     # Without a sequence, a uniqueid may be shared by several CDRs (forked or
     # transferred legs): only uniqueid + linkedid + sequence name one CDR.
     key = f"cdr:{linkedid}:{uniqueid}:{sequence}" if uniqueid and sequence else content_key(raw)
@@ -277,12 +292,14 @@ def _leg(number, row, layout, config, read_time) -> CallLeg:
         started_at,
         answered_at,
         ended_at,
-        _seconds(duration, "duration"),
-        _seconds(billsec, "billsec"),
+        int(duration)
+        if duration.isdecimal() and len(duration) < 6
+        else _seconds(duration, "duration"),
+        int(billsec) if billsec.isdecimal() and len(billsec) < 6 else _seconds(billsec, "billsec"),
         disposition,
         direction,
         extension,
-        external_number(customer, config, dialled=direction == OUTBOUND) if customer else None,
+        e164,
         customer,
         src,
         dst,

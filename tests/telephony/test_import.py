@@ -126,6 +126,25 @@ def test_late_legs_in_a_second_file_are_merged_into_the_call(sue, store_a, alice
     assert Call.objects.count() == 2
 
 
+def test_legs_stored_as_objects_before_read_and_merge_as_compact_ones(sue, store_a, alice, bob):
+    # Legs are stored compact (an array of values each); calls stored before
+    # keep objects: both read as objects, and a late leg merges into either.
+    lines = (SAMPLES / "master_transfer.csv").read_bytes().splitlines(keepends=True)
+    run(sue, store_a, data=b"".join(lines[:2]))
+    call = Call.objects.get(key="1705298400.20")
+    compact = call.legs
+    assert all(isinstance(leg, dict) and leg["key"] for leg in compact)
+    Call.objects.filter(pk=call.pk).update(legs=compact)  # as objects, as stored before
+    call.refresh_from_db()
+    assert call.legs == compact
+    second = run(sue, store_a, data=b"".join(lines))
+    assert second.imported == 3
+    call.refresh_from_db()
+    assert len(call.legs) == 3
+    assert call.billsec == 150
+    assert call.legs[0] == compact[0]
+
+
 def test_bad_lines_are_reported_with_numbers_and_good_lines_kept(sue, store_a, alice, bob):
     report = run(sue, store_a, "master_malformed.csv")
     assert report.status == ImportStatus.DONE

@@ -50,21 +50,26 @@ class PlainSelect(forms.Select):
     the lead page's and the work panel's time."""
 
     def render(self, name, value, attrs=None, renderer=None):
-        widget = self.get_context(name, value, attrs)["widget"]
-        parts = [format_html('<select name="{}"{}>', widget["name"], _html_attrs(widget["attrs"]))]
-        for group_name, options, _index in widget["optgroups"]:
-            if group_name:
-                parts.append(format_html('\n  <optgroup label="{}">', group_name))
-            parts.extend(
-                format_html(
-                    '\n  <option value="{}"{}>{}</option>',
-                    option["value"],
-                    _html_attrs(option["attrs"]),
-                    option["label"],
-                )
-                for option in options
+        return select_html(self.get_context(name, value, attrs)["widget"])
+
+
+def select_html(widget: dict) -> str:
+    """Django's ``select.html`` and ``select_option.html`` in Python, from a
+    select widget's context."""
+    parts = [format_html('<select name="{}"{}>', widget["name"], _html_attrs(widget["attrs"]))]
+    for group_name, options, _index in widget["optgroups"]:
+        if group_name:
+            parts.append(format_html('\n  <optgroup label="{}">', group_name))
+        parts.extend(
+            format_html(
+                '\n  <option value="{}"{}>{}</option>',
+                option["value"],
+                _html_attrs(option["attrs"]),
+                option["label"],
             )
-            if group_name:
-                parts.append("\n  </optgroup>")
-        parts.append("\n</select>")
-        return mark_safe("".join(parts))  # noqa: S308 - every part escaped by format_html
+            for option in options
+        )
+        if group_name:
+            parts.append("\n  </optgroup>")
+    parts.append("\n</select>")
+    return mark_safe("".join(parts))  # noqa: S308 - every part escaped by format_html

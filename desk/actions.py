@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from followups import services
 from followups.forms import ArriveForm, CancelForm, ConfirmForm, NoShowForm, RescheduleForm
-from followups.models import AppointmentStatus
+from followups.models import PENDING_APPOINTMENT, AppointmentStatus
 
 
 @dataclass(frozen=True)
@@ -107,13 +107,35 @@ APPOINTMENT_ACTIONS = {
 }
 
 
-def appointment_actions(appointment, user, bound=None, action=None) -> list[dict]:
+def offered_actions(appointment) -> list[str]:
+    """The actions a store visit offers: none once it is done (arrived,
+    no-show, cancelled); "confirm" only while it is booked."""
+    if appointment.status not in PENDING_APPOINTMENT:
+        return []
+    return [
+        slug
+        for slug in APPOINTMENT_ACTIONS
+        if slug != "confirm" or appointment.status == AppointmentStatus.BOOKED
+    ]
+
+
+def appointment_actions(appointment, user, bound=None, action=None, *, lazy=False) -> list[dict]:
     """The actions a pending appointment offers, each with its form (the one
-    just refused, with its errors, in place of a fresh one)."""
+    just refused, with its errors, in place of a fresh one). ``lazy``: no
+    form is built (but the refused one); the page fetches an action's form
+    when it is opened (``desk.views.visits.appointment_action`` answers a
+    GET with it). ``fields``: whether the action asks anything before it is
+    posted (else it is one button)."""
     actions = []
-    for slug, spec in APPOINTMENT_ACTIONS.items():
-        if slug == "confirm" and appointment.status != AppointmentStatus.BOOKED:
-            continue
-        form = bound if slug == action else spec.form(appointment=appointment, user=user)
-        actions.append({"slug": slug, "form": form, "spec": spec})
+    for slug in offered_actions(appointment):
+        spec = APPOINTMENT_ACTIONS[slug]
+        if slug == action:
+            form = bound
+        elif lazy:
+            form = None
+        else:
+            form = spec.form(appointment=appointment, user=user)
+        actions.append(
+            {"slug": slug, "form": form, "spec": spec, "fields": bool(spec.form.base_fields)}
+        )
     return actions

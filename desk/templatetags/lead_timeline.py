@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 
 from django import template
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -138,9 +139,15 @@ class _Names:
             model: {obj.pk: str(obj) for obj in model.objects.filter(pk__in=ids)}
             for model, ids in wanted.items()
         }
-        self.defeat_reasons = {
+        self.store = lead.store
+
+    @cached_property
+    def defeat_reasons(self) -> dict:
+        """The store's defeat reasons by code: read only for a timeline that
+        tells a defeat (most leads' tell none)."""
+        return {
             reason.code: reason.label
-            for reason in DefeatReason.objects.for_store(lead.store).order_by("-store_id")
+            for reason in DefeatReason.objects.for_store(self.store).order_by("-store_id")
         }
 
     def of(self, key: str, value):

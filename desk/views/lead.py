@@ -300,17 +300,12 @@ def _actions_for(lead: Lead, user) -> list[str]:
 
 
 def _detail_lead(user, pk) -> Lead:
+    """The lead with what every lead page shows, in one query. The relations
+    only some leads have (a defeat's reason and requester, a handover
+    consultant, a referrer) are read when the card shows them: joined always,
+    they made this the page's slowest query to plan."""
     queryset = Lead.objects.select_related(
-        "customer",
-        "owner",
-        "channel",
-        "intended_model",
-        "store",
-        "defeat_reason",
-        "handover_consultant",
-        "defeat_requested_by",
-        "referred_by",
-        "created_by",
+        "customer", "owner", "channel", "intended_model", "store", "created_by"
     )
     return get_visible_or_404(queryset, user, pk=pk)
 
@@ -340,7 +335,10 @@ def _detail_context(request, lead: Lead, *, bound=None, active: str | None = Non
         "region": phones.region(lead.phone),
         "deals": list(lead.deals.select_related("vehicle_model", "agent").order_by("created_at")),
         "other_leads": list(
-            selectors.customer_leads(user=user, customer=lead.customer).exclude(pk=lead.pk)
+            selectors.customer_leads(user=user, customer=lead.customer)
+            .exclude(pk=lead.pk)
+            .select_related(None)
+            .select_related("owner")  # what the card's list shows of them
         ),
         "referrals": selectors.referral_count(customer=lead.customer),
         "actions": [{"slug": slug, "form": forms[slug], "spec": ACTIONS[slug]} for slug in slugs],
@@ -356,14 +354,13 @@ def _detail_context(request, lead: Lead, *, bound=None, active: str | None = Non
 
 
 def _appointments_of(lead: Lead, user) -> list:
-    """The lead's store visits, newest first, each pending one with the forms
-    of its actions (confirm, arrive, no-show, reschedule, cancel)."""
-    appointments = list(
-        lead.appointments.select_related("receiver", "agent").order_by("-scheduled_at")
-    )
+    """The lead's store visits, newest first, each pending one with its
+    actions (confirm, arrive, no-show, reschedule, cancel). Their forms are
+    not built here: an action that asks something fetches its form when it
+    is opened (``desk.views.visits.appointment_action`` answers a GET)."""
+    appointments = list(lead.appointments.select_related("receiver").order_by("-scheduled_at"))
     for appointment in appointments:
-        if appointment.status in ("booked", "confirmed"):
-            appointment.forms = appointment_actions(appointment, user)
+        appointment.forms = appointment_actions(appointment, user, lazy=True)
     return appointments
 
 

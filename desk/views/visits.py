@@ -12,12 +12,13 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext_lazy
 
 from dcc.htmx import is_partial
 from dcc.policy import get_visible_or_404
 from dcc.timeutils import local_day_start
-from desk.actions import APPOINTMENT_ACTIONS, appointment_actions
+from desk.actions import APPOINTMENT_ACTIONS, appointment_actions, offered_actions
 from desk.views import lead, queue
 from followups import selectors
 from followups.models import Appointment
@@ -37,8 +38,10 @@ def appointment_action(request, pk, action):
     spec = APPOINTMENT_ACTIONS.get(action)
     if spec is None:
         raise Http404("unknown action")
+    if request.method == "GET":
+        return _action_form(request, appointment, action)
     if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
+        return HttpResponseNotAllowed(["GET", "POST"])
     return_to = request.POST.get("return_to")
     return_to = return_to if return_to in RETURN_TO else "lead"
     form = spec.form(request.POST, appointment=appointment, user=request.user)
@@ -76,6 +79,33 @@ def appointment_action(request, pk, action):
     if return_to == "list":
         return appointments(request)
     return lead.render_lead_panel(request, lead_pk)
+
+
+def _action_form(request, appointment, action):
+    """One visit action's empty form, which the lead page fetches (htmx) when
+    the action is opened; without htmx, a page with that form alone. Only
+    the actions the visit offers; posted as before (``appointment_action``)."""
+    if action not in offered_actions(appointment):
+        raise Http404("action not offered")
+    spec = APPOINTMENT_ACTIONS[action]
+    form = spec.form(appointment=appointment, user=request.user)
+    entry = {"slug": action, "form": form, "spec": spec, "fields": bool(form.fields)}
+    if is_partial(request):
+        response = render(
+            request, "desk/partials/appointment_action_fields.html", {"action": entry}
+        )
+    else:
+        return_to = request.GET.get("return_to")
+        context = {
+            "appointment": appointment,
+            "lead": appointment.lead,
+            "forms": [entry],
+            "return_to": return_to if return_to in RETURN_TO else "lead",
+            "opened": True,
+        }
+        response = render(request, "desk/appointment_action.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 APPOINTMENT_VIEWS = {

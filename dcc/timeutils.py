@@ -20,6 +20,12 @@ def local_today():
     return timezone.localdate()
 
 
+def local_minute(moment: datetime | None = None) -> str:
+    """``2026-03-02 09:30``: a time as the screens and files show it, local,
+    to the minute (now without one)."""
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
 def local_day_start(day) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 

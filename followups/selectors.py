@@ -29,7 +29,7 @@ from dcc.aggregates import percentiles
 from dcc.models import User
 from dcc.policy import Level, scope_level
 from dcc.roles import Role
-from dcc.timeutils import local_day_start
+from dcc.timeutils import local_day_start, local_minute
 from followups.models import Appointment, AppointmentStatus, FollowUp, FollowupPolicy, SlaBreach
 from leads.models import OPEN_STATUSES, RECONTACT_STATUSES, Lead, LeadRules, Status
 
@@ -77,7 +77,7 @@ class QueueItem:
     @property
     def reason(self) -> str:
         """Why the row is in the queue, in words (the page and the API)."""
-        when = _local(self.deadline) if self.deadline else ""
+        when = local_minute(self.deadline) if self.deadline else ""
         if self.kind == "soon":
             return _("The first call is due by %(time)s.") % {"time": when}
         if self.kind == "overdue":
@@ -104,10 +104,6 @@ class QueueItem:
         if self.kind == "later":
             return _("Next follow-up planned for %(time)s.") % {"time": when}
         return _("Follow-up due today at %(time)s.") % {"time": when}
-
-
-def _local(moment: datetime) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,7 @@ from openpyxl.utils import get_column_letter
 from dcc import xlsx
 from dcc.models import Store, Team, User
 from dcc.roles import Role
+from dcc.timeutils import local_minute
 from kpi import grouped
 from kpi.metrics import (
     COUNT,
@@ -410,7 +411,7 @@ def build_workbooks(
         raise ValueError("a team's workbook is of the team's store alone")
     period = _period(month)
     today = today or timezone.localdate()
-    generated = timezone.localtime().strftime("%Y-%m-%d %H:%M")
+    generated = local_minute()
     ids = [store.pk for store in stores]
     figures = grouped.by_store(ids, period, today=today)
     rows_of = Scope("team", team.pk) if team is not None else Scope("group")

@@ -9,12 +9,12 @@ happened is decided by the services that wrote the rows.
 from datetime import date, datetime, timedelta
 
 from django import template
-from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from dcc.models import User
+from dcc.timeutils import local_minute
 from followups.models import Channel as ContactChannel
 from followups.models import FollowUp, Result
 from leads import phones, selectors
@@ -163,7 +163,7 @@ def _show(value) -> str:
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, datetime):
-        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+        return local_minute(value)
     if isinstance(value, date):
         return value.isoformat()
     return str(value)

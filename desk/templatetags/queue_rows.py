@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
+from dcc.timeutils import local_minute
 from leads.templatetags.leads_ui import time_left
 
 register = template.Library()
@@ -48,7 +49,7 @@ def why(item, now) -> str:
             COUNTDOWN,
             first_contact=gettext("First contact"),
             iso=_iso(deadline),
-            title=_local(deadline),
+            title=local_minute(deadline),
             left=time_left(deadline, now),
         )
     danger = mark_safe(' class="text-danger"') if item.kind == "overdue" else ""
@@ -69,10 +70,6 @@ def _format(html: str, **values) -> SafeString:
 
 def _iso(moment) -> str:
     return timezone.localtime(moment).isoformat()
-
-
-def _local(moment) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
 
 
 @register.simple_tag

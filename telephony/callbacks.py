@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from dcc.policy import can
@@ -126,25 +126,18 @@ def for_agent(user, *, now: datetime | None = None) -> dict:
     mine_q = Q(lead__owner=user) | Q(lead__isnull=True, callback_claimed_by=user)
     shared_q = Q(store_id=user.store_id, lead__isnull=True, callback_claimed_by__isnull=True)
     may_claim = can(user, "telephony.callbacks.claim")
-    # Both lists in one query, told apart here (they exclude each other:
-    # the shared list holds unknown numbers nobody took).
+    # Both lists in one query, each call marked with the list it is in
+    # (they exclude each other: the shared list holds unknown numbers
+    # nobody took).
     calls = list(
         _recent(now)
         .filter(mine_q | shared_q if may_claim else mine_q)
+        .annotate(shared=ExpressionWrapper(shared_q, output_field=BooleanField()))
         .select_related("lead__customer")
         .order_by("started_at", "pk")
     )
-    shared_calls = [
-        call
-        for call in calls
-        if may_claim
-        and call.lead_id is None
-        and call.callback_claimed_by_id is None
-        and call.store_id == user.store_id
-    ]
-    shared_ids = {call.pk for call in shared_calls}
-    mine = _grouped([call for call in calls if call.pk not in shared_ids], now)
-    shared = _grouped(shared_calls, now)
+    mine = _grouped([call for call in calls if not call.shared], now)
+    shared = _grouped([call for call in calls if call.shared], now)
     return {"mine": mine, "shared": shared}
 
 

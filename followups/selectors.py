@@ -322,17 +322,15 @@ class _Queue:
 
     The section of a lead is one SQL ``CASE`` (its first matching condition,
     in ``QUEUE_KINDS`` order), its place in a section a second ``CASE`` on
-    the first's value; the rows of every section come in one query, ranked
-    within their section by a window function and cut at the limit, and the
-    confirmations' visits in one more: a bounded number of queries whatever
-    the number of leads or sections.
+    the first's value. Tomorrow's visits come in one query; the rows to show
+    in a second, over the lead table alone, on narrow rows (ids and
+    sections, ranked within their section by a window function and cut at
+    the limit, or counted); those rows, joined to their customer, channel
+    and model, in a third: a bounded number of queries whatever the number
+    of leads or sections.
 
-    Both ``CASE`` expressions and the agent's filter are turned into SQL
-    once per queue (the ORM resolved and compiled them again for every
-    place they appeared, most of a queue page's Python time), and the
-    ranking runs over the lead table alone, on narrow rows: only the rows
-    it keeps are joined to their customer, channel and model (joining the
-    whole book first made PostgreSQL hash the whole customer table)."""
+    Both ``CASE`` expressions and the book's filters are compiled once per
+    shape (``_Shape``) and filled in for each queue."""
 
     ORDER = tuple(QUEUE_KINDS)
 
@@ -412,18 +410,14 @@ class _Queue:
         """The SQL of the rows to show, each lead's id and section in queue
         order: every section's first ``limit`` (``total`` at most), over the
         lead table alone."""
-        quote = connections[self.db].ops.quote_name
-        book, params = self._book(kinds)
-        rank, pk = quote("queue_rank"), quote("queue_pk")
         if total is not None and total <= limit:
             # The page's first rows: no section can pass its limit, so the
             # most urgent ``total`` in order, no window needed.
-            sql = (
-                f"SELECT {pk}, {rank} FROM ({book}) {quote('book')} "  # noqa: S608
-                f"ORDER BY {rank}, {self.order} LIMIT %s"
-            )
-            return sql, [*params, total]
-        row = quote("queue_row")
+            sql, params = self._in_order(kinds)
+            return f"{sql} LIMIT %s", [*params, total]
+        quote = connections[self.db].ops.quote_name
+        book, params = self._book(kinds)
+        rank, pk, row = quote("queue_rank"), quote("queue_pk"), quote("queue_row")
         sql = (
             f"SELECT {pk}, {rank} FROM (SELECT {pk}, {rank}, {quote('queue_key')}, "  # noqa: S608
             f"{quote('queue_received')}, ROW_NUMBER() OVER "
@@ -432,6 +426,18 @@ class _Queue:
             f"ORDER BY {rank}, {self.order}"
         )
         return sql, [*params, limit]
+
+    def _in_order(self, kinds=None) -> tuple[str, list]:
+        """The SQL of every row of the book (of the sections ``kinds``), its
+        id and section, in queue order."""
+        quote = connections[self.db].ops.quote_name
+        book, params = self._book(kinds)
+        rank = quote("queue_rank")
+        sql = (
+            f"SELECT {quote('queue_pk')}, {rank} FROM ({book}) {quote('book')} "  # noqa: S608
+            f"ORDER BY {rank}, {self.order}"
+        )
+        return sql, params
 
     def items(
         self, *, limit: int, total: int | None = None, kinds: tuple[str, ...] | None = None
@@ -473,14 +479,8 @@ class _Queue:
         queries that read the agent's book once: every lead's id and section
         in queue order (narrow rows: the sections are counted and the rows
         chosen here), then the chosen rows."""
-        quote = connections[self.db].ops.quote_name
-        book, params = self._book()
-        sql = (
-            f"SELECT {quote('queue_pk')}, {quote('queue_rank')} FROM ({book}) {quote('book')} "  # noqa: S608
-            f"ORDER BY {quote('queue_rank')}, {self.order}"
-        )
         with connections[self.db].cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(*self._in_order())
             rows = cursor.fetchall()
         counts = Counter(self.ORDER[rank] for _pk, rank in rows)
         # Every section's first ``limit`` rows of the sections asked for, the

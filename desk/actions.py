@@ -128,14 +128,18 @@ def appointment_actions(appointment, user, bound=None, action=None, *, lazy=Fals
     posted (else it is one button)."""
     actions = []
     for slug in offered_actions(appointment):
-        spec = APPOINTMENT_ACTIONS[slug]
         if slug == action:
             form = bound
         elif lazy:
             form = None
         else:
-            form = spec.form(appointment=appointment, user=user)
-        actions.append(
-            {"slug": slug, "form": form, "spec": spec, "fields": bool(spec.form.base_fields)}
-        )
+            form = APPOINTMENT_ACTIONS[slug].form(appointment=appointment, user=user)
+        actions.append(appointment_action_entry(slug, form))
     return actions
+
+
+def appointment_action_entry(slug: str, form=None) -> dict:
+    """One visit action as the templates show it: its form (None until it
+    is fetched) and whether it asks anything before it is posted."""
+    spec = APPOINTMENT_ACTIONS[slug]
+    return {"slug": slug, "form": form, "spec": spec, "fields": bool(spec.form.base_fields)}

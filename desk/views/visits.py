@@ -18,7 +18,12 @@ from django.utils.translation import gettext_lazy
 from dcc.htmx import is_partial
 from dcc.policy import get_visible_or_404
 from dcc.timeutils import local_day_start
-from desk.actions import APPOINTMENT_ACTIONS, appointment_actions, offered_actions
+from desk.actions import (
+    APPOINTMENT_ACTIONS,
+    appointment_action_entry,
+    appointment_actions,
+    offered_actions,
+)
 from desk.views import lead, queue
 from followups import selectors
 from followups.models import Appointment
@@ -42,8 +47,7 @@ def appointment_action(request, pk, action):
         return _action_form(request, appointment, action)
     if request.method != "POST":
         return HttpResponseNotAllowed(["GET", "POST"])
-    return_to = request.POST.get("return_to")
-    return_to = return_to if return_to in RETURN_TO else "lead"
+    return_to = _return_to(request.POST)
     form = spec.form(request.POST, appointment=appointment, user=request.user)
     ok = False
     if form.is_valid():
@@ -81,26 +85,31 @@ def appointment_action(request, pk, action):
     return lead.render_lead_panel(request, lead_pk)
 
 
+def _return_to(data) -> str:
+    """The page an action on a visit answers with (the lead page unless a
+    known one is named)."""
+    return_to = data.get("return_to")
+    return return_to if return_to in RETURN_TO else "lead"
+
+
 def _action_form(request, appointment, action):
     """One visit action's empty form, which the lead page fetches (htmx) when
     the action is opened; without htmx, a page with that form alone. Only
     the actions the visit offers; posted as before (``appointment_action``)."""
     if action not in offered_actions(appointment):
         raise Http404("action not offered")
-    spec = APPOINTMENT_ACTIONS[action]
-    form = spec.form(appointment=appointment, user=request.user)
-    entry = {"slug": action, "form": form, "spec": spec, "fields": bool(form.fields)}
+    form = APPOINTMENT_ACTIONS[action].form(appointment=appointment, user=request.user)
+    entry = appointment_action_entry(action, form)
     if is_partial(request):
         response = render(
             request, "desk/partials/appointment_action_fields.html", {"action": entry}
         )
     else:
-        return_to = request.GET.get("return_to")
         context = {
             "appointment": appointment,
             "lead": appointment.lead,
             "forms": [entry],
-            "return_to": return_to if return_to in RETURN_TO else "lead",
+            "return_to": _return_to(request.GET),
             "opened": True,
         }
         response = render(request, "desk/appointment_action.html", context)

@@ -388,11 +388,24 @@ def time_reader(zone: tzinfo) -> Callable[[str], datetime]:
 # ---------------------------------------------------------------- phone numbers
 
 
-def external_number(raw: str, config: SourceConfig, *, dialled: bool = False) -> str | None:
+def external_number(
+    raw: str, config: SourceConfig, *, dialled: bool = False, seen: dict | None = None
+) -> str | None:
     """The customer's number in E.164, or None. ``dialled``: the number was
     dialled by an agent, so an outside-line prefix (``9``, ``0``…) may come
     first: the number without it is tried first, then as written (a trunk
-    ``0`` before a mobile or area code is also removed by libphonenumber)."""
+    ``0`` before a mobile or area code is also removed by libphonenumber).
+    ``seen``: a file's numbers normalised so far (each distinct number once
+    per file: a million lines are a few hundred thousand numbers)."""
+    if seen is None:
+        return _external_number(raw, config, dialled)
+    e164 = seen.get((raw, dialled), False)
+    if e164 is False:
+        e164 = seen[raw, dialled] = _external_number(raw, config, dialled)
+    return e164
+
+
+def _external_number(raw: str, config: SourceConfig, dialled: bool) -> str | None:
     raw = raw.strip()
     if not raw or raw.isalpha():  # "", "s", "anonymous", "unknown"…
         return None

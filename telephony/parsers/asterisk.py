@@ -136,9 +136,7 @@ def parse(fileobj, config: SourceConfig) -> Iterator[CallLeg | ParseError]:
         layouts = {count: _layout(_indexes(columns), count) for count, columns in LAYOUTS.items()}
     expected = column_counts(sorted(layouts))
     read_time = time_reader(config.zone)
-    # (number as written, dialled) → E.164: each distinct number normalised
-    # once per file (a million lines are a few hundred thousand numbers).
-    numbers: dict[tuple[str, bool], str | None] = {}
+    numbers: dict = {}  # the file's numbers normalised so far (external_number)
     for item in iter_rows(fileobj):
         if item.__class__ is ParseError:
             yield item
@@ -196,6 +194,8 @@ def _time(read_time, name: str, text: str):
 
 
 def _seconds(text: str, name: str) -> int:
+    if text.isdecimal() and len(text) < 6:  # nearly every one: under a week
+        return int(text)
     try:
         value = int(text)
     except ValueError:
@@ -273,13 +273,11 @@ def _leg(number, row, layout, config, read_time, numbers) -> CallLeg:
     direction, extension, customer = direction_and_parties(
         config, src, dst, channel, dstchannel, clid
     )
-    if customer:
-        dialled = direction == OUTBOUND
-        e164 = numbers.get((customer, dialled), False)
-        if e164 is False:
-            e164 = numbers[customer, dialled] = external_number(customer, config, dialled=dialled)
-    else:
-        e164 = None
+    e164 = (
+        external_number(customer, config, dialled=direction == OUTBOUND, seen=numbers)
+        if customer
+        else None
+    )
     # Without a sequence, a uniqueid may be shared by several CDRs (forked or
     # transferred legs): only uniqueid + linkedid + sequence name one CDR.
     key = f"cdr:{linkedid}:{uniqueid}:{sequence}" if uniqueid and sequence else content_key(raw)
@@ -292,10 +290,8 @@ def _leg(number, row, layout, config, read_time, numbers) -> CallLeg:
         started_at,
         answered_at,
         ended_at,
-        int(duration)
-        if duration.isdecimal() and len(duration) < 6
-        else _seconds(duration, "duration"),
-        int(billsec) if billsec.isdecimal() and len(billsec) < 6 else _seconds(billsec, "billsec"),
+        _seconds(duration, "duration"),
+        _seconds(billsec, "billsec"),
         disposition,
         direction,
         extension,
